@@ -1,0 +1,196 @@
+"""Hook specifications: the contracts between the core, backends, storages and plugins.
+
+Every hook is named ``functionfuse_…`` and registered under the pluggy project name
+``functionfuse``. An implementation declares only the arguments it uses (pluggy passes
+them by name), so new arguments can be added to a spec without breaking anyone::
+
+    from functionfuse import hookimpl
+
+    class Timer:
+        @hookimpl
+        def functionfuse_node_finish(self, node_name, duration):
+            print(f"{node_name}: {duration:.3f}s")
+
+Register such an object with ``functionfuse.get_plugin_manager().register(Timer())`` or
+publish it under the ``functionfuse.hooks`` entry-point group to have it auto-loaded
+(``FUNCTIONFUSE_DISABLE_PLUGIN_AUTOLOAD=1`` turns auto-loading off).
+
+Lifecycle hooks are called by every backend on the *driver* (the process that called
+``run()``); their return values are ignored. Node-plugin hooks are described below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import pluggy
+
+__all__ = [
+    "PROJECT_NAME",
+    "Storage",
+    "functionfuse_local_initialize",
+    "functionfuse_node_error",
+    "functionfuse_node_finish",
+    "functionfuse_node_start",
+    "functionfuse_remote_initialize",
+    "functionfuse_workflow_finish",
+    "functionfuse_workflow_start",
+    "hookimpl",
+    "hookspec",
+]
+
+PROJECT_NAME = "functionfuse"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+# ---------------------------------------------------------------------------------------
+# Workflow lifecycle (driver side)
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def functionfuse_workflow_start(
+    workflow_name: str, backend: str, node_names: Sequence[str]
+) -> None:
+    """Called once when ``run()`` starts, before any node is read or run.
+
+    :param workflow_name: The workflow's name (also its folder in storage).
+    :param backend: The backend's entry-point name, e.g. ``"local"`` or ``"ray"``.
+    :param node_names: The names of every node of the run, in graph order.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def functionfuse_workflow_finish(
+    workflow_name: str, error: BaseException | None, duration: float
+) -> None:
+    """Called once when ``run()`` ends, also when it ends with an error.
+
+    :param error: ``None`` on success, else the error ``run()`` is about to raise.
+    :param duration: Wall-clock seconds since :func:`functionfuse_workflow_start`.
+
+    Added in 0.1.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Node lifecycle (driver side)
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def functionfuse_node_start(workflow_name: str, node_name: str) -> None:
+    """Called when a backend starts a node: runs it (local) or submits it (Ray).
+
+    Not called for a node whose result is read from storage.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def functionfuse_node_finish(
+    workflow_name: str, node_name: str, result: Any, duration: float, from_storage: bool
+) -> None:
+    """Called when a node's result is ready.
+
+    :param result: The node's result. Backends that keep results remote (Ray) pass
+        the remote reference instead of fetching the value to the driver.
+    :param duration: Seconds from start to finish (for a stored result: the read).
+    :param from_storage: True when the result was read from storage, not computed.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def functionfuse_node_error(
+    workflow_name: str, node_name: str, error: BaseException, duration: float
+) -> None:
+    """Called when a node raised. ``error`` is the user's exception.
+
+    The backend raises :class:`functionfuse.NodeExecutionError` afterwards (unless it
+    keeps going); every result finished before is already stored.
+
+    Added in 0.1.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Node plugins: what runs around a node
+# ---------------------------------------------------------------------------------------
+# A node plugin is attached to nodes with ``workflow.set_plugin(pattern, plugin)`` or
+# ``workflow.query(pattern).set_plugin(plugin)``. For each node it is attached to, the
+# backend calls ``functionfuse_local_initialize`` on the driver, then
+# ``functionfuse_remote_initialize``, whose callable is shipped to wherever the node runs
+# and called there right before the node. Subclasses of :class:`functionfuse.Plugin`
+# may implement the original Function Fuse methods ``local_initialize()`` and
+# ``remote_initialize()`` instead.
+#
+# Hook plugins registered with the plugin manager may implement the same two hooks; they
+# then run around *every* node of every workflow.
+
+
+@hookspec
+def functionfuse_local_initialize(workflow_name: str, node_name: str) -> None:
+    """Driver side, once per node, in graph order, before the node is submitted.
+
+    The place for state that must advance in a fixed order, such as a seed counter.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def functionfuse_remote_initialize(
+    workflow_name: str, node_name: str
+) -> Callable[[], object] | None:
+    """Driver side, right after :func:`functionfuse_local_initialize`.
+
+    :returns: ``None``, or a picklable callable taking no arguments that the backend
+        calls on the worker right before the node runs (for the local backend, in the
+        same process). Capture values, not references to driver-side state.
+
+    Added in 0.1.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# The storage contract
+# ---------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """What backends require of a storage (the original Function Fuse's methods).
+
+    ``read_task`` raises ``FileNotFoundError`` when nothing is stored under the name and
+    :class:`functionfuse.StorageIntegrityError` when what is stored cannot be trusted.
+    Backends treat the first as "run the node" and the second as "warn, run the node".
+    A storage kind is published under the ``functionfuse.storage`` entry-point group as
+    a class; :func:`functionfuse.storage_factory` calls its ``from_config(options)`` or
+    ``from_url(url, options)`` classmethod when it has them, else the class itself.
+    """
+
+    always_read: bool
+
+    def new_workflow(self, workflow_name: str) -> None: ...
+
+    def save(self, workflow_name: str, task_name: str, obj: object) -> None: ...
+
+    def read_task(self, workflow_name: str, task_name: str) -> Any: ...
+
+    def file_exists(self, workflow_name: str, task_name: str) -> bool: ...
+
+    def list_tasks(self, workflow_name: str, pattern: str = "*") -> list[str]: ...
+
+    def remove_task(
+        self, workflow_name: str, task_name: str | None = None, pattern: str | None = None
+    ) -> None: ...
+
+    def remove_workflow(self, workflow_name: str) -> None: ...
