@@ -1,6 +1,11 @@
 """functionfuse: write a workflow as plain Python, choose how and where it runs.
 
-Work in progress: the frontend, workflows and discovery land in the next commits.
+Calling a function or class decorated with :func:`workflow` builds a node of a graph;
+a backend (``functionfuse.backend("local")``, ``"ray"``, ...) runs it, a storage
+(:func:`storage_factory`) keeps results so that a re-run resumes, and node plugins
+(:func:`plugin`) run around nodes. Backends, storages and plugins are separate
+distributions found through entry points; :func:`components` lists what is installed.
+Backend authors find their toolkit in :mod:`functionfuse.runtime`.
 """
 
 from functionfuse._errors import (
@@ -14,17 +19,38 @@ from functionfuse._errors import (
     StorageIntegrityError,
     UnknownComponentError,
 )
-from functionfuse.hookspecs import hookimpl
+from functionfuse._factories import backend, plugin, storage_factory
+from functionfuse._hooks import get_plugin_manager
+from functionfuse._nodes import task, workflow
+from functionfuse._plugins import Plugin
+from functionfuse._registry import Component, components
+from functionfuse._workflow import BaseWorkflow, Query
+from functionfuse.hookspecs import Storage, hookimpl
+
+__version__ = "0.1.0"
 
 __all__ = [
+    "BaseWorkflow",
+    "Component",
     "ComponentLoadError",
     "ConfigurationError",
     "FunctionFuseError",
     "FunctionFuseWarning",
     "GraphError",
     "NodeExecutionError",
+    "Plugin",
+    "Query",
+    "Storage",
     "StorageError",
     "StorageIntegrityError",
     "UnknownComponentError",
+    "__version__",
+    "backend",
+    "components",
+    "get_plugin_manager",
     "hookimpl",
+    "plugin",
+    "storage_factory",
+    "task",
+    "workflow",
 ]

@@ -1,0 +1,511 @@
+"""The frontend: decorated functions and classes whose calls build a DAG of nodes.
+
+Nothing runs here. A node records what to call, its arguments (literals and references
+to other nodes, possibly nested in lists, tuples and dicts) and its parents. Nodes are
+built by the thousands, so every class has ``__slots__``, empty things are ``None``
+rather than empty containers, and argument scanning is one type check per argument.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar, overload
+
+from functionfuse._errors import ConfigurationError, GraphError
+
+__all__ = [
+    "ClassNode",
+    "FunctionNode",
+    "Instance",
+    "MethodNode",
+    "Node",
+    "NodeItem",
+    "node_of",
+    "resolve_arguments",
+    "task",
+    "workflow",
+]
+
+T = TypeVar("T")
+
+# A process-wide creation counter. Only the relative order of nodes matters (it is a
+# topological order, since a node's parents exist before it), so names derived from it
+# do not depend on how many nodes the process built before.
+_sequence = itertools.count()
+
+
+class Node:
+    """A call recorded in the graph. Subclasses say what is called.
+
+    Public attributes, read by backends:
+
+    - ``args`` (tuple) and ``kwargs`` (dict or ``None``): the arguments as given;
+    - ``deps``: ``None``, or a flat tuple ``(key, ref, key, ref, ...)`` listing the
+      arguments that hold node references — ``key`` is a position (int) or keyword
+      (str), ``ref`` a :class:`Node`, a :class:`NodeItem` or a :class:`_Nested`;
+    - ``parents``: the distinct nodes this one waits for, in argument order;
+    - ``children``: ``None``, or the list of nodes that name this one as a parent.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_backend_info",
+        "_name",
+        "args",
+        "children",
+        "deps",
+        "kwargs",
+        "parents",
+        "seq",
+    )
+
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any] | None
+    deps: tuple[Any, ...] | None
+    parents: tuple[Node, ...]
+    children: list[Node] | None
+    seq: int
+    _name: str | None
+    _backend_info: dict[str, Any] | None
+
+    def _bind(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], first_parent: Node | None
+    ) -> None:
+        self.seq = next(_sequence)
+        self._name = None
+        self._backend_info = None
+        self.children = None
+        self.args = args
+        self.kwargs = kwargs or None
+        deps: list[Any] = []
+        parents: list[Node] = [] if first_parent is None else [first_parent]
+        for position, value in enumerate(args):
+            ref = _scan(value, parents)
+            if ref is not None:
+                deps.append(position)
+                deps.append(ref)
+        if kwargs:
+            for key, value in kwargs.items():
+                ref = _scan(value, parents)
+                if ref is not None:
+                    deps.append(key)
+                    deps.append(ref)
+        self.deps = tuple(deps) if deps else None
+        if len(parents) > 1:
+            # dict keeps first-seen order and drops repeats (f(a, a), fan-ins).
+            parents = list(dict.fromkeys(parents))
+        self.parents = tuple(parents)
+        for parent in parents:
+            siblings = parent.children
+            if siblings is None:
+                parent.children = [self]
+            else:
+                siblings.append(self)
+
+    @property
+    def qualname(self) -> str:
+        """The qualified name of what this node calls; default names start with it."""
+        raise NotImplementedError
+
+    def set_name(self, name: str) -> Any:
+        """Name this node; its stored result is kept under this name. Returns the node."""
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(
+                f"set_name() of node {self.qualname!r} needs a non-empty string, "
+                f"got {name!r}."
+            )
+        self._name = name
+        return self
+
+    def get_name(self) -> str:
+        """The node's name: the one given to ``set_name`` or its default name.
+
+        A default name is ``<qualname>_<n>``: ``n`` is the node's rank among the nodes of
+        the same qualname in its connected graph, so rebuilding the same graph gives the
+        same names. (A workflow over several disconnected graphs numbers them together.)
+        """
+        if self._name is not None:
+            return self._name
+        from functionfuse._graph import connected_nodes, default_names
+
+        return default_names(connected_nodes([self]))[self]
+
+    @property
+    def name(self) -> str | None:
+        """The name given to ``set_name``, or ``None``."""
+        return self._name
+
+    @property
+    def backend_info(self) -> dict[str, Any]:
+        """Per-node settings for backends (``remote_args``, ``plugin``, ...)."""
+        info = self._backend_info
+        if info is None:
+            info = self._backend_info = {}
+        return info
+
+    def set_backend_info(self, key: str, value: Any) -> None:
+        self.backend_info[key] = value
+
+    def __getitem__(self, index: Any) -> NodeItem:
+        return NodeItem(self, (index,))
+
+    def __iter__(self) -> Any:
+        # Without this, Python would iterate by calling __getitem__(0, 1, ...) forever.
+        raise TypeError(
+            f"node {self._name or self.qualname!r} cannot be unpacked or iterated while "
+            "the graph is built; select items with node[0], node[1], ..."
+        )
+
+    def __repr__(self) -> str:
+        name = f" {self._name!r}" if self._name is not None else ""
+        return f"<{type(self).__name__} {self.qualname}{name}>"
+
+
+class FunctionNode(Node):
+    """A call of a decorated function."""
+
+    __slots__ = ("func",)
+
+    def __init__(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        self.func = func
+        self._bind(args, kwargs, None)
+
+    @property
+    def qualname(self) -> str:
+        return _qualname(self.func)
+
+    def call(self, args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any]) -> Any:
+        return self.func(*args, **kwargs)
+
+
+class ClassNode(Node):
+    """The construction of a decorated class: a stateful node.
+
+    Its method calls become :class:`MethodNode` s chained in call order; each depends on
+    the previous call on the same instance. Users hold it through an :class:`Instance`.
+    """
+
+    __slots__ = ("cls", "last", "methods")
+
+    def __init__(self, cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.cls = cls
+        self.last: Node = self
+        self.methods: list[MethodNode] = []
+        self._bind(args, kwargs, None)
+
+    @property
+    def qualname(self) -> str:
+        return _qualname(self.cls)
+
+    def call(self, args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any]) -> Any:
+        return self.cls(*args, **kwargs)
+
+    def __getitem__(self, index: Any) -> NodeItem:
+        raise GraphError(
+            f"class node {self._name or self.qualname!r} has no result to index; "
+            "call one of its methods and index that."
+        )
+
+
+class MethodNode(Node):
+    """A method call on a class node; runs on the instance its class node built."""
+
+    __slots__ = ("instance", "method")
+
+    def __init__(
+        self, instance: ClassNode, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        self.instance = instance
+        self.method = method
+        self._bind(args, kwargs, instance.last)
+        instance.last = self
+        instance.methods.append(self)
+
+    @property
+    def func(self) -> Callable[..., Any]:
+        """The (unbound) method, as defined on the class."""
+        return getattr(self.instance.cls, self.method)  # type: ignore[no-any-return]
+
+    @property
+    def qualname(self) -> str:
+        return f"{_qualname(self.instance.cls)}.{self.method}"
+
+    def call_on(self, obj: Any, args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any]) -> Any:
+        return getattr(obj, self.method)(*args, **kwargs)
+
+
+class NodeItem:
+    """``node[i]`` (or ``node[i][j]``...): an item of a node's result, used as an argument."""
+
+    __slots__ = ("indices", "node")
+
+    def __init__(self, node: Node, indices: tuple[Any, ...]) -> None:
+        self.node = node
+        self.indices = indices
+
+    def __getitem__(self, index: Any) -> NodeItem:
+        return NodeItem(self.node, (*self.indices, index))
+
+    def select(self, value: Any) -> Any:
+        """Apply the indices to the parent's result."""
+        for index in self.indices:
+            value = value[index]
+        return value
+
+    def __iter__(self) -> Any:
+        return Node.__iter__(self.node)
+
+    def __repr__(self) -> str:
+        return f"{self.node!r}{''.join(f'[{i!r}]' for i in self.indices)}"
+
+
+class _Nested:
+    """A list, tuple or dict argument with node references somewhere inside."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class Instance:
+    """What calling a decorated class returns: a handle whose method calls become nodes.
+
+    ``Model(lr=0.1).set_name("model")`` names the class node; ``model.fit(x)`` records a
+    call. Method names that clash with ``set_name``, ``get_name`` and ``node`` are
+    reached with ``instance.call("name", ...)``.
+    """
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: ClassNode) -> None:
+        self.node = node
+
+    def set_name(self, name: str) -> Instance:
+        self.node.set_name(name)
+        return self
+
+    def get_name(self) -> str:
+        return self.node.get_name()
+
+    @property
+    def backend_info(self) -> dict[str, Any]:
+        return self.node.backend_info
+
+    def call(self, method: str, /, *args: Any, **kwargs: Any) -> MethodNode:
+        """Record a call of ``method`` on this instance."""
+        cls = self.node.cls
+        if not callable(getattr(cls, method, None)):
+            raise GraphError(
+                f"class {_qualname(cls)!r} has no method {method!r} to call on node "
+                f"{self.node._name or _qualname(cls)!r}."
+            )
+        return MethodNode(self.node, method, args, kwargs)
+
+    def __getattr__(self, method: str) -> Callable[..., MethodNode]:
+        if method.startswith("__"):
+            raise AttributeError(method)
+        cls = self.node.cls
+        if not callable(getattr(cls, method, None)):
+            raise AttributeError(
+                f"class {_qualname(cls)!r} has no method {method!r}; calls on a workflow "
+                "class node must name one of its methods."
+            )
+        node = self.node
+
+        def record(*args: Any, **kwargs: Any) -> MethodNode:
+            return MethodNode(node, method, args, kwargs)
+
+        return record
+
+    def __repr__(self) -> str:
+        return f"<Instance of {self.node!r}>"
+
+
+_CONTAINERS = (list, tuple, dict)
+
+
+def _scan(value: Any, parents: list[Node]) -> Any:
+    """Return the reference to record for an argument (``None`` for a plain literal)."""
+    kind = type(value)
+    if kind is FunctionNode or kind is MethodNode:
+        parents.append(value)
+        return value
+    if kind is NodeItem:
+        parents.append(value.node)
+        return value
+    if kind in _CONTAINERS or isinstance(value, _CONTAINERS):
+        return _Nested(value) if _collect(value, parents) else None
+    if kind is Instance or kind is ClassNode:
+        _reject_instance(value)
+    return None
+
+
+def _collect(value: Any, parents: list[Node]) -> bool:
+    """Append the nodes nested in a list/tuple/dict to ``parents``; True if any."""
+    found = False
+    # An explicit stack: a 100,000-element list of nodes must not recurse.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        items = item.values() if isinstance(item, dict) else item
+        for element in items:
+            kind = type(element)
+            if kind is FunctionNode or kind is MethodNode:
+                parents.append(element)
+                found = True
+            elif kind is NodeItem:
+                parents.append(element.node)
+                found = True
+            elif isinstance(element, _CONTAINERS):
+                stack.append(element)
+            elif kind is Instance or kind is ClassNode:
+                _reject_instance(element)
+    return found
+
+
+def _reject_instance(value: Instance | ClassNode) -> None:
+    node = value.node if isinstance(value, Instance) else value
+    raise GraphError(
+        f"class node {node._name or node.qualname!r} was passed as an argument; an "
+        "instance lives where its class node runs and cannot be passed around. Pass the "
+        "result of one of its method calls instead."
+    )
+
+
+def resolve_arguments(
+    node: Node, value_of: Callable[[Node], Any]
+) -> tuple[tuple[Any, ...] | list[Any], dict[str, Any]]:
+    """The arguments to call ``node`` with, each node reference replaced by its value.
+
+    ``value_of(parent)`` gives a parent's result. Used by every backend (on the driver
+    or, for Ray, on the worker); returns the original containers when nothing is
+    substituted.
+    """
+    deps = node.deps
+    kwargs = node.kwargs
+    if deps is None:
+        return node.args, kwargs if kwargs is not None else {}
+    args: tuple[Any, ...] | list[Any] = node.args
+    args_copy: list[Any] | None = None
+    kwargs_copy: dict[str, Any] | None = None
+    for i in range(0, len(deps), 2):
+        key = deps[i]
+        value = _substitute(deps[i + 1], value_of)
+        if type(key) is int:
+            if args_copy is None:
+                args_copy = list(args)
+            args_copy[key] = value
+        else:
+            if kwargs_copy is None:
+                kwargs_copy = dict(kwargs) if kwargs is not None else {}
+            kwargs_copy[key] = value
+    if args_copy is not None:
+        args = args_copy
+    if kwargs_copy is None:
+        kwargs_copy = kwargs if kwargs is not None else {}
+    return args, kwargs_copy
+
+
+def _substitute(ref: Any, value_of: Callable[[Node], Any]) -> Any:
+    kind = type(ref)
+    if kind is NodeItem:
+        return ref.select(value_of(ref.node))
+    if kind is _Nested:
+        return _rebuild(ref.value, value_of)
+    if kind is FunctionNode or kind is MethodNode:
+        return value_of(ref)
+    return ref
+
+
+def _rebuild(value: Any, value_of: Callable[[Node], Any]) -> Any:
+    if isinstance(value, dict):
+        return type(value)({k: _rebuild(v, value_of) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        items = [_rebuild(v, value_of) for v in value]
+        if type(value) is list:
+            return items
+        if type(value) is tuple:
+            return tuple(items)
+        if hasattr(value, "_fields"):  # a namedtuple
+            return type(value)(*items)
+        return type(value)(items)
+    return _substitute(value, value_of)
+
+
+def node_of(value: Any) -> Node:
+    """The node behind a node, a ``node[i]`` or an :class:`Instance`; else a GraphError."""
+    if isinstance(value, Node):
+        return value
+    if isinstance(value, (NodeItem, Instance)):
+        return value.node
+    raise GraphError(
+        f"{value!r} is not a workflow node; pass the result of calling a function or class "
+        "decorated with @workflow."
+    )
+
+
+def _qualname(obj: Any) -> str:
+    return getattr(obj, "__qualname__", None) or type(obj).__qualname__
+
+
+class _FunctionFactory(Generic[T]):
+    """A decorated function: calling it records a :class:`FunctionNode`."""
+
+    def __init__(self, func: Callable[..., T]) -> None:
+        self.func = func
+        functools.update_wrapper(self, func)  # __name__, __doc__, __wrapped__, ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> FunctionNode:
+        return FunctionNode(self.func, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<workflow function {_qualname(self.func)}>"
+
+
+class _ClassFactory:
+    """A decorated class: calling it records a :class:`ClassNode` and returns its handle."""
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        functools.update_wrapper(self, cls, updated=())
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Instance:
+        return Instance(ClassNode(self.cls, args, kwargs))
+
+    def __repr__(self) -> str:
+        return f"<workflow class {_qualname(self.cls)}>"
+
+
+@overload
+def workflow(func: type) -> _ClassFactory: ...
+@overload
+def workflow(func: Callable[..., T]) -> _FunctionFactory[T]: ...
+def workflow(func: Any) -> Any:
+    """Decorate a function or class so that calling it builds a node of the graph.
+
+    ::
+
+        @workflow
+        def load(n): ...
+
+        data = load(1000).set_name("data")   # a node; nothing runs yet
+
+    The original function or class stays reachable as ``__wrapped__``.
+    """
+    if isinstance(func, type):
+        return _ClassFactory(func)
+    if not callable(func):
+        raise ConfigurationError(
+            f"@workflow decorates functions and classes, not {type(func).__name__} "
+            f"{func!r}."
+        )
+    return _FunctionFactory(func)
+
+
+task = workflow
+

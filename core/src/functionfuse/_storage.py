@@ -1,0 +1,44 @@
+"""Reading a stored result on resume, the same way on every backend."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Final
+
+from functionfuse._errors import FunctionFuseWarning, StorageIntegrityError
+from functionfuse.hookspecs import Storage
+
+__all__ = ["MISSING", "read_stored"]
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __reduce__(self) -> str:
+        return "MISSING"  # unpickles as this module's singleton
+
+
+MISSING: Final = _Missing()
+
+
+def read_stored(storage: Storage, workflow_name: str, task_name: str) -> Any:
+    """The stored result of a node, or :data:`MISSING` when the node has to run.
+
+    A result that cannot be trusted (corrupt, truncated, unsigned...) is not used: the
+    node runs again and its new result replaces the bad one, with a warning.
+    """
+    try:
+        return storage.read_task(workflow_name, task_name)
+    except FileNotFoundError:
+        return MISSING
+    except StorageIntegrityError as error:
+        warnings.warn(
+            f"stored result of node {task_name!r} in workflow {workflow_name!r} is not "
+            f"usable ({error}); running the node again.",
+            FunctionFuseWarning,
+            stacklevel=2,
+        )
+        return MISSING

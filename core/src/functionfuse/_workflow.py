@@ -1,0 +1,278 @@
+"""BaseWorkflow, the graph-and-settings half every backend builds on, and Query."""
+
+from __future__ import annotations
+
+import abc
+import re
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar, Final, final
+
+from functionfuse._errors import ConfigurationError, FunctionFuseWarning, GraphError
+from functionfuse._graph import connected_nodes, default_names
+from functionfuse._hooks import LifecycleHooks
+from functionfuse._nodes import Instance, Node, NodeItem, node_of
+from functionfuse._plugins import NodePlugin, prepare_plugin
+from functionfuse.hookspecs import Storage
+
+__all__ = ["PLUGIN", "REMOTE_ARGS", "STORAGE", "BaseWorkflow", "Query"]
+
+# Keys of a node's settings (``backend_info``) that the core and backends share.
+REMOTE_ARGS: Final = "remote_args"
+PLUGIN: Final = "plugin"
+STORAGE: Final = "storage"
+
+
+class BaseWorkflow(abc.ABC):
+    """A graph to run, plus how to run it; backends subclass it and implement ``run()``.
+
+    ``BaseWorkflow(*nodes, workflow_name=...)`` takes the whole graph the given nodes
+    belong to (their ancestors, their descendants and so on), as the original Function
+    Fuse does: handing it any node of a pipeline runs the pipeline. ``run()`` returns the
+    result of the single node given, or a list with one result per node given.
+
+    Settings made through :meth:`query`, :meth:`set_plugin` and :meth:`set_storage`
+    belong to this workflow; the nodes themselves are never changed, so the same nodes
+    can be handed to several workflows and a workflow can run many times.
+    """
+
+    #: The entry-point name of the backend, reported to the lifecycle hooks.
+    backend_name: ClassVar[str] = "base"
+
+    def __init__(self, *nodes: Node | NodeItem | Instance, workflow_name: str) -> None:
+        if not isinstance(workflow_name, str) or not workflow_name:
+            raise ConfigurationError(
+                f"workflow_name must be a non-empty string, got {workflow_name!r}."
+            )
+        if not nodes:
+            raise GraphError(
+                f"workflow {workflow_name!r} was given no nodes; pass the nodes whose "
+                "results you want, e.g. LocalWorkflow(model, workflow_name=...)."
+            )
+        self.workflow_name = workflow_name
+        self.leaves = nodes
+        self._leaf_nodes = tuple(node_of(node) for node in nodes)
+        order = connected_nodes(self._leaf_nodes)
+        names = default_names(order)
+        if len(set(names.values())) != len(names):
+            raise GraphError(_duplicates_message(workflow_name, order, names))
+        self._order = order
+        self._names = names
+        self._settings: dict[Node, dict[str, Any]] = {}
+        self.storage: Storage | None = None
+
+    # -- the graph ---------------------------------------------------------------------
+
+    def _find_roots(self) -> list[Node]:
+        """The nodes without parents, in graph order."""
+        return [node for node in self._order if not node.parents]
+
+    def graph_traversal(self) -> Iterator[tuple[str, Node]]:
+        """``(name, node)`` for every node, each after all of its parents, stably ordered."""
+        names = self._names
+        for node in self._order:
+            yield names[node], node
+
+    @property
+    def nodes(self) -> list[Node]:
+        """Every node of the workflow, in graph order."""
+        return list(self._order)
+
+    def name_of(self, node: Node | NodeItem | Instance) -> str:
+        """The name a node has in this workflow (its stored result's name)."""
+        try:
+            return self._names[node_of(node)]
+        except KeyError:
+            raise GraphError(
+                f"{node!r} is not part of workflow {self.workflow_name!r}."
+            ) from None
+
+    def find_nodes(self, pattern: str | None = None) -> list[Node]:
+        """The nodes whose name fully matches the regular expression (all for ``None``)."""
+        if pattern is None:
+            return list(self._order)
+        try:
+            regex = re.compile(pattern)
+        except re.error as error:
+            raise ConfigurationError(
+                f"node pattern {pattern!r} of workflow {self.workflow_name!r} is not a "
+                f"valid regular expression: {error}."
+            ) from None
+        names = self._names
+        return [node for node in self._order if regex.fullmatch(names[node])]
+
+    # -- settings ----------------------------------------------------------------------
+
+    def query(self, pattern: str | None = None) -> Query:
+        """Select nodes by a regular expression on their names, to set their options."""
+        nodes = self.find_nodes(pattern)
+        if not nodes:
+            warnings.warn(
+                f"pattern {pattern!r} matches no node of workflow {self.workflow_name!r}; "
+                f"its names are {_preview(list(self._names.values()))}.",
+                FunctionFuseWarning,
+                stacklevel=2,
+            )
+        return Query(nodes, self)
+
+    def set_plugin(self, pattern: str | None, plugin: object) -> None:
+        """Attach a node plugin to every node whose name matches ``pattern``."""
+        self.query(pattern).set_plugin(plugin)
+
+    def set_storage(self, storage: Storage | Mapping[str, Any] | str | None) -> None:
+        """Keep node results in ``storage`` so that a re-run resumes from them.
+
+        Takes a storage object, a config ``{"kind": ..., "options": {...}}`` or a URL
+        (both through :func:`functionfuse.storage_factory`), or ``None`` for no storage.
+        """
+        if storage is not None and not isinstance(storage, Storage):
+            from functionfuse._factories import storage_factory
+
+            storage = storage_factory(storage)
+        self.storage = storage
+
+    def settings(self, node: Node) -> Mapping[str, Any] | None:
+        """The node's settings: its own ``backend_info`` overlaid with this workflow's."""
+        mine = self._settings.get(node)
+        own = node._backend_info
+        if own is None or not own:
+            return mine
+        if mine is None:
+            return own
+        return {**own, **mine}
+
+    def _set(self, nodes: list[Node], key: str, value: Any) -> None:
+        settings = self._settings
+        for node in nodes:
+            entry = settings.get(node)
+            if entry is None:
+                settings[node] = {key: value}
+            else:
+                entry[key] = value
+
+    # -- helpers for backends ------------------------------------------------------------
+
+    def node_initializer(
+        self, hooks: LifecycleHooks, node: Node, name: str, settings: Mapping[str, Any] | None
+    ) -> Callable[[], object] | None:
+        """Driver side of the node plugins for one node: what to call before it runs.
+
+        Calls the hook plugins' and the node's plugin's ``local_initialize`` and
+        collects their ``remote_initialize`` callables (``None`` when there are none).
+        """
+        calls: list[Callable[[], object]] = []
+        if hooks.any_node_plugin:
+            workflow_name = self.workflow_name
+            if hooks.local_initialize is not None:
+                hooks.local_initialize(workflow_name=workflow_name, node_name=name)
+            if hooks.remote_initialize is not None:
+                for call in hooks.remote_initialize(workflow_name=workflow_name, node_name=name):
+                    if call is not None:
+                        calls.append(call)
+        plugin: NodePlugin | None = settings.get(PLUGIN) if settings is not None else None
+        if plugin is not None:
+            call = plugin.initialize(self.workflow_name, name)
+            if call is not None:
+                calls.append(call)
+        if not calls:
+            return None
+        return calls[0] if len(calls) == 1 else _CallAll(calls)
+
+    def collect_results(self, value_of: Callable[[Node], Any]) -> Any:
+        """What ``run()`` returns: the given nodes' results (a list for several)."""
+        results = []
+        for leaf in self.leaves:
+            node = node_of(leaf)
+            value = value_of(node)
+            if type(leaf) is NodeItem:
+                value = leaf.select(value)
+            results.append(value)
+        return results[0] if len(results) == 1 else results
+
+    @abc.abstractmethod
+    def run(self, **options: Any) -> Any:
+        """Run the workflow; return the given nodes' results."""
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.workflow_name!r}: {len(self._order)} nodes, "
+            f"storage={self.storage!r}>"
+        )
+
+
+@final
+class _CallAll:
+    """Several remote initializers run in order, as one picklable callable."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self, calls: list[Callable[[], object]]) -> None:
+        self.calls = calls
+
+    def __call__(self) -> None:
+        for call in self.calls:
+            call()
+
+
+@final
+class Query:
+    """Nodes selected by :meth:`BaseWorkflow.query`; its setters return the query."""
+
+    __slots__ = ("nodes", "workflow")
+
+    def __init__(self, nodes: list[Node], workflow: BaseWorkflow) -> None:
+        self.nodes = nodes
+        self.workflow = workflow
+
+    def set_remote_args(self, args: Mapping[str, Any]) -> Query:
+        """Options for the backend's remote call (Ray: ``.options(**args)``)."""
+        if not isinstance(args, Mapping):
+            raise ConfigurationError(
+                f"set_remote_args() takes a dict of options, got {type(args).__name__}."
+            )
+        self.workflow._set(self.nodes, REMOTE_ARGS, dict(args))
+        return self
+
+    def set_plugin(self, plugin: object) -> Query:
+        """Attach a node plugin (see :mod:`functionfuse.hookspecs`) to these nodes."""
+        self.workflow._set(self.nodes, PLUGIN, prepare_plugin(plugin))
+        return self
+
+    def set_storage(self, enabled: bool) -> Query:
+        """``False`` keeps these nodes' results out of storage: always run, never saved."""
+        self.workflow._set(self.nodes, STORAGE, bool(enabled))
+        return self
+
+    def set_backend_info(self, key: str, value: Any) -> Query:
+        """Set any other backend setting on these nodes."""
+        self.workflow._set(self.nodes, key, value)
+        return self
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __repr__(self) -> str:
+        names = [self.workflow._names[node] for node in self.nodes]
+        return f"<Query of {self.workflow.workflow_name!r}: {_preview(names)}>"
+
+
+def _preview(names: list[str], limit: int = 8) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _duplicates_message(workflow_name: str, order: list[Node], names: dict[Node, str]) -> str:
+    seen: dict[str, Node] = {}
+    clashes: list[str] = []
+    for node in order:
+        name = names[node]
+        first = seen.setdefault(name, node)
+        if first is not node:
+            clashes.append(f"{name!r} ({first!r} and {node!r})")
+    return (
+        f"workflow {workflow_name!r} has several nodes named {', '.join(clashes[:5])}; "
+        "they would share one stored result. Give each a distinct name with set_name()."
+    )

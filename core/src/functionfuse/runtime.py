@@ -1,0 +1,51 @@
+"""The toolkit for backend authors: node kinds, argument resolution, hooks, settings.
+
+A backend is a :class:`functionfuse.BaseWorkflow` subclass published under the
+``functionfuse.backends`` entry-point group. Its ``run()`` walks
+``graph_traversal()`` and, for each node:
+
+- skips or reads it from storage (see :func:`read_stored`) unless
+  ``settings(node).get(STORAGE) is False``;
+- computes arguments with :func:`resolve_arguments` (nodes replaced by their values);
+- calls ``node_initializer(...)``'s callable, if any, right before the node, where it runs;
+- calls a :class:`FunctionNode` with ``node.call(args, kwargs)``, builds a
+  :class:`ClassNode`'s instance with ``node.call(args, kwargs)`` and runs a
+  :class:`MethodNode` with ``node.call_on(instance, args, kwargs)``;
+- reports to the hooks of :func:`lifecycle_hooks` and wraps a node's exception in
+  :class:`functionfuse.NodeExecutionError`.
+"""
+
+from functionfuse._hooks import LifecycleHooks, lifecycle_hooks
+from functionfuse._nodes import (
+    ClassNode,
+    FunctionNode,
+    Instance,
+    MethodNode,
+    Node,
+    NodeItem,
+    node_of,
+    resolve_arguments,
+)
+from functionfuse._plugins import NodePlugin, prepare_plugin
+from functionfuse._storage import MISSING, read_stored
+from functionfuse._workflow import PLUGIN, REMOTE_ARGS, STORAGE
+
+__all__ = [
+    "MISSING",
+    "PLUGIN",
+    "REMOTE_ARGS",
+    "STORAGE",
+    "ClassNode",
+    "FunctionNode",
+    "Instance",
+    "LifecycleHooks",
+    "MethodNode",
+    "Node",
+    "NodeItem",
+    "NodePlugin",
+    "lifecycle_hooks",
+    "node_of",
+    "prepare_plugin",
+    "read_stored",
+    "resolve_arguments",
+]
