@@ -482,7 +482,7 @@ class _ClassFactory:
 
 
 @overload
-def workflow(func: type) -> _ClassFactory: ...
+def workflow(func: type) -> _ClassFactory: ...  # type: ignore[overload-overlap]
 @overload
 def workflow(func: Callable[..., T]) -> _FunctionFactory[T]: ...
 def workflow(func: Any) -> Any:

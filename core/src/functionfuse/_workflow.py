@@ -52,16 +52,25 @@ class BaseWorkflow(abc.ABC):
         self.workflow_name = workflow_name
         self.leaves = nodes
         self._leaf_nodes = tuple(node_of(node) for node in nodes)
-        order = connected_nodes(self._leaf_nodes)
-        names = default_names(order)
-        if len(set(names.values())) != len(names):
-            raise GraphError(_duplicates_message(workflow_name, order, names))
-        self._order = order
-        self._names = names
+        self._order = order = connected_nodes(self._leaf_nodes)
+        self._names_cache: dict[Node, str] | None = None
+        # Default names are distinct by construction: only a set_name() can clash.
+        if any(node._name is not None for node in order):
+            names = self._names
+            if len(set(names.values())) != len(names):
+                raise GraphError(_duplicates_message(workflow_name, order, names))
         self._settings: dict[Node, dict[str, Any]] = {}
         self.storage: Storage | None = None
 
     # -- the graph ---------------------------------------------------------------------
+
+    @property
+    def _names(self) -> dict[Node, str]:
+        """Every node's name; computed when first needed (a plain run never needs them)."""
+        names = self._names_cache
+        if names is None:
+            names = self._names_cache = default_names(self._order)
+        return names
 
     def _find_roots(self) -> list[Node]:
         """The nodes without parents, in graph order."""
@@ -190,8 +199,11 @@ class BaseWorkflow(abc.ABC):
         return results[0] if len(results) == 1 else results
 
     @abc.abstractmethod
-    def run(self, **options: Any) -> Any:
-        """Run the workflow; return the given nodes' results."""
+    def run(self, *, return_results: bool = True) -> Any:
+        """Run the workflow; return the given node's result, or a list for several.
+
+        Backends may take more keyword-only options (Ray: ``max_pending_tasks``).
+        """
 
     def __repr__(self) -> str:
         return (

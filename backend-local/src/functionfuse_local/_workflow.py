@@ -1,0 +1,337 @@
+"""LocalWorkflow: runs every node in the current process, in graph order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from time import perf_counter
+from typing import Any
+
+from functionfuse import BaseWorkflow, NodeExecutionError
+from functionfuse.hookspecs import Storage
+from functionfuse.runtime import (
+    MISSING,
+    STORAGE,
+    ClassNode,
+    FunctionNode,
+    LifecycleHooks,
+    MethodNode,
+    Node,
+    lifecycle_hooks,
+    read_stored,
+    resolve_arguments,
+)
+
+__all__ = ["LocalWorkflow"]
+
+
+class LocalWorkflow(BaseWorkflow):
+    """Run a workflow in this process, resuming from storage when one is set.
+
+    - Nodes run in graph order; each result is released as soon as every node that
+      uses it has run (the results of the nodes given to the workflow are kept).
+    - With a storage, every function and method result is saved right after it runs,
+      and a node whose result is stored is not run: its result is read only if a node
+      that runs needs it (or it is a result of the workflow).
+    - A class node's method calls resume as a chain: when any of their results is
+      missing, the instance is built again and all its method calls run again.
+    - A node that raises stops the run with :class:`functionfuse.NodeExecutionError`
+      naming it; everything that finished before is already saved.
+    """
+
+    backend_name = "local"
+
+    def run(self, *, return_results: bool = True) -> Any:
+        """Run the workflow; return the given node's result, or a list for several."""
+        hooks = lifecycle_hooks()
+        run = _Run(self, hooks)
+        start = perf_counter()
+        if hooks.workflow_start is not None:
+            hooks.workflow_start(
+                workflow_name=self.workflow_name,
+                backend=self.backend_name,
+                node_names=list(self._names.values()),
+            )
+        error: BaseException | None = None
+        try:
+            run.execute()
+            return self.collect_results(run.value_of) if return_results else None
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if hooks.workflow_finish is not None:
+                hooks.workflow_finish(
+                    workflow_name=self.workflow_name,
+                    error=error,
+                    duration=perf_counter() - start,
+                )
+
+
+class _Run:
+    """The state of one run: values alive, consumers left, what storage holds."""
+
+    def __init__(self, workflow: LocalWorkflow, hooks: LifecycleHooks) -> None:
+        self.workflow = workflow
+        self.hooks = hooks
+        self.values: dict[Node, Any] = {}
+        self.storage: Storage | None = workflow.storage
+        self.stored: set[str] = set()
+        if self.storage is not None:
+            self.storage.new_workflow(workflow.workflow_name)
+            # One listing instead of a request per node.
+            self.stored = set(self.storage.list_tasks(workflow.workflow_name))
+
+    @property
+    def names(self) -> dict[Node, str]:
+        return self.workflow._names
+
+    # -- the main loop ----------------------------------------------------------------------
+
+    def execute(self) -> None:
+        workflow = self.workflow
+        names = self.names
+        values = self.values
+        keep = set(workflow._leaf_nodes)
+        # Consumers left per node; a result is dropped when its count reaches zero.
+        remaining = {node: len(node.children) for node in workflow._order if node.children}
+        settings_of = workflow.settings
+        hooks = self.hooks
+        watch = hooks.node_start is not None or hooks.node_finish is not None
+        plugins_everywhere = hooks.any_node_plugin
+        storage = self.storage
+        if storage is None and not watch and not plugins_everywhere and not workflow._settings:
+            self._execute_plain(remaining, keep)
+            return
+        stored = self.stored
+        skipped_chains: set[ClassNode] = set()
+
+        for node in workflow._order:
+            name = names[node]
+            settings = settings_of(node)
+            kind = type(node)
+            if storage is not None and (settings is None or settings.get(STORAGE, True)):
+                if kind is ClassNode:
+                    if node not in keep and self._chain_stored(node):  # type: ignore[arg-type]
+                        skipped_chains.add(node)  # type: ignore[arg-type]
+                        self._release(node.parents, remaining, keep)
+                        continue
+                elif name in stored and (
+                    kind is not MethodNode or node.instance in skipped_chains  # type: ignore[attr-defined]
+                ):
+                    # Stored: read lazily, only if a running node or the caller needs it.
+                    if hooks.node_finish is not None:
+                        hooks.node_finish(
+                            workflow_name=workflow.workflow_name,
+                            node_name=name,
+                            result=MISSING,
+                            duration=0.0,
+                            from_storage=True,
+                        )
+                    self._release(node.parents, remaining, keep)
+                    continue
+            if settings is not None or plugins_everywhere:
+                before = workflow.node_initializer(hooks, node, name, settings)
+            else:
+                before = None
+            if watch:
+                self._run_watched(node, name, settings, before)
+            else:
+                values[node] = self._compute(node, name, settings, before)
+            if node.parents:
+                self._release(node.parents, remaining, keep)
+            if node not in remaining and node not in keep:
+                values.pop(node, None)  # nobody uses it: do not keep it alive
+
+    def _execute_plain(self, remaining: dict[Node, int], keep: set[Node]) -> None:
+        """The loop without storage, hooks or settings: the per-node cost floor."""
+        values = self.values
+        value_of = self.value_of
+        for node in self.workflow._order:
+            kind = type(node)
+            if node._backend_info:  # a setting made on the node itself: general path
+                settings = self.workflow.settings(node)
+                before = self.workflow.node_initializer(self.hooks, node, self.names[node], settings)
+                values[node] = self._compute(node, self.names[node], settings, before)
+            elif kind is FunctionNode and node.deps is None:
+                kwargs = node.kwargs
+                try:
+                    if kwargs is None:
+                        values[node] = node.func(*node.args)  # type: ignore[attr-defined]
+                    else:
+                        values[node] = node.func(*node.args, **kwargs)  # type: ignore[attr-defined]
+                except Exception as error:
+                    raise self._failure(self.names[node], error) from error
+            elif kind is FunctionNode:
+                args, kwargs = resolve_arguments(node, value_of)
+                try:
+                    values[node] = node.func(*args, **kwargs)  # type: ignore[attr-defined]
+                except Exception as error:
+                    raise self._failure(self.names[node], error) from error
+            else:
+                values[node] = self._compute(node, self.names[node], None, None)
+            for parent in node.parents:
+                left = remaining[parent] - 1
+                remaining[parent] = left
+                if left == 0 and parent not in keep:
+                    self._drop(parent)
+            if node not in remaining and node not in keep:
+                del values[node]
+
+    def _release(
+        self, parents: tuple[Node, ...], remaining: dict[Node, int], keep: set[Node]
+    ) -> None:
+        for parent in parents:
+            left = remaining[parent] - 1
+            remaining[parent] = left
+            if left == 0 and parent not in keep:
+                self._drop(parent)
+
+    def _drop(self, node: Node) -> None:
+        """Forget a result nobody needs any more (an instance lives until its last call)."""
+        kind = type(node)
+        if kind is MethodNode:
+            self.values.pop(node, None)
+            instance = node.instance  # type: ignore[attr-defined]
+            if node is instance.methods[-1] and instance not in self.workflow._leaf_nodes:
+                self.values.pop(instance, None)
+        elif kind is not ClassNode:
+            self.values.pop(node, None)
+
+    def _chain_stored(self, node: ClassNode) -> bool:
+        """True when every method call of this instance has a stored result."""
+        stored = self.stored
+        names = self.names
+        settings_of = self.workflow.settings
+        for method in node.methods:
+            settings = settings_of(method)
+            if names[method] not in stored or (
+                settings is not None and not settings.get(STORAGE, True)
+            ):
+                return False
+        return True
+
+    # -- running one node -------------------------------------------------------------
+
+    def _compute(
+        self,
+        node: Node,
+        name: str,
+        settings: Any,
+        before: Callable[[], object] | None,
+        *,
+        instance: Any = MISSING,
+        save: bool = True,
+    ) -> Any:
+        workflow = self.workflow
+        try:
+            args, kwargs = resolve_arguments(node, self.value_of)
+            if before is not None:
+                before()
+            if type(node) is MethodNode:
+                if instance is MISSING:
+                    instance = self.value_of(node.instance)
+                result = node.call_on(instance, args, kwargs)
+            else:
+                result = node.call(args, kwargs)  # type: ignore[attr-defined]
+            if (
+                save
+                and self.storage is not None
+                and type(node) is not ClassNode
+                and (settings is None or settings.get(STORAGE, True))
+            ):
+                self.storage.save(workflow.workflow_name, name, result)
+                if self.storage.always_read:
+                    result = self.storage.read_task(workflow.workflow_name, name)
+        except NodeExecutionError:
+            raise  # a parent recomputed on demand failed: already named
+        except Exception as error:
+            raise self._failure(name, error) from error
+        return result
+
+    def _failure(self, name: str, error: Exception) -> NodeExecutionError:
+        """Report a node's exception to the hooks; the error to raise for it."""
+        workflow_name = self.workflow.workflow_name
+        if self.hooks.node_error is not None:
+            self.hooks.node_error(
+                workflow_name=workflow_name, node_name=name, error=error, duration=0.0
+            )
+        return NodeExecutionError(
+            f"node {name!r} of workflow {workflow_name!r} failed with "
+            f"{type(error).__name__}: {error}. Results of the nodes that finished "
+            "before it are stored; fix the cause and run again to resume.",
+            workflow_name=workflow_name,
+            node_name=name,
+            failed={name: error},
+        )
+
+    def _run_watched(
+        self, node: Node, name: str, settings: Any, before: Callable[[], object] | None
+    ) -> None:
+        hooks = self.hooks
+        workflow_name = self.workflow.workflow_name
+        if hooks.node_start is not None:
+            hooks.node_start(workflow_name=workflow_name, node_name=name)
+        start = perf_counter()
+        result = self._compute(node, name, settings, before)
+        self.values[node] = result
+        if hooks.node_finish is not None:
+            hooks.node_finish(
+                workflow_name=workflow_name,
+                node_name=name,
+                result=result,
+                duration=perf_counter() - start,
+                from_storage=False,
+            )
+
+    # -- values on demand ---------------------------------------------------------------
+
+    def value_of(self, node: Node) -> Any:
+        """A node's value: kept from its run, else read from storage, else recomputed."""
+        try:
+            return self.values[node]
+        except KeyError:
+            pass
+        value = self._materialize(node)
+        self.values[node] = value
+        return value
+
+    def _materialize(self, node: Node) -> Any:
+        name = self.names[node]
+        workflow = self.workflow
+        settings = workflow.settings(node)
+        storage = self.storage
+        if (
+            storage is not None
+            and type(node) is not ClassNode
+            and name in self.stored
+            and (settings is None or settings.get(STORAGE, True))
+        ):
+            value = read_stored(storage, workflow.workflow_name, name)
+            if value is not MISSING:
+                return value
+            self.stored.discard(name)
+        # Not stored (or unreadable): compute it again. A method call needs its
+        # instance in the state its earlier calls left: replay the chain.
+        if type(node) is MethodNode:
+            return self._replay(node)
+        before = workflow.node_initializer(self.hooks, node, name, settings)
+        return self._compute(node, name, settings, before)
+
+    def _replay(self, target: MethodNode) -> Any:
+        """Build a fresh instance and call its methods up to ``target`` (saved again)."""
+        workflow = self.workflow
+        instance_node = target.instance
+        name = self.names[instance_node]
+        settings = workflow.settings(instance_node)
+        before = workflow.node_initializer(self.hooks, instance_node, name, settings)
+        instance = self._compute(instance_node, name, settings, before)
+        for method in instance_node.methods:
+            name = self.names[method]
+            settings = workflow.settings(method)
+            before = workflow.node_initializer(self.hooks, method, name, settings)
+            result = self._compute(
+                method, name, settings, before, instance=instance, save=method is target
+            )
+            if method is target:
+                return result
+        raise AssertionError("unreachable: the target is one of its instance's methods")
