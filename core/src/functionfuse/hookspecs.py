@@ -100,7 +100,9 @@ def functionfuse_node_finish(
     """Called when a node's result is ready.
 
     :param result: The node's result. Backends that keep results remote (Ray) pass
-        the remote reference instead of fetching the value to the driver.
+        the remote reference instead of fetching the value to the driver; for a stored
+        result that no running node needs (so it is not read), it is
+        :data:`functionfuse.runtime.MISSING`.
     :param duration: Seconds from start to finish (for a stored result: the read).
     :param from_storage: True when the result was read from storage, not computed.
 
