@@ -13,6 +13,7 @@ from functionfuse._registry import (
     BACKENDS,
     PLUGINS,
     STORAGE,
+    components,
     entry_point,
     load_component,
 )
@@ -107,7 +108,7 @@ def _from_config(config: Mapping[str, Any]) -> Storage:
 def _from_url(url: str, options: dict[str, Any]) -> Storage:
     scheme, sep, _ = url.partition("://")
     # "C:\\x" or "./storage" have no scheme: a local path.
-    name = scheme.lower() if sep and len(scheme) > 1 else "file"
+    name = _match_kind(scheme.lower()) if sep and len(scheme) > 1 else "file"
     if entry_point(STORAGE, name) is None and entry_point(STORAGE, "fsspec") is not None:
         name = "fsspec"
     factory = load_component(STORAGE, name)
@@ -119,9 +120,10 @@ def _from_url(url: str, options: dict[str, Any]) -> Storage:
 def _match_kind(kind: str) -> str:
     if entry_point(STORAGE, kind) is not None:
         return kind
-    lowered = kind.lower()
-    if entry_point(STORAGE, lowered) is not None:
-        return lowered
+    folded = kind.casefold()
+    for component in components(STORAGE):  # metadata only, nothing imported
+        if component.name.casefold() == folded:
+            return component.name
     return kind  # load_component raises the "unknown" error with its hints
 
 

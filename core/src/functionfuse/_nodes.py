@@ -8,10 +8,11 @@ rather than empty containers, and argument scanning is one type check per argume
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Final, Generic, TypeVar, final, overload
 
 from functionfuse._errors import ConfigurationError, GraphError
 
@@ -36,6 +37,23 @@ T = TypeVar("T")
 _sequence = itertools.count()
 
 
+@final
+class _Direct:
+    """``Node._deps`` of a node whose positional arguments are all nodes (and no keyword
+    argument holds one): its dependency tuple is computed from ``args`` when asked for,
+    rather than stored with every node of a chain."""
+
+    __slots__ = ()
+
+
+_DIRECT: Final = _Direct()
+
+
+def _interleave(args: tuple[Any, ...]) -> list[Any]:
+    """``[0, args[0], 1, args[1], ...]``."""
+    return list(itertools.chain.from_iterable(enumerate(args)))
+
+
 class Node:
     """A call recorded in the graph. Subclasses say what is called.
 
@@ -52,10 +70,10 @@ class Node:
     __slots__ = (
         "__weakref__",
         "_backend_info",
+        "_deps",
         "_name",
         "args",
         "children",
-        "deps",
         "kwargs",
         "parents",
         "seq",
@@ -63,7 +81,7 @@ class Node:
 
     args: tuple[Any, ...]
     kwargs: dict[str, Any] | None
-    deps: tuple[Any, ...] | None
+    _deps: tuple[Any, ...] | _Direct | None
     parents: tuple[Node, ...]
     children: list[Node] | None
     seq: int
@@ -79,30 +97,58 @@ class Node:
         self.children = None
         self.args = args
         self.kwargs = kwargs or None
-        deps: list[Any] = []
         parents: list[Node] = [] if first_parent is None else [first_parent]
+        # ``deps`` stays None while every argument is a node given directly (a chain, a
+        # fan-in ``f(*nodes)``): such a node stores no dependency tuple (see ``deps``).
+        deps: list[Any] | None = None
         for position, value in enumerate(args):
+            kind = type(value)
+            if kind is FunctionNode or kind is MethodNode:  # _scan's first case, inlined
+                parents.append(value)
+                if deps is not None:
+                    deps += (position, value)
+                continue
+            if deps is None:
+                deps = _interleave(args[:position]) if position else []
+            if kind in _ATOMS:
+                continue
             ref = _scan(value, parents)
             if ref is not None:
-                deps.append(position)
-                deps.append(ref)
+                deps += (position, ref)
         if kwargs:
             for key, value in kwargs.items():
                 ref = _scan(value, parents)
                 if ref is not None:
-                    deps.append(key)
-                    deps.append(ref)
-        self.deps = tuple(deps) if deps else None
+                    if deps is None:
+                        deps = _interleave(args)
+                    deps += (key, ref)
+        if deps is None:
+            self._deps = _DIRECT if args else None
+        else:
+            self._deps = tuple(deps) if deps else None
         if len(parents) > 1:
             # dict keeps first-seen order and drops repeats (f(a, a), fan-ins).
             parents = list(dict.fromkeys(parents))
-        self.parents = tuple(parents)
+        if first_parent is None and deps is None and len(parents) == len(args):
+            # The parents are the arguments themselves (no repeat was dropped): share
+            # the tuple, one object less per node.
+            self.parents = args
+        else:
+            self.parents = tuple(parents)
         for parent in parents:
             siblings = parent.children
             if siblings is None:
                 parent.children = [self]
             else:
                 siblings.append(self)
+
+    @property
+    def deps(self) -> tuple[Any, ...] | None:
+        """``None``, or the flat tuple ``(key, ref, key, ref, ...)`` described above."""
+        deps = self._deps
+        if type(deps) is _Direct:
+            return tuple(_interleave(self.args))
+        return deps
 
     @property
     def qualname(self) -> str:
@@ -113,8 +159,7 @@ class Node:
         """Name this node; its stored result is kept under this name. Returns the node."""
         if not isinstance(name, str) or not name:
             raise ConfigurationError(
-                f"set_name() of node {self.qualname!r} needs a non-empty string, "
-                f"got {name!r}."
+                f"set_name() of node {self.qualname!r} needs a non-empty string, got {name!r}."
             )
         self._name = name
         return self
@@ -327,6 +372,8 @@ class Instance:
 
 
 _CONTAINERS = (list, tuple, dict)
+# Argument types that cannot hold a node: skipped without a call to _scan.
+_ATOMS = frozenset({int, float, complex, bool, str, bytes, type(None)})
 
 
 def _scan(value: Any, parents: list[Node]) -> Any:
@@ -386,10 +433,12 @@ def resolve_arguments(
     or, for Ray, on the worker); returns the original containers when nothing is
     substituted.
     """
-    deps = node.deps
+    deps = node._deps
     kwargs = node.kwargs
     if deps is None:
         return node.args, kwargs if kwargs is not None else {}
+    if type(deps) is _Direct:
+        return [value_of(arg) for arg in node.args], kwargs if kwargs is not None else {}
     args: tuple[Any, ...] | list[Any] = node.args
     args_copy: list[Any] | None = None
     kwargs_copy: dict[str, Any] | None = None
@@ -424,7 +473,15 @@ def _substitute(ref: Any, value_of: Callable[[Node], Any]) -> Any:
 
 def _rebuild(value: Any, value_of: Callable[[Node], Any]) -> Any:
     if isinstance(value, dict):
-        return type(value)({k: _rebuild(v, value_of) for k, v in value.items()})
+        entries = {k: _rebuild(v, value_of) for k, v in value.items()}
+        if type(value) is dict:
+            return entries
+        # A dict subclass may not take a dict in its constructor (defaultdict): copy it,
+        # keeping its type and state, and replace the values (same keys, same order).
+        rebuilt = copy.copy(value)
+        for k, v in entries.items():
+            rebuilt[k] = v
+        return rebuilt
     if isinstance(value, (list, tuple)):
         items = [_rebuild(v, value_of) for v in value]
         if type(value) is list:
@@ -501,11 +558,9 @@ def workflow(func: Any) -> Any:
         return _ClassFactory(func)
     if not callable(func):
         raise ConfigurationError(
-            f"@workflow decorates functions and classes, not {type(func).__name__} "
-            f"{func!r}."
+            f"@workflow decorates functions and classes, not {type(func).__name__} {func!r}."
         )
     return _FunctionFactory(func)
 
 
 task = workflow
-

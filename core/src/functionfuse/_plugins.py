@@ -96,7 +96,10 @@ def _bind(plugin: object, hook: str, legacy: str) -> Callable[[str, str], Any] |
     wanted = []
     for parameter in declared:
         if parameter.name not in allowed:
-            if parameter.default is not parameter.empty or parameter.kind is parameter.VAR_POSITIONAL:
+            if (
+                parameter.default is not parameter.empty
+                or parameter.kind is parameter.VAR_POSITIONAL
+            ):
                 continue
             raise ConfigurationError(
                 f"node plugin {plugin!r}: {hook}() asks for argument {parameter.name!r}, "
@@ -110,9 +113,8 @@ def _bind(plugin: object, hook: str, legacy: str) -> Callable[[str, str], Any] |
         return lambda workflow_name, node_name: method(node_name=node_name)
     if wanted == ["workflow_name"]:
         return lambda workflow_name, node_name: method(workflow_name=workflow_name)
-    return lambda workflow_name, node_name: method(
-        workflow_name=workflow_name, node_name=node_name
-    )
+    return lambda workflow_name, node_name: method(workflow_name=workflow_name, node_name=node_name)
+
 
 def prepare_plugin(plugin: object) -> NodePlugin:
     """Validate a node plugin once, when it is attached (not per node)."""

@@ -39,7 +39,12 @@ PLUGINS: Final = "functionfuse.plugins"
 HOOKS: Final = "functionfuse.hooks"
 GROUPS: Final = (BACKENDS, STORAGE, PLUGINS, HOOKS)
 
-_KIND: Final = {BACKENDS: "backend", STORAGE: "storage kind", PLUGINS: "node plugin", HOOKS: "hook plugin"}
+_KIND: Final = {
+    BACKENDS: "backend",
+    STORAGE: "storage kind",
+    PLUGINS: "node plugin",
+    HOOKS: "hook plugin",
+}
 
 # Well-known names and the distribution that provides them, for "pip install" hints.
 _INSTALL_HINTS: Final = {
@@ -141,7 +146,8 @@ def _unknown(group: str, name: str) -> UnknownComponentError:
     kind = _KIND[group]
     listing = ", ".join(repr(n) for n in installed) if installed else "none"
     message = f"no {kind} named {name!r} is installed (installed: {listing})."
-    hint = _INSTALL_HINTS.get((group, name))
+    # Storage kinds match case-insensitively (the original wrote "S3"): so do the hints.
+    hint = _INSTALL_HINTS.get((group, name)) or _INSTALL_HINTS.get((group, name.lower()))
     if hint is not None:
         message += f' It is provided by {hint.split("[")[0]}: pip install "{hint}"'
     else:

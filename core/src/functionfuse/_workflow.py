@@ -12,7 +12,7 @@ from functionfuse._errors import ConfigurationError, FunctionFuseWarning, GraphE
 from functionfuse._graph import connected_nodes, default_names
 from functionfuse._hooks import LifecycleHooks
 from functionfuse._nodes import Instance, Node, NodeItem, node_of
-from functionfuse._plugins import NodePlugin, prepare_plugin
+from functionfuse._plugins import prepare_plugin
 from functionfuse.hookspecs import Storage
 
 __all__ = ["PLUGIN", "REMOTE_ARGS", "STORAGE", "BaseWorkflow", "Query"]
@@ -92,9 +92,7 @@ class BaseWorkflow(abc.ABC):
         try:
             return self._names[node_of(node)]
         except KeyError:
-            raise GraphError(
-                f"{node!r} is not part of workflow {self.workflow_name!r}."
-            ) from None
+            raise GraphError(f"{node!r} is not part of workflow {self.workflow_name!r}.") from None
 
     def find_nodes(self, pattern: str | None = None) -> list[Node]:
         """The nodes whose name fully matches the regular expression (all for ``None``)."""
@@ -178,9 +176,11 @@ class BaseWorkflow(abc.ABC):
                 for call in hooks.remote_initialize(workflow_name=workflow_name, node_name=name):
                     if call is not None:
                         calls.append(call)
-        plugin: NodePlugin | None = settings.get(PLUGIN) if settings is not None else None
+        plugin = settings.get(PLUGIN) if settings is not None else None
         if plugin is not None:
-            call = plugin.initialize(self.workflow_name, name)
+            # query().set_plugin() stores a NodePlugin; a plugin put in a node's own
+            # backend_info is still the user's object.
+            call = prepare_plugin(plugin).initialize(self.workflow_name, name)
             if call is not None:
                 calls.append(call)
         if not calls:
