@@ -21,6 +21,7 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -83,7 +84,7 @@ def best_of(repeat: int, func: Callable[[], Any]) -> float:
 
 
 def overhead_table(sizes: list[int], repeat: int, tmp: str) -> None:
-    print("\nµs per node, graph build + run (best of %d, gc on)" % repeat)
+    print(f"\nµs per node, graph build + run (best of {repeat}, gc on)")
     header = f"{'graph':<8}{'nodes':>9}{'plain':>9}{'local':>9}{'memory':>9}{'file':>9}"
     print(header)
     print("-" * len(header))
@@ -92,14 +93,16 @@ def overhead_table(sizes: list[int], repeat: int, tmp: str) -> None:
         ("fan-in", plain_fan_in, fan_in_graph),
     ):
         for n in sizes:
-            row = [best_of(repeat, lambda: plain(n))]
-            row.append(best_of(repeat, lambda: run_local(graph, n, None)))
+            # Each run gets a fresh workflow name, so no run resumes from another.
             memory = functionfuse.storage_factory(f"memory://bench-{uuid.uuid4().hex}")
-            row.append(best_of(repeat, lambda: run_local(graph, n, memory)))
             file_root = os.path.join(tmp, uuid.uuid4().hex)
-            row.append(
-                best_of(1, lambda: run_local(graph, n, functionfuse.storage_factory(file_root)))
-            )
+            files = functionfuse.storage_factory(file_root)
+            row = [
+                best_of(repeat, partial(plain, n)),
+                best_of(repeat, partial(run_local, graph, n, None)),
+                best_of(repeat, partial(run_local, graph, n, memory)),
+                best_of(1, partial(run_local, graph, n, files)),
+            ]
             shutil.rmtree(file_root, ignore_errors=True)
             cells = "".join(f"{t / n * 1e6:>9.2f}" for t in row)
             print(f"{name:<8}{n:>9}{cells}")
@@ -133,8 +136,10 @@ def file_storage_vs_plain_writes(n: int, tmp: str) -> None:
         ours = best_of(1, through_storage)
         ratios.append(ours / plain)
     print(f"\nfile storage save vs open/write/os.replace by hand, {n} results:")
-    print(f"  by hand {plain / n * 1e6:.1f} µs, FileStorage {ours / n * 1e6:.1f} µs, "
-          f"ratio (median of 5) {statistics.median(ratios):.2f}x")
+    print(
+        f"  by hand {plain / n * 1e6:.1f} µs, FileStorage {ours / n * 1e6:.1f} µs, "
+        f"ratio (median of 5) {statistics.median(ratios):.2f}x"
+    )
 
 
 def peak_arrays(length: int = 50, megabytes: int = 20) -> None:
@@ -155,8 +160,10 @@ def peak_arrays(length: int = 50, megabytes: int = 20) -> None:
     wf.run()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"\nchain of {length} nodes x {megabytes} MB arrays: peak "
-          f"{peak / 2**20:.0f} MB = {peak / (megabytes * 2**20):.2f} arrays alive at once")
+    print(
+        f"\nchain of {length} nodes x {megabytes} MB arrays: peak "
+        f"{peak / 2**20:.0f} MB = {peak / (megabytes * 2**20):.2f} arrays alive at once"
+    )
 
 
 def main() -> None:

@@ -153,7 +153,8 @@ def test_failing_node_names_workflow_and_node(hooks: Hooks) -> None:
     error = caught.value
     assert error.workflow_name == "failing"
     assert error.node_name == "bad"
-    assert "'bad'" in str(error) and "'failing'" in str(error)
+    assert "'bad'" in str(error)
+    assert "'failing'" in str(error)
     assert isinstance(error.__cause__, ZeroDivisionError)
     assert ("node_error", "bad", "ZeroDivisionError") in hooks.events
     assert hooks.events[-1] == ("finish", "NodeExecutionError")

@@ -150,7 +150,9 @@ class _Run:
             kind = type(node)
             if node._backend_info:  # a setting made on the node itself: general path
                 settings = self.workflow.settings(node)
-                before = self.workflow.node_initializer(self.hooks, node, self.names[node], settings)
+                before = self.workflow.node_initializer(
+                    self.hooks, node, self.names[node], settings
+                )
                 values[node] = self._compute(node, self.names[node], settings, before)
             elif kind is FunctionNode and node.deps is None:
                 kwargs = node.kwargs

@@ -1,0 +1,330 @@
+"""The few file operations a storage needs, for the local disk and for fsspec.
+
+Local paths go straight to ``os`` (fast, and fsspec is never imported); every other
+URL goes through an fsspec filesystem. Both write a whole file or nothing:
+a temporary file in the same folder and ``os.replace`` locally, one ``pipe_file``
+(a single PUT, or a completed multipart upload) elsewhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final, Protocol, final
+
+from functionfuse import ComponentLoadError, ConfigurationError
+from functionfuse_fs._config import display_url, is_s3
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem  # type: ignore[import-untyped]
+
+__all__ = ["Files", "FsspecFiles", "LocalFiles", "TEMP_PREFIX"]
+
+#: Temporary files start with a dot, so listings skip them like every dot-file.
+TEMP_PREFIX: Final = ".tmp-"
+_CREATE: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+#: From this size on, the digest is computed in a thread while the file is written.
+PARALLEL_TRAILER_MIN: Final = 256 * 1024
+# Object stores have no folders to create, and creating one there would create a bucket.
+_OBJECT_STORES: Final = frozenset(
+    ["s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "oss", "r2", "b2"]
+)
+
+Bytes = bytes | bytearray | memoryview
+
+
+class Files(Protocol):
+    """File operations on paths of one filesystem."""
+
+    def join(self, folder: str, name: str) -> str: ...
+
+    def display(self, path: str) -> str: ...
+
+    def makedirs(self, path: str) -> None: ...
+
+    def write_atomic(
+        self,
+        folder: str,
+        path: str,
+        pieces: Sequence[Bytes],
+        trailer: Callable[[], bytes] | None = None,
+    ) -> None:
+        """Write ``pieces`` (flat: ``len`` counts bytes), then ``trailer()`` (a digest
+        of the pieces), as the file ``path``: whole, or not at all."""
+
+    def read(self, path: str) -> bytearray: ...
+
+    def read_head(self, path: str, size: int) -> bytes: ...
+
+    def isfile(self, path: str) -> bool: ...
+
+    def list_files(self, folder: str) -> list[str]: ...
+
+    def remove_file(self, path: str) -> None: ...
+
+    def remove_tree(self, path: str) -> None: ...
+
+
+@final
+class LocalFiles:
+    """The local disk through ``os``; ``fsync`` makes writes durable across power loss."""
+
+    __slots__ = ("fsync",)
+
+    def __init__(self, fsync: bool) -> None:
+        self.fsync = fsync
+
+    def join(self, folder: str, name: str) -> str:
+        # Names are single, encoded path components: no os.path.join needed.
+        return f"{folder}{os.sep}{name}"
+
+    def display(self, path: str) -> str:
+        return path
+
+    def makedirs(self, path: str) -> None:
+        os.makedirs(path, exist_ok=True)
+
+    def write_atomic(
+        self,
+        folder: str,
+        path: str,
+        pieces: Sequence[Bytes],
+        trailer: Callable[[], bytes] | None = None,
+    ) -> None:
+        hasher: _Trailer | None = None
+        if sum(map(len, pieces)) < PARALLEL_TRAILER_MIN:
+            # Small: one buffer, one write.
+            pieces = [b"".join([*pieces, trailer()] if trailer is not None else pieces)]
+        elif trailer is not None:
+            hasher = _Trailer(trailer)
+        tmp = f"{folder}{os.sep}{TEMP_PREFIX}{os.urandom(8).hex()}"
+        try:
+            try:
+                fd = os.open(tmp, _CREATE, 0o666)
+            except FileNotFoundError:
+                # No folder yet (no new_workflow, or removed meanwhile): create it once.
+                os.makedirs(folder, exist_ok=True)
+                fd = os.open(tmp, _CREATE, 0o666)
+            try:
+                try:
+                    for piece in pieces:
+                        _write_all(fd, piece)
+                    if hasher is not None:
+                        _write_all(fd, hasher.result())
+                    if self.fsync:
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        finally:
+            if hasher is not None:
+                hasher.join()
+        if self.fsync:
+            _fsync_folder(folder)
+
+    def read(self, path: str) -> bytearray:
+        # Into a bytearray, so that arrays unpickled from out-of-band buffers (views of
+        # it) are writable, as unpickled arrays usually are.
+        with open(path, "rb", buffering=0) as f:
+            size = os.fstat(f.fileno()).st_size
+            data = bytearray(size)
+            with memoryview(data) as view:
+                got = 0
+                while got < size:
+                    n = f.readinto(view[got:])
+                    if not n:
+                        break
+                    got += n
+            if got < size:
+                del data[got:]
+            return data
+
+    def read_head(self, path: str, size: int) -> bytes:
+        with open(path, "rb") as f:
+            return f.read(size)
+
+    def isfile(self, path: str) -> bool:
+        return os.path.isfile(path)
+
+    def list_files(self, folder: str) -> list[str]:
+        try:
+            with os.scandir(folder) as entries:
+                return [e.name for e in entries if e.is_file()]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def remove_file(self, path: str) -> None:
+        os.remove(path)
+
+    def remove_tree(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(path)
+
+
+@final
+class _Trailer:
+    """Computes the trailer in a thread while the pieces are written: hashing releases
+    the GIL, so on a big result the digest adds little to the time of the write."""
+
+    __slots__ = ("_error", "_thread", "_trailer", "_value")
+
+    def __init__(self, trailer: Callable[[], bytes]) -> None:
+        self._trailer = trailer
+        self._value: bytes | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="functionfuse-digest")
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._trailer()
+        except BaseException as exc:
+            self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> bytes:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
+def _write_all(fd: int, data: Bytes) -> None:
+    written = os.write(fd, data)
+    if written < len(data):  # a short write (e.g. over 2 GiB at once on Linux)
+        with memoryview(data) as view:
+            while written < len(view):
+                written += os.write(fd, view[written:])
+
+
+def _load_error(url: str, protocol: str, what: str) -> ComponentLoadError:
+    return ComponentLoadError(
+        f"storage {display_url(url)!r} {what}",
+        group="functionfuse.storage",
+        name=protocol,
+        distribution="functionfuse-fs",
+    )
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make a rename durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@final
+class FsspecFiles:
+    """Any fsspec filesystem; listings bypass fsspec's cache (other writers exist)."""
+
+    __slots__ = ("_fs", "_object_store", "_protocol")
+
+    def __init__(self, fs: AbstractFileSystem, protocol: str) -> None:
+        self._fs = fs
+        self._protocol = protocol
+        self._object_store = protocol in _OBJECT_STORES
+
+    @classmethod
+    def open(
+        cls, url: str, protocol: str, storage_options: dict[str, Any]
+    ) -> tuple[FsspecFiles, str]:
+        """The files of ``url`` and the root path in them; a missing package is an
+        import error that says what to install."""
+        try:
+            from fsspec.core import url_to_fs  # type: ignore[import-untyped]
+        except ImportError as exc:
+            raise _load_error(url, protocol, "needs fsspec: pip install functionfuse-fs") from exc
+        try:
+            fs, root = url_to_fs(url, **storage_options)
+        except ImportError as exc:
+            hint = 'pip install "functionfuse-fs[s3]"' if is_s3(protocol) else f"fsspec says: {exc}"
+            raise _load_error(
+                url,
+                protocol,
+                f"needs the fsspec implementation of {protocol}://, which is not installed: "
+                + hint,
+            ) from exc
+        except ValueError as exc:
+            if "protocol" not in str(exc).lower():
+                raise
+            raise ConfigurationError(
+                f"storage {display_url(url)!r}: fsspec knows no protocol {protocol!r} ({exc})"
+            ) from exc
+        return cls(fs, protocol), str(root)
+
+    def join(self, folder: str, name: str) -> str:
+        return f"{folder}/{name}"
+
+    def display(self, path: str) -> str:
+        return f"{self._protocol}://{path.lstrip('/')}"
+
+    def makedirs(self, path: str) -> None:
+        if not self._object_store:
+            self._fs.makedirs(path, exist_ok=True)
+
+    def write_atomic(
+        self,
+        folder: str,
+        path: str,
+        pieces: Sequence[Bytes],
+        trailer: Callable[[], bytes] | None = None,
+    ) -> None:
+        if trailer is not None:
+            pieces = [*pieces, trailer()]
+        data = b"".join(pieces)
+        try:
+            self._fs.pipe_file(path, data)
+        except FileNotFoundError:
+            if self._object_store:
+                raise
+            self._fs.makedirs(folder, exist_ok=True)
+            self._fs.pipe_file(path, data)
+
+    def read(self, path: str) -> bytearray:
+        return bytearray(self._fs.cat_file(path))
+
+    def read_head(self, path: str, size: int) -> bytes:
+        data = self._fs.cat_file(path, start=0, end=size)
+        assert isinstance(data, bytes)
+        return data
+
+    def isfile(self, path: str) -> bool:
+        self._fs.invalidate_cache(path)
+        return bool(self._fs.isfile(path))
+
+    def list_files(self, folder: str) -> list[str]:
+        self._fs.invalidate_cache(folder)
+        try:
+            entries = self._fs.ls(folder, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e["type"] == "file"]
+
+    def remove_file(self, path: str) -> None:
+        # Object stores delete a missing key without complaint; say it like os does.
+        if not self.isfile(path):
+            raise FileNotFoundError(path)
+        self._fs.rm_file(path)
+
+    def remove_tree(self, path: str) -> None:
+        self._fs.invalidate_cache(path)
+        with contextlib.suppress(FileNotFoundError):
+            self._fs.rm(path, recursive=True)
+        self._fs.invalidate_cache(path)

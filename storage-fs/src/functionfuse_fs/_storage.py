@@ -1,0 +1,530 @@
+"""FileStorage: node results on the local disk, S3, memory or any fsspec URL."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Mapping
+from fnmatch import fnmatchcase
+from typing import Any, ClassVar, NoReturn
+
+from functionfuse import ConfigurationError, StorageError, StorageIntegrityError
+from functionfuse_fs._config import (
+    LOCAL_PROTOCOLS,
+    Options,
+    display_url,
+    get_protocol,
+    is_s3,
+    parse_config,
+    parse_url_options,
+    resolve_key,
+)
+from functionfuse_fs._files import Files, FsspecFiles, LocalFiles
+from functionfuse_fs._format import (
+    FIXED_HEADER_SIZE,
+    HEADER_PROBE,
+    FormatError,
+    ResultHeader,
+    Signer,
+    header_size,
+    pack_result,
+    parse_header,
+    verify,
+)
+from functionfuse_fs._names import decode_name, encode_name, is_hashed_name
+from functionfuse_fs._pickling import MissingSerializerError, SideFileError, dumps, loads
+from functionfuse_fs._serializers import PersistentSerializer, check_serializer
+
+__all__ = ["FileStorage", "MemoryStorage", "S3Storage"]
+
+#: Folder, inside a workflow's folder, holding persistent serializers' side files.
+SIDE_FOLDER = ".side"
+
+
+class FileStorage:
+    """Stores node results under ``<root>/<workflow>/<task>``, on any filesystem.
+
+    ``path_or_url`` is a local folder (``"storage"``, ``"~/runs"``, ``"file:///data"``)
+    or an fsspec URL (``"s3://bucket/prefix"``, ``"memory://scratch"``,
+    ``"gcs://bucket/x"``); ``storage_options`` go to the fsspec filesystem.
+    With a ``signing_key`` (or ``$FUNCTIONFUSE_STORAGE_KEY``) every result is signed with
+    HMAC-SHA256 and only results signed with that key are read; without one, a SHA-256
+    digest catches corruption and truncation, but anyone who can write the storage can
+    make ``read_task`` unpickle what they like: trust it like a pickle file.
+    ``always_read`` asks backends to re-read each result after saving it. ``fsync``
+    makes local writes durable across power loss (slower; see the README).
+
+    ``S3Storage`` and ``MemoryStorage`` are the same storage for the ``s3`` and
+    ``memory`` configuration kinds: they read a bare path as ``s3://`` or ``memory://``.
+    """
+
+    __slots__ = (
+        "_by_name",
+        "_by_type",
+        "_files",
+        "_folders",
+        "_fsync",
+        "_key",
+        "_protocol",
+        "_root",
+        "_signer",
+        "_storage_options",
+        "_target",
+        "_url",
+        "always_read",
+    )
+
+    #: Protocols this class accepts; the first is assumed for a path without one.
+    #: None: any fsspec protocol, and a bare path is a local folder.
+    protocols: ClassVar[tuple[str, ...] | None] = None
+
+    always_read: bool
+
+    def __init__(
+        self,
+        path_or_url: str | os.PathLike[str],
+        storage_options: Mapping[str, Any] | None = None,
+        *,
+        signing_key: str | bytes | None = None,
+        always_read: bool = False,
+        fsync: bool = False,
+    ) -> None:
+        self._setup(
+            os.fspath(path_or_url),
+            dict(storage_options or {}),
+            resolve_key(signing_key),
+            always_read,
+            fsync,
+            (),
+        )
+
+    # -- configuration --------------------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any]) -> FileStorage:
+        """Build from a configuration's ``options``, e.g. ``{"path": "storage"}``.
+
+        Keys: ``path`` (required), ``storage_options`` (or ``s3fs``, its name in the
+        original Function Fuse's S3 config), ``signing_key``, ``always_read``, ``fsync``.
+        """
+        path, opts, used_s3fs = parse_config(cls._kind(), options)
+        return cls._build(path, opts, used_s3fs)
+
+    @classmethod
+    def from_url(cls, url: str, options: Mapping[str, Any] | None = None) -> FileStorage:
+        """Build from a URL such as ``"s3://bucket/prefix"`` or a local path.
+
+        ``options`` are fsspec storage options (``endpoint_url``, ``key``, ``secret``
+        for S3...), except ``signing_key``, ``always_read`` and ``fsync``, which are
+        this storage's own, as in :meth:`from_config`.
+        """
+        opts = parse_url_options(cls._kind(), options or {})
+        return cls._build(url, opts, False)
+
+    @classmethod
+    def _build(cls, target: str, opts: Options, used_s3fs: bool) -> FileStorage:
+        if used_s3fs and not is_s3(cls._protocol_of(target)):
+            raise ConfigurationError(
+                f"{cls._kind()} option 's3fs' only applies to s3:// storage, not to "
+                f"{display_url(target)!r}; use 'storage_options'"
+            )
+        return cls(
+            target,
+            opts.storage_options,
+            signing_key=opts.signing_key,
+            always_read=opts.always_read,
+            fsync=opts.fsync,
+        )
+
+    @classmethod
+    def _protocol_of(cls, target: str) -> str:
+        if "://" in target or "::" in target:
+            return get_protocol(target)
+        return cls.protocols[0] if cls.protocols else "file"
+
+    @classmethod
+    def _kind(cls) -> str:
+        return f"{cls.__name__} ({cls.protocols[0]})" if cls.protocols else cls.__name__
+
+    def _setup(
+        self,
+        target: str,
+        storage_options: dict[str, Any],
+        key: bytes | None,
+        always_read: bool,
+        fsync: bool,
+        serializers: tuple[PersistentSerializer, ...],
+    ) -> None:
+        cls = type(self)
+        protocol = cls._protocol_of(target)
+        if cls.protocols is not None:
+            if protocol not in cls.protocols:
+                raise ConfigurationError(
+                    f"{cls.__name__} stores to {cls.protocols[0]}:// URLs, not to "
+                    f"{display_url(target)!r}; use FileStorage for any other URL"
+                )
+            if "://" not in target:
+                target = f"{protocol}://{target}"
+        self._target = target
+        self._storage_options = storage_options
+        self._key = key
+        self._signer = Signer(key)
+        self._fsync = fsync
+        self.always_read = always_read
+        self._folders: dict[str, str] = {}
+        self._by_type: dict[type[Any], PersistentSerializer] = {}
+        self._by_name: dict[str, PersistentSerializer] = {}
+        self._files: Files
+        if protocol in LOCAL_PROTOCOLS and "::" not in target:
+            if storage_options:
+                raise ConfigurationError(
+                    f"storage_options only apply to fsspec URLs, not to the local folder "
+                    f"{display_url(target)!r}; remove them"
+                )
+            path = target.split("://", 1)[1] if "://" in target else target
+            self._protocol = "file"
+            self._root = os.path.abspath(os.path.expanduser(path))
+            self._url = self._root
+            self._files = LocalFiles(fsync)
+        else:
+            files, root = FsspecFiles.open(target, protocol, storage_options)
+            self._protocol = protocol
+            self._root = root.rstrip("/") or root
+            self._url = display_url(target)
+            self._files = files
+        self.register_persistent_serializers(*serializers)
+
+    @property
+    def url(self) -> str:
+        """Where results are stored: a local folder or a URL (never with credentials)."""
+        return self._url
+
+    @property
+    def protocol(self) -> str:
+        """The fsspec protocol: ``"file"``, ``"s3"``, ``"memory"``..."""
+        return self._protocol
+
+    def __repr__(self) -> str:
+        # Protocol and root only: never storage options, credentials or the key.
+        return f"{type(self).__name__}({self._url!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its settings where it lands (e.g. a Ray worker), key included,
+        # so the worker signs like the driver whatever its environment holds.
+        return (
+            _restore,
+            (
+                type(self),
+                self._target,
+                self._storage_options,
+                self._key,
+                self.always_read,
+                self._fsync,
+                tuple(self._by_name.values()),
+            ),
+        )
+
+    def register_persistent_serializers(self, *serializers: PersistentSerializer) -> None:
+        """Store objects of the serializers' types in files beside each result.
+
+        Side files live in ``<workflow>/.side/<task>/``, are checked by SHA-256 (covered
+        by the result's digest or signature) and are removed with the task. A
+        serializer registered later replaces one with the same type or name.
+        """
+        for serializer in serializers:
+            serializer = check_serializer(serializer)
+            for old in [s for s in self._by_name.values() if s.type is serializer.type]:
+                del self._by_name[old.name]
+            self._by_type[serializer.type] = serializer
+            self._by_name[serializer.name] = serializer
+
+    # -- the storage contract --------------------------------------------------------------
+
+    def new_workflow(self, workflow_name: str) -> None:
+        """Prepare the folder of ``workflow_name`` (nothing to do on object stores)."""
+        self._files.makedirs(self._folder(workflow_name))
+
+    def save(
+        self,
+        workflow_name: str,
+        task_name: str,
+        obj: object,
+        *,
+        fingerprint: bytes | str | None = None,
+    ) -> None:
+        """Store ``obj`` as the result of ``task_name``, replacing any earlier one.
+
+        The result is pickled into memory first; then it is written whole or not at all.
+        ``fingerprint`` (opaque, up to 64 KiB) is kept in the header for
+        :meth:`read_fingerprint`. Raises :class:`functionfuse.StorageError` when ``obj``
+        cannot be pickled (nothing is written) or the write fails.
+        """
+        folder = self._folder(workflow_name)
+        filename = encode_name(task_name)
+        try:
+            stream, buffers, side_files = dumps(obj, self._by_type)
+        except Exception as exc:
+            raise StorageError(
+                f"cannot save the result of task {task_name!r} of workflow "
+                f"{workflow_name!r}: it cannot be pickled ({type(exc).__name__}: {exc}). "
+                "Return a picklable value, or exclude the node from storage; nothing "
+                "was stored."
+            ) from exc
+        if isinstance(fingerprint, str):
+            fingerprint = fingerprint.encode("utf-8", "surrogatepass")
+        try:
+            pieces = pack_result(
+                self._signer, workflow_name, task_name, fingerprint or b"", stream, buffers
+            )
+        except ValueError as exc:
+            raise StorageError(
+                f"cannot save the result of task {task_name[:80]!r} of workflow "
+                f"{workflow_name[:80]!r}: {exc}"
+            ) from None
+        files = self._files
+        path = files.join(folder, filename)
+        try:
+            if side_files or self._by_type:
+                self._write_side_files(folder, filename, side_files)
+            files.write_atomic(
+                folder,
+                path,
+                pieces,
+                lambda: self._signer.digest(pieces, workflow_name, task_name),
+            )
+            if self._by_type:
+                self._drop_stale_side_files(folder, filename, side_files)
+        except Exception as exc:
+            raise StorageError(
+                f"cannot write the result of task {task_name!r} of workflow "
+                f"{workflow_name!r} to {files.display(path)}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def read_task(self, workflow_name: str, task_name: str) -> Any:
+        """The stored result of ``task_name``.
+
+        Raises ``FileNotFoundError`` when nothing is stored and
+        :class:`functionfuse.StorageIntegrityError` when what is stored is corrupt,
+        truncated, of another format, unsigned or signed differently — all checked
+        before anything is unpickled.
+        """
+        folder = self._folder(workflow_name)
+        filename = encode_name(task_name)
+        path = self._files.join(folder, filename)
+        data = self._read(workflow_name, task_name, path)
+        try:
+            stream, buffers = verify(data, self._signer, workflow_name, task_name)
+        except FormatError as exc:
+            self._untrusted(workflow_name, task_name, path, str(exc))
+        side_folder = self._side_folder(folder, filename)
+
+        def read_side_file(name: str) -> bytearray:
+            return self._files.read(self._files.join(side_folder, name))
+
+        try:
+            return loads(stream, buffers, self._by_name, read_side_file)
+        except SideFileError as exc:
+            self._untrusted(workflow_name, task_name, path, str(exc))
+        except MissingSerializerError as exc:
+            raise StorageError(
+                f"the stored result of task {task_name!r} of workflow {workflow_name!r} "
+                f"was saved with the persistent serializer {exc.args[0]!r}: register it "
+                "with register_persistent_serializers() before reading"
+            ) from None
+        except Exception as exc:
+            self._untrusted(
+                workflow_name,
+                task_name,
+                path,
+                f"it is intact but cannot be unpickled ({type(exc).__name__}: {exc}); "
+                "the code that made it may have changed",
+                cause=exc,
+            )
+
+    def read_header(self, workflow_name: str, task_name: str) -> ResultHeader:
+        """The header of the stored result of ``task_name``, without reading the payload.
+
+        The digest is not checked (that needs the whole file): use it for metadata
+        such as the fingerprint, and :meth:`read_task` for the result. Raises like
+        :meth:`read_task`.
+        """
+        path = self._files.join(self._folder(workflow_name), encode_name(task_name))
+        try:
+            header = self._header_at(path)
+        except FileNotFoundError:
+            self._not_found(workflow_name, task_name, path)
+        except FormatError as exc:
+            self._untrusted(workflow_name, task_name, path, str(exc))
+        if header.task_name != task_name:
+            self._untrusted(
+                workflow_name,
+                task_name,
+                path,
+                f"it holds the result of task {header.task_name!r} (was it copied or renamed?)",
+            )
+        return header
+
+    def read_fingerprint(self, workflow_name: str, task_name: str) -> bytes | None:
+        """The fingerprint saved with the result of ``task_name``, or None if it has none."""
+        return self.read_header(workflow_name, task_name).fingerprint or None
+
+    def file_exists(self, workflow_name: str, task_name: str) -> bool:
+        """Whether a result is stored for ``task_name`` (it is not read or checked)."""
+        return self._files.isfile(
+            self._files.join(self._folder(workflow_name), encode_name(task_name))
+        )
+
+    def list_tasks(self, workflow_name: str, pattern: str = "*") -> list[str]:
+        """Sorted names of the stored tasks of ``workflow_name`` matching the glob
+        ``pattern`` (matched against the names, case-sensitively); ``[]`` for an
+        unknown workflow."""
+        folder = self._folder(workflow_name)
+        names = []
+        for filename in self._files.list_files(folder):
+            if filename.startswith("."):
+                continue
+            name = decode_name(filename)
+            if name is None:
+                name = self._hashed_name(folder, filename)
+                if name is None:
+                    continue
+            if fnmatchcase(name, pattern):
+                names.append(name)
+        names.sort()
+        return names
+
+    def remove_task(
+        self, workflow_name: str, task_name: str | None = None, pattern: str | None = None
+    ) -> None:
+        """Remove the result of ``task_name``, or of every task matching ``pattern``.
+
+        ``pattern`` wins when both are given (as in the original Function Fuse). A
+        missing ``task_name`` raises ``FileNotFoundError``; a pattern may match nothing.
+        Side files go with their result.
+        """
+        if pattern is not None:
+            for name in self.list_tasks(workflow_name, pattern):
+                self._remove(workflow_name, name)
+        elif task_name is not None:
+            self._remove(workflow_name, task_name)
+        else:
+            raise TypeError("remove_task() needs a task_name or a pattern")
+
+    def remove_workflow(self, workflow_name: str) -> None:
+        """Remove every stored result of ``workflow_name``; nothing happens if none."""
+        self._files.remove_tree(self._folder(workflow_name))
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _folder(self, workflow_name: str) -> str:
+        folder = self._folders.get(workflow_name)
+        if folder is None:
+            folder = self._files.join(self._root, encode_name(workflow_name))
+            self._folders[workflow_name] = folder
+        return folder
+
+    def _remove(self, workflow_name: str, task_name: str) -> None:
+        folder = self._folder(workflow_name)
+        filename = encode_name(task_name)
+        path = self._files.join(folder, filename)
+        try:
+            self._files.remove_file(path)
+        except FileNotFoundError:
+            self._not_found(workflow_name, task_name, path)
+        self._files.remove_tree(self._side_folder(folder, filename))
+
+    def _side_folder(self, folder: str, filename: str) -> str:
+        return self._files.join(self._files.join(folder, SIDE_FOLDER), filename)
+
+    def _write_side_files(self, folder: str, filename: str, side_files: dict[str, bytes]) -> None:
+        side_folder = self._side_folder(folder, filename)
+        for name, data in side_files.items():
+            self._files.write_atomic(side_folder, self._files.join(side_folder, name), (data,))
+
+    def _drop_stale_side_files(
+        self, folder: str, filename: str, side_files: dict[str, bytes]
+    ) -> None:
+        """Remove side files of earlier saves of the task (named by content, so a
+        concurrent save of the same result writes the same names)."""
+        side_folder = self._side_folder(folder, filename)
+        for stale in set(self._files.list_files(side_folder)) - side_files.keys():
+            self._files.remove_file(self._files.join(side_folder, stale))
+
+    def _read(self, workflow_name: str, task_name: str, path: str) -> bytearray:
+        try:
+            return self._files.read(path)
+        except FileNotFoundError:
+            self._not_found(workflow_name, task_name, path)
+        except IsADirectoryError:
+            self._untrusted(workflow_name, task_name, path, "it is a folder, not a file")
+
+    def _header_at(self, path: str) -> ResultHeader:
+        head = self._files.read_head(path, HEADER_PROBE)
+        if len(head) >= FIXED_HEADER_SIZE:
+            size = header_size(head)
+            if size > len(head):
+                head = self._files.read_head(path, size)
+        return parse_header(head)
+
+    def _hashed_name(self, folder: str, filename: str) -> str | None:
+        """The full name of a result stored under a cut, hash-suffixed file name."""
+        if not is_hashed_name(filename):
+            return None
+        try:
+            name = self._header_at(self._files.join(folder, filename)).task_name
+        except (FormatError, OSError):
+            return None
+        return name if encode_name(name) == filename else None
+
+    def _not_found(self, workflow_name: str, task_name: str, path: str) -> NoReturn:
+        raise FileNotFoundError(
+            errno.ENOENT,
+            f"no result is stored for task {task_name!r} of workflow {workflow_name!r} "
+            f"(looked at {self._files.display(path)})",
+        ) from None
+
+    def _untrusted(
+        self,
+        workflow_name: str,
+        task_name: str,
+        path: str,
+        reason: str,
+        cause: BaseException | None = None,
+    ) -> NoReturn:
+        raise StorageIntegrityError(
+            f"the stored result of task {task_name!r} of workflow {workflow_name!r} "
+            f"({self._files.display(path)}) cannot be used: {reason}. Remove it with "
+            f"remove_task({workflow_name!r}, {task_name!r}) or re-run the node "
+            "(a backend resuming the workflow re-runs it)."
+        ) from cause
+
+
+class S3Storage(FileStorage):
+    """FileStorage for the ``s3`` kind: ``"bucket/prefix"`` means ``s3://bucket/prefix``."""
+
+    __slots__ = ()
+    protocols = ("s3", "s3a")
+
+
+class MemoryStorage(FileStorage):
+    """FileStorage for the ``memory`` kind: ``"name"`` means ``memory://name``.
+
+    fsspec's memory filesystem is shared by the whole process and gone when it ends.
+    """
+
+    __slots__ = ()
+    protocols = ("memory",)
+
+
+def _restore(
+    cls: type[FileStorage],
+    target: str,
+    storage_options: dict[str, Any],
+    key: bytes | None,
+    always_read: bool,
+    fsync: bool,
+    serializers: tuple[PersistentSerializer, ...],
+) -> FileStorage:
+    storage = cls.__new__(cls)
+    storage._setup(target, storage_options, key, always_read, fsync, serializers)
+    return storage
