@@ -1,1 +1,11 @@
-"""Work in progress."""
+"""Run functionfuse workflows on a Ray cluster.
+
+``RayWorkflow(*nodes, workflow_name=..., ray_init_args=...)`` runs each function node as
+a Ray task and each class node as a Ray actor whose method nodes run on it in order.
+Results stay in Ray's object store; storage is written from the workers. Also available
+by name: ``functionfuse.backend("ray")``.
+"""
+
+from functionfuse_ray._workflow import RayWorkflow
+
+__all__ = ["RayWorkflow"]

@@ -1,0 +1,411 @@
+"""One attempt at running a RayWorkflow: plan, submit in graph order, collect.
+
+The driver submits every node when its turn comes in graph order, handing Ray the
+parents' ObjectRefs; it never waits for a result in order to submit. It keeps an
+ObjectRef only while something still needs it: until the node's last consumer has been
+submitted, for the results to return, and while the task is watched (see
+:mod:`functionfuse_ray._watch`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+import ray
+
+from functionfuse.hookspecs import Storage
+from functionfuse.runtime import (
+    MISSING,
+    REMOTE_ARGS,
+    STORAGE,
+    ClassNode,
+    FunctionNode,
+    LifecycleHooks,
+    MethodNode,
+    Node,
+    NodeItem,
+    node_of,
+)
+from functionfuse_ray._arguments import (
+    direct_arguments,
+    is_direct,
+    referenced_nodes,
+    template_of,
+)
+from functionfuse_ray._remotes import remote_function, remote_helpers
+from functionfuse_ray._watch import Watcher
+
+if TYPE_CHECKING:
+    from functionfuse_ray._workflow import RayWorkflow
+
+__all__ = ["RunAttempt"]
+
+
+class RunAttempt:
+    """The state of one attempt; :meth:`execute` returns what ``run()`` returns."""
+
+    def __init__(
+        self,
+        workflow: RayWorkflow,
+        hooks: LifecycleHooks,
+        *,
+        return_results: bool,
+        max_pending_tasks: int,
+        stored_names: set[str],
+    ) -> None:
+        self.workflow = workflow
+        self.workflow_name = workflow.workflow_name
+        self.hooks = hooks
+        self.return_results = return_results
+        self.max_pending = max_pending_tasks
+        self.storage: Storage | None = workflow.storage
+        self.storage_options: dict[str, Any] = workflow.storage_remote_args()
+        self.pinned = bool(self.storage_options)
+        self.watcher = Watcher(self.workflow_name, hooks)
+        # With hooks listening for node_finish / node_error every task is watched.
+        self.track_all = self.watcher.track_all
+        self.tracking = self.track_all or max_pending_tasks > 0
+        self.leaf_nodes = {node_of(leaf) for leaf in workflow.leaves}
+        self.skip = self._plan_skips(stored_names) if stored_names else set()
+
+        self.refs: dict[Node, Any] = {}  # results still needed by unsubmitted consumers
+        self.remaining: dict[Node, int] = {}  # ... and how many consumers are left
+        self.leaf_refs: dict[Node, Any] = {}
+        self.actors: dict[ClassNode, Any] = {}
+        self.actors_left: dict[ClassNode, int] = {}
+        self.chain_status: dict[ClassNode, Any] = {}  # status of an instance's last call
+        self._options: dict[tuple[Any, int, bool], Any] = {}
+
+    # -- planning --------------------------------------------------------------------
+
+    def _plan_skips(self, stored_names: set[str]) -> set[Node]:
+        """The nodes not to run because their results are stored.
+
+        As on the local backend, a class node and its method calls resume as one chain:
+        skipped together when every call's result is stored (and the instance is not
+        itself a result of the workflow), otherwise built and called again in full, so
+        that each call sees the instance in the state its earlier calls left.
+        """
+        settings_of = self.workflow.settings
+        stored: set[Node] = set()
+        for name, node in self.workflow.graph_traversal():
+            if name in stored_names and type(node) is not ClassNode:
+                settings = settings_of(node)
+                if settings is None or settings.get(STORAGE) is not False:
+                    stored.add(node)
+        skip: set[Node] = {node for node in stored if type(node) is FunctionNode}
+        for node in self.workflow.nodes:
+            if isinstance(node, ClassNode) and node not in self.leaf_nodes:
+                methods = node.methods
+                if methods and all(method in stored for method in methods):
+                    skip.add(node)
+                    skip.update(methods)
+        return skip
+
+    def _consumers(self, node: Node) -> int:
+        children = node.children
+        if children is None:
+            return 0
+        skip = self.skip
+        if not skip:
+            return len(children)
+        return sum(1 for child in children if child not in skip)
+
+    # -- the submit loop -------------------------------------------------------------
+
+    def execute(self) -> Any:
+        """Submit every node, wait for the ones that matter, return the results."""
+        watcher = self.watcher
+        self._submit_all()
+        others = list(self.leaf_refs.values())
+        if watcher.stopped:
+            # Stopped early: nodes whose consumers were never submitted are unwatched.
+            others += self.refs.values()
+        watcher.wait_all(others)
+        if watcher.stopped:
+            watcher.raise_failures(stored=self.storage is not None)
+        return self._results()
+
+    def _submit_all(self) -> None:
+        """Submit every node to run, in graph order (one loop, its names held locally:
+        its cost per node is what separates this backend from hand-written Ray).
+
+        For each node: the plugins' driver side; skip it if stored; make sure its
+        parents' refs exist (a stored parent is read by a task); build its arguments
+        (refs in place, or a template); submit it as a task, an actor or an actor call;
+        watch it if needed; drop the parents' refs that nothing needs any more.
+        """
+        workflow = self.workflow
+        workflow_name = self.workflow_name
+        hooks = self.hooks
+        settings_of = workflow.settings
+        node_initializer = workflow.node_initializer
+        skip = self.skip
+        refs = self.refs
+        remaining = self.remaining
+        leaf_nodes = self.leaf_nodes
+        leaf_refs = self.leaf_refs
+        storage = self.storage
+        pinned = self.pinned
+        track_all = self.track_all
+        tracking = self.tracking
+        fetch_leaves = self.return_results
+        max_pending = self.max_pending
+        batch = max(1, max_pending // 10)
+        node_start = hooks.node_start
+        node_finish = hooks.node_finish
+        watcher = self.watcher
+        watch = watcher.refs
+        statuses = watcher.statuses
+        now = time.perf_counter
+
+        for name, node in workflow.graph_traversal():
+            settings = settings_of(node)
+            # Every node, stored or not, so plugins see the same sequence of nodes on
+            # every run (a RandomStatePlugin's seeds do not shift on resume).
+            initialize = node_initializer(hooks, node, name, settings)
+            if skip and node in skip:
+                if node_finish is not None:
+                    node_finish(
+                        workflow_name=workflow_name,
+                        node_name=name,
+                        result=MISSING,
+                        duration=0.0,
+                        from_storage=True,
+                    )
+                continue
+            if watcher.stopped:
+                break  # stop submitting; what is in flight still finishes (and saves)
+
+            kind = type(node)
+            remote_args: Mapping[str, Any] | None = None
+            save = False
+            if settings is not None:
+                remote_args = settings.get(REMOTE_ARGS)
+                save = storage is not None and settings.get(STORAGE) is not False
+            else:
+                save = storage is not None
+            if kind is ClassNode:
+                save = False
+            consumers = self._consumers(node)
+            fetched = fetch_leaves and node in leaf_nodes
+            watched = track_all or (consumers == 0 and not fetched and not (save and pinned))
+            # A method call always has a status: the next call on its instance waits on
+            # it (see ActorHost), so a failed call fails the later ones.
+            status = watched or kind is MethodNode
+
+            if node_start is not None:
+                node_start(workflow_name=workflow_name, node_name=name)
+            started = now() if track_all else 0.0
+
+            # -- arguments: parents' refs, read from storage when they were skipped ----
+            parents = node.parents
+            values: list[Any] | None = None
+            deps = node.deps
+            direct = deps is None or is_direct(deps)
+            for parent in parents:
+                if type(parent) is not ClassNode and parent not in refs:
+                    self._read_parent(parent)
+            if deps is None:
+                args: Any = node.args
+                kwargs = node.kwargs if node.kwargs is not None else {}
+                template = None
+            elif direct:
+                args, kwargs = direct_arguments(node, deps, refs.__getitem__)
+                template = None
+            else:
+                inputs = [p for p in parents if type(p) is not ClassNode]
+                # A method's previous call is a parent for ordering; its value is
+                # shipped only if this call also takes it as an argument.
+                if (
+                    kind is MethodNode
+                    and type(parents[0]) is MethodNode
+                    and parents[0] not in referenced_nodes(deps)
+                ):
+                    inputs.remove(parents[0])
+                index_of = {p: i for i, p in enumerate(inputs)}
+                template = template_of(node, index_of)
+                values = [refs[p] for p in inputs]
+                args, kwargs = values, {}
+
+            inline_save = (storage, workflow_name) if save and not pinned else None
+            if template is None and initialize is None and inline_save is None and not status:
+                spec: Any = name
+            else:
+                spec = (name, template, initialize, inline_save, status)
+
+            # -- submit ------------------------------------------------------------------
+            status_ref = None
+            if kind is ClassNode:
+                handle = self._create_actor(
+                    cast(ClassNode, node), name, remote_args, spec, args, kwargs
+                )
+                if watched or (consumers == 0 and not fetched):
+                    # The constructor's outcome; the hooks get the actor handle.
+                    ready_ref = handle.ready.remote()
+                    watch.append(ready_ref)
+                    statuses[ready_ref] = (name, handle, started)
+                result_ref = None
+            else:
+                if kind is MethodNode:
+                    instance = cast(MethodNode, node).instance
+                    method = self.actors[instance].call.options(
+                        **(remote_args or {}), num_returns=2
+                    )
+                    returned = method.remote(
+                        cast(MethodNode, node).method,
+                        spec,
+                        self.chain_status.get(instance),
+                        *args,
+                        **kwargs,
+                    )
+                    self.chain_status[instance] = returned[1]
+                else:
+                    func = cast(FunctionNode, node).func
+                    returned = self._remote_for(func, remote_args, status).remote(
+                        spec, *args, **kwargs
+                    )
+                if status:
+                    result_ref, status_ref = returned
+                else:
+                    result_ref = returned
+                if save and pinned:
+                    saved_ref, save_status = (
+                        remote_helpers()["save"]
+                        .options(**self.storage_options)
+                        .remote(storage, workflow_name, name, result_ref)
+                    )
+                    if storage is not None and storage.always_read:
+                        result_ref = saved_ref
+                    watch.append(save_status)
+                    statuses[save_status] = (name, None, started)
+
+            # -- bookkeeping -------------------------------------------------------------
+            if status_ref is not None and watched:
+                watch.append(status_ref)
+                statuses[status_ref] = (name, result_ref, started)
+            elif tracking and result_ref is not None:
+                watch.append(result_ref)
+            if result_ref is not None:
+                if node in leaf_nodes:
+                    leaf_refs[node] = result_ref
+                if consumers:
+                    refs[node] = result_ref
+                    remaining[node] = consumers
+            for parent in parents:
+                if type(parent) is ClassNode:
+                    continue
+                left = remaining[parent] - 1
+                if left:
+                    remaining[parent] = left
+                else:
+                    del remaining[parent]
+                    del refs[parent]
+            if kind is MethodNode:
+                self._release_actor(cast(MethodNode, node).instance)
+
+            if max_pending and len(watch) >= max_pending:
+                watcher.wait_for(len(watch) - max_pending + batch)
+            elif track_all:
+                watcher.poll()
+
+        # Class nodes given as leaves: their instance, after every method call.
+        for node in list(self.actors):
+            if node in leaf_nodes and fetch_leaves:
+                leaf_refs[node] = self.actors[node].get_instance.remote(self.chain_status.get(node))
+        self.actors.clear()
+        self.chain_status.clear()
+
+    def _remote_for(
+        self, func: Callable[..., Any], remote_args: Mapping[str, Any] | None, status: bool
+    ) -> Any:
+        remote = remote_function(func)
+        if not remote_args and not status:
+            return remote
+        key = (remote, id(remote_args) if remote_args else 0, status)
+        options = self._options.get(key)
+        if options is None:
+            extra = {"num_returns": 2} if status else {}
+            options = self._options[key] = remote.options(**(remote_args or {}), **extra)
+        return options
+
+    def _create_actor(
+        self,
+        node: ClassNode,
+        name: str,
+        remote_args: Mapping[str, Any] | None,
+        spec: Any,
+        args: Any,
+        kwargs: dict[str, Any],
+    ) -> Any:
+        actor_class = remote_helpers()["actor"]
+        if remote_args:
+            actor_class = actor_class.options(**remote_args)
+        handle = actor_class.remote(node.cls, spec, *args, **kwargs)
+        methods = sum(1 for method in node.methods if method not in self.skip)
+        if methods or (node in self.leaf_nodes and self.return_results):
+            self.actors[node] = handle
+            self.actors_left[node] = methods
+        actor_id = getattr(handle, "_actor_id", None)
+        if actor_id is not None:
+            self.watcher.actor_names[actor_id.hex()] = name
+        return handle
+
+    def _release_actor(self, instance: ClassNode) -> None:
+        left = self.actors_left[instance] - 1
+        self.actors_left[instance] = left
+        if left == 0 and not (instance in self.leaf_nodes and self.return_results):
+            # Ray ends the actor once its handle is gone and its calls have run.
+            del self.actors[instance]
+            del self.actors_left[instance]
+            del self.chain_status[instance]
+
+    def _read_parent(self, parent: Node) -> None:
+        """A stored parent's result, read on a worker, for the consumers still to come."""
+        storage = self.storage
+        assert storage is not None, f"{parent!r} was skipped without a storage"
+        name = self.workflow.name_of(parent)
+        ref = (
+            remote_helpers()["read"]
+            .options(**self.storage_options)
+            .remote(storage, self.workflow_name, name)
+        )
+        self.refs[parent] = ref
+        self.remaining[parent] = self._consumers(parent)
+        if parent in self.leaf_nodes:
+            self.leaf_refs[parent] = ref  # read once, also for the results
+        if self.tracking:
+            self.watcher.refs.append(ref)
+
+    # -- the end -------------------------------------------------------------------------
+
+    def _results(self) -> Any:
+        if not self.return_results:
+            return None
+        refs = []
+        helpers = remote_helpers()
+        for leaf in self.workflow.leaves:
+            node = node_of(leaf)
+            indices: tuple[Any, ...] = leaf.indices if type(leaf) is NodeItem else ()
+            ref = self.leaf_refs.get(node)
+            if ref is None:  # stored, not run: read it where the storage is
+                ref = (
+                    helpers["read"]
+                    .options(**self.storage_options)
+                    .remote(self.storage, self.workflow_name, self.workflow.name_of(node), indices)
+                )
+            elif indices:
+                ref = helpers["select"].remote(ref, indices)
+            refs.append(ref)
+        try:
+            values = ray.get(refs)
+        except Exception:
+            for leaf, ref in zip(self.workflow.leaves, refs, strict=True):
+                try:
+                    ray.get(ref)
+                except Exception as failure:
+                    self.watcher.note_failure(self.workflow.name_of(leaf), failure)
+            self.watcher.raise_failures(stored=self.storage is not None)
+        return values[0] if len(values) == 1 else values

@@ -1,0 +1,150 @@
+"""RayWorkflow: run a functionfuse workflow on a Ray cluster."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import ray
+
+from functionfuse import BaseWorkflow, ConfigurationError
+from functionfuse.runtime import Instance, Node, NodeItem, lifecycle_hooks
+from functionfuse_ray._remotes import remote_helpers
+from functionfuse_ray._run import RunAttempt
+from functionfuse_ray._startup import ensure_ray
+from functionfuse_ray._watch import Restart
+
+__all__ = ["RayWorkflow"]
+
+#: The share of a custom resource a storage task asks for: small, so that many storage
+#: tasks fit on a node holding one unit of it.
+_STORAGE_RESOURCE_SHARE = 0.001
+
+
+class RayWorkflow(BaseWorkflow):
+    """Run a workflow on Ray: function nodes as tasks, class nodes as actors.
+
+    ``RayWorkflow(*nodes, workflow_name=..., ray_init_args=None, storage_resource=None)``
+
+    - ``ray_init_args``: passed to ``ray.init`` when this process is not connected to
+      Ray yet (``{"address": "auto"}`` or ``{"address": "ray://host:10001"}`` joins a
+      running cluster); ignored when Ray is already initialised, which is then used as
+      it is. Unless ``RAY_ENABLE_UV_RUN_RUNTIME_ENV`` is set, Ray's ``uv run`` worker
+      environments are off for that ``ray.init`` (see the README).
+    - ``storage_resource``: the name of a custom Ray resource held by the cluster nodes
+      that can reach the storage (say, the machine whose local disk holds it). Storage
+      reads and writes then run as small tasks on those nodes, while the nodes
+      themselves run anywhere. Without it, each node's task saves its own result.
+
+    Per-node options: ``query(pattern).set_remote_args({...})`` goes to the task's or
+    actor's ``.options()`` (``num_cpus``, ``num_gpus``, ``resources``,
+    ``max_retries``, ``retry_exceptions``, ...); ``set_plugin`` attaches node plugins,
+    which run on the worker right before the node; ``query(pattern).set_storage(False)``
+    keeps nodes out of storage.
+    """
+
+    backend_name: ClassVar[str] = "ray"
+
+    def __init__(
+        self,
+        *nodes: Node | NodeItem | Instance,
+        workflow_name: str,
+        ray_init_args: Mapping[str, Any] | None = None,
+        storage_resource: str | None = None,
+    ) -> None:
+        super().__init__(*nodes, workflow_name=workflow_name)
+        if ray_init_args is not None and not isinstance(ray_init_args, Mapping):
+            raise ConfigurationError(
+                f"ray_init_args of workflow {workflow_name!r} must be a dict of ray.init "
+                f"arguments, got {type(ray_init_args).__name__} {ray_init_args!r}."
+            )
+        if storage_resource is not None and (
+            not isinstance(storage_resource, str) or not storage_resource
+        ):
+            raise ConfigurationError(
+                f"storage_resource of workflow {workflow_name!r} must be the name of a "
+                f"custom Ray resource, got {storage_resource!r}."
+            )
+        self.ray_init_args = dict(ray_init_args or {})
+        self.storage_resource = storage_resource
+        ensure_ray(self.ray_init_args)
+
+    def storage_remote_args(self) -> dict[str, Any]:
+        """The ``.options()`` of storage tasks: empty unless ``storage_resource`` is set."""
+        if self.storage_resource is None:
+            return {}
+        return {"resources": {self.storage_resource: _STORAGE_RESOURCE_SHARE}}
+
+    def run(self, return_results: bool = False, max_pending_tasks: int = 0) -> Any:
+        """Run the workflow on Ray.
+
+        :param return_results: Fetch the results of the nodes the workflow was given and
+            return them — the single node's result, or a list — as the local backend
+            does. By default (as in the original Function Fuse) nothing is fetched:
+            ``run()`` waits until every node has finished and returns ``None``.
+        :param max_pending_tasks: When positive, at most this many tasks are in flight
+            at once; the driver waits for some to finish before submitting more. Use it
+            for very large workflows, to bound what the driver and the object store hold.
+        :raises functionfuse.NodeExecutionError: a node failed; it names the workflow and
+            the node and carries the remote traceback. Every node that finished was
+            stored first.
+        """
+        if not isinstance(max_pending_tasks, int) or max_pending_tasks < 0:
+            raise ConfigurationError(
+                f"max_pending_tasks of workflow {self.workflow_name!r} must be an int >= 0 "
+                f"(0: no bound), got {max_pending_tasks!r}."
+            )
+        ensure_ray(self.ray_init_args)  # a Ray shut down since construction comes back
+        hooks = lifecycle_hooks()
+        started = time.perf_counter()
+        if hooks.workflow_start is not None:
+            hooks.workflow_start(
+                workflow_name=self.workflow_name,
+                backend=self.backend_name,
+                node_names=[name for name, _ in self.graph_traversal()],
+            )
+        error: BaseException | None = None
+        try:
+            stored = self._stored_names()
+            untrusted: set[str] = set()
+            while True:
+                attempt = RunAttempt(
+                    self,
+                    hooks,
+                    return_results=return_results,
+                    max_pending_tasks=max_pending_tasks,
+                    stored_names=stored - untrusted,
+                )
+                try:
+                    return attempt.execute()
+                except Restart as restart:
+                    # Unusable stored results: their nodes run again, all else resumes.
+                    untrusted |= restart.names
+        except BaseException as failure:
+            error = failure
+            raise
+        finally:
+            if hooks.workflow_finish is not None:
+                hooks.workflow_finish(
+                    workflow_name=self.workflow_name,
+                    error=error,
+                    duration=time.perf_counter() - started,
+                )
+
+    def _stored_names(self) -> set[str]:
+        """What the storage holds for this workflow, listed once per run."""
+        storage = self.storage
+        if storage is None:
+            return set()
+        if getattr(storage, "protocol", None) == "memory":
+            raise ConfigurationError(
+                f"workflow {self.workflow_name!r} has a memory storage ({storage!r}), which "
+                "lives inside one process; Ray's workers are other processes and would "
+                "each save to their own. Use a folder every worker can reach, or S3."
+            )
+        if self.storage_resource is None:
+            storage.new_workflow(self.workflow_name)
+            return set(storage.list_tasks(self.workflow_name))
+        setup = remote_helpers()["setup"].options(**self.storage_remote_args())
+        return set(ray.get(setup.remote(storage, self.workflow_name)))
