@@ -169,10 +169,17 @@ def peak_arrays(length: int = 50, megabytes: int = 20) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="10,000 nodes only")
+    parser.add_argument(
+        "--dir",
+        default=None,
+        help="folder for the file-storage figures (default: the system temp folder); "
+        "/dev/shm separates our overhead from a slow or noisy disk",
+    )
     args = parser.parse_args()
     sizes = [10_000] if args.quick else [10_000, 100_000]
     functionfuse.runtime.lifecycle_hooks()  # the one-off plugin scan, outside the timings
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        print(f"file storage in {tmp}")
         overhead_table(sizes, 3, tmp)
         file_storage_vs_plain_writes(2_000, tmp)
     peak_arrays()

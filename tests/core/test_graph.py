@@ -97,7 +97,7 @@ def test_stateful_graph_node_kinds_and_children() -> None:
         "IncrementalSum.add_1",
         "IncrementalSum.add_2",
     ]
-    children = {name: [wf.name_of(c) for c in node.children or ()] for name, node in nodes.items()}
+    children = {name: [wf.name_of(c) for c in node.children] for name, node in nodes.items()}
     assert children == {
         "minus_0": ["IncrementalSum_0", "minus_1", "IncrementalSum.add_2"],
         "IncrementalSum_0": ["IncrementalSum.add_0"],
@@ -152,7 +152,7 @@ def test_node_items_select_from_a_tuple_output() -> None:
     assert inner.select(((1, 2), (3, 4))) == 3
     both = concat(first, inner)
     assert both.parents == (parts,)  # two items of one node: one parent
-    assert parts.children == [both]
+    assert parts.children == (both,)
 
 
 def test_same_node_twice_is_one_parent_and_one_child_entry() -> None:
@@ -161,7 +161,7 @@ def test_same_node_twice_is_one_parent_and_one_child_entry() -> None:
     c = concat([a, a], {"x": a}, b=b)
     assert b.parents == (a,)
     assert c.parents == (a, b)
-    assert a.children == [b, c]
+    assert a.children == (b, c)
 
 
 def test_parents_in_argument_order_across_positional_keyword_and_nested() -> None:

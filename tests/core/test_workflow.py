@@ -115,14 +115,12 @@ def test_traversal_is_stable_and_does_not_change_the_graph() -> None:
     leaf = pipeline()
     wf = Graph(leaf, workflow_name="wf")
     nodes = wf.nodes
-    snapshot = [(n.parents, list(n.children or ()), n.name, n.args, n.kwargs) for n in nodes]
+    snapshot = [(n.parents, list(n.children), n.name, n.args, n.kwargs) for n in nodes]
     orders = [list(wf.graph_traversal()) for _ in range(5)]
     assert all(order == orders[0] for order in orders)
     assert [name for name, _ in orders[0]] == ["data", "data_clean", "double", "total"]
     assert [wf.run(), wf.run()] == [1, 2]
-    assert [(n.parents, list(n.children or ()), n.name, n.args, n.kwargs) for n in nodes] == (
-        snapshot
-    )
+    assert [(n.parents, list(n.children), n.name, n.args, n.kwargs) for n in nodes] == (snapshot)
     again = Graph(leaf, workflow_name="wf")
     assert list(again.graph_traversal()) == orders[0]
 

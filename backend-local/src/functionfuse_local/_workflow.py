@@ -89,11 +89,12 @@ class _Run:
 
     def execute(self) -> None:
         workflow = self.workflow
-        names = self.names
         values = self.values
         keep = set(workflow._leaf_nodes)
         # Consumers left per node; a result is dropped when its count reaches zero.
-        remaining = {node: len(node.children) for node in workflow._order if node.children}
+        remaining = {
+            node: len(node.children) for node in workflow._order if node._children is not None
+        }
         settings_of = workflow.settings
         hooks = self.hooks
         watch = hooks.node_start is not None or hooks.node_finish is not None
@@ -102,6 +103,7 @@ class _Run:
         if storage is None and not watch and not plugins_everywhere and not workflow._settings:
             self._execute_plain(remaining, keep)
             return
+        names = self.names  # computed on first use: the plain loop never needs them
         stored = self.stored
         skipped_chains: set[ClassNode] = set()
 
@@ -143,7 +145,11 @@ class _Run:
                 values.pop(node, None)  # nobody uses it: do not keep it alive
 
     def _execute_plain(self, remaining: dict[Node, int], keep: set[Node]) -> None:
-        """The loop without storage, hooks or settings: the per-node cost floor."""
+        """The loop without storage, hooks or settings: the per-node cost floor.
+
+        Reads the core's ``Node._deps`` (lockstep with this backend) to call a node
+        whose arguments are all nodes, or hold none, without ``resolve_arguments``.
+        """
         values = self.values
         value_of = self.value_of
         for node in self.workflow._order:
@@ -154,19 +160,20 @@ class _Run:
                     self.hooks, node, self.names[node], settings
                 )
                 values[node] = self._compute(node, self.names[node], settings, before)
-            elif kind is FunctionNode and node.deps is None:
+            elif kind is FunctionNode:
+                deps = node._deps
                 kwargs = node.kwargs
                 try:
-                    if kwargs is None:
-                        values[node] = node.func(*node.args)  # type: ignore[attr-defined]
+                    if deps is None:  # no node among the arguments
+                        args: Any = node.args
+                    elif type(deps) is tuple:  # nodes inside containers, items, keywords
+                        args, kwargs = resolve_arguments(node, value_of)
+                    else:  # every positional argument a node, run before this one
+                        args = [values[parent] for parent in node.args]
+                    if kwargs:
+                        values[node] = node.func(*args, **kwargs)  # type: ignore[attr-defined]
                     else:
-                        values[node] = node.func(*node.args, **kwargs)  # type: ignore[attr-defined]
-                except Exception as error:
-                    raise self._failure(self.names[node], error) from error
-            elif kind is FunctionNode:
-                args, kwargs = resolve_arguments(node, value_of)
-                try:
-                    values[node] = node.func(*args, **kwargs)  # type: ignore[attr-defined]
+                        values[node] = node.func(*args)  # type: ignore[attr-defined]
                 except Exception as error:
                     raise self._failure(self.names[node], error) from error
             else:
@@ -175,7 +182,10 @@ class _Run:
                 left = remaining[parent] - 1
                 remaining[parent] = left
                 if left == 0 and parent not in keep:
-                    self._drop(parent)
+                    if type(parent) is FunctionNode:
+                        del values[parent]
+                    else:
+                        self._drop(parent)
             if node not in remaining and node not in keep:
                 del values[node]
 

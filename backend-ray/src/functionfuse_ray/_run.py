@@ -106,8 +106,6 @@ class RunAttempt:
 
     def _consumers(self, node: Node) -> int:
         children = node.children
-        if children is None:
-            return 0
         skip = self.skip
         if not skip:
             return len(children)

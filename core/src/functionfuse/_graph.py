@@ -30,12 +30,18 @@ def connected_nodes(starts: Iterable[Node]) -> list[Node]:
             if parent not in seen:
                 add(parent)
                 stack.append(parent)
-        children = node.children
-        if children is not None:
-            for child in children:
-                if child not in seen:
-                    add(child)
-                    stack.append(child)
+        children = node._children
+        if children is None:
+            continue
+        if type(children) is not list:
+            if children not in seen:
+                add(children)  # type: ignore[arg-type]
+                stack.append(children)  # type: ignore[arg-type]
+            continue
+        for child in children:
+            if child not in seen:
+                add(child)
+                stack.append(child)
     return sorted(seen, key=_by_creation)
 
 

@@ -64,16 +64,19 @@ class Node:
       arguments that hold node references — ``key`` is a position (int) or keyword
       (str), ``ref`` a :class:`Node`, a :class:`NodeItem` or a :class:`_Nested`;
     - ``parents``: the distinct nodes this one waits for, in argument order;
-    - ``children``: ``None``, or the list of nodes that name this one as a parent.
+    - ``children``: the nodes that name this one as a parent, in creation order (a
+      tuple made on each access; graph walks read ``_children``: ``None``, the only
+      child, or a list — one list per node would be one more object per node for the
+      garbage collector to walk, most nodes have a single child).
     """
 
     __slots__ = (
         "__weakref__",
         "_backend_info",
+        "_children",
         "_deps",
         "_name",
         "args",
-        "children",
         "kwargs",
         "parents",
         "seq",
@@ -83,7 +86,7 @@ class Node:
     kwargs: dict[str, Any] | None
     _deps: tuple[Any, ...] | _Direct | None
     parents: tuple[Node, ...]
-    children: list[Node] | None
+    _children: Node | list[Node] | None
     seq: int
     _name: str | None
     _backend_info: dict[str, Any] | None
@@ -94,7 +97,7 @@ class Node:
         self.seq = next(_sequence)
         self._name = None
         self._backend_info = None
-        self.children = None
+        self._children = None
         self.args = args
         self.kwargs = kwargs or None
         parents: list[Node] = [] if first_parent is None else [first_parent]
@@ -136,11 +139,23 @@ class Node:
         else:
             self.parents = tuple(parents)
         for parent in parents:
-            siblings = parent.children
+            siblings = parent._children
             if siblings is None:
-                parent.children = [self]
+                parent._children = self
+            elif isinstance(siblings, Node):
+                parent._children = [siblings, self]
             else:
                 siblings.append(self)
+
+    @property
+    def children(self) -> tuple[Node, ...]:
+        """The nodes that take this one as a parent, in creation order."""
+        children = self._children
+        if children is None:
+            return ()
+        if type(children) is list:
+            return tuple(children)
+        return (children,)  # type: ignore[return-value]
 
     @property
     def deps(self) -> tuple[Any, ...] | None:
