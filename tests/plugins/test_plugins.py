@@ -204,3 +204,25 @@ def test_initializer_needs_a_callable_and_pickles() -> None:
     chained = PluginCollection([RandomStatePlugin(), RandomStatePlugin()])
     call = prepare_plugin(chained).initialize("w", "n")
     assert pickle.loads(pickle.dumps(call)).calls[1].seed == 1  # type: ignore[attr-defined]
+
+
+def test_resumed_local_workflow_keeps_every_nodes_seed(tmp_path: Any) -> None:
+    """Stored nodes still take their seed, so a node run again gets the one it had."""
+
+    def run(storage: Any) -> list[Any]:
+        wf = LocalWorkflow(
+            *[draw(f"n{i}").set_name(f"n{i}") for i in range(4)], workflow_name="resumed"
+        )
+        wf.set_plugin(None, RandomStatePlugin(seed=7))  # a fresh plugin: a fresh process
+        wf.set_storage(storage)
+        return wf.run()  # type: ignore[no-any-return]
+
+    storage = ff.storage_factory(str(tmp_path))
+    full = run(storage)
+    storage.remove_task("resumed", "n2")  # a node late in graph order runs again
+    assert run(storage) == full
+    # A result found corrupt when read runs again with the seed it had too.
+    path = tmp_path / "resumed" / "n1"
+    path.write_bytes(path.read_bytes()[:10])
+    with pytest.warns(ff.FunctionFuseWarning, match="'n1'"):
+        assert run(storage) == full

@@ -76,6 +76,9 @@ class _Run:
         self.values: dict[Node, Any] = {}
         self.storage: Storage | None = workflow.storage
         self.stored: set[str] = set()
+        # What to call before a skipped (stored) node if it has to run after all
+        # (unreadable, or replayed): its plugins were initialized once, in graph order.
+        self.deferred: dict[Node, Callable[[], object]] = {}
         if self.storage is not None:
             self.storage.new_workflow(workflow.workflow_name)
             # One listing instead of a request per node.
@@ -111,10 +114,19 @@ class _Run:
             name = names[node]
             settings = settings_of(node)
             kind = type(node)
+            # The driver side of the node plugins runs for every node, stored or not, so
+            # that they see the same nodes on every run (a RandomStatePlugin's seeds do
+            # not shift on resume); the worker side runs only if the node does.
+            if settings is not None or plugins_everywhere:
+                before = workflow.node_initializer(hooks, node, name, settings)
+            else:
+                before = None
             if storage is not None and (settings is None or settings.get(STORAGE, True)):
                 if kind is ClassNode:
                     if node not in keep and self._chain_stored(node):  # type: ignore[arg-type]
                         skipped_chains.add(node)  # type: ignore[arg-type]
+                        if before is not None:
+                            self.deferred[node] = before
                         self._release(node.parents, remaining, keep)
                         continue
                 elif name in stored and (
@@ -129,12 +141,10 @@ class _Run:
                             duration=0.0,
                             from_storage=True,
                         )
+                    if before is not None:
+                        self.deferred[node] = before
                     self._release(node.parents, remaining, keep)
                     continue
-            if settings is not None or plugins_everywhere:
-                before = workflow.node_initializer(hooks, node, name, settings)
-            else:
-                before = None
             if watch:
                 self._run_watched(node, name, settings, before)
             else:
@@ -326,8 +336,7 @@ class _Run:
         # instance in the state its earlier calls left: replay the chain.
         if type(node) is MethodNode:
             return self._replay(node)
-        before = workflow.node_initializer(self.hooks, node, name, settings)
-        return self._compute(node, name, settings, before)
+        return self._compute(node, name, settings, self._initializer(node, name, settings))
 
     def _replay(self, target: MethodNode) -> Any:
         """Build a fresh instance and call its methods up to ``target`` (saved again)."""
@@ -335,15 +344,22 @@ class _Run:
         instance_node = target.instance
         name = self.names[instance_node]
         settings = workflow.settings(instance_node)
-        before = workflow.node_initializer(self.hooks, instance_node, name, settings)
+        before = self._initializer(instance_node, name, settings)
         instance = self._compute(instance_node, name, settings, before)
         for method in instance_node.methods:
             name = self.names[method]
             settings = workflow.settings(method)
-            before = workflow.node_initializer(self.hooks, method, name, settings)
+            before = self._initializer(method, name, settings)
             result = self._compute(
                 method, name, settings, before, instance=instance, save=method is target
             )
             if method is target:
                 return result
         raise AssertionError("unreachable: the target is one of its instance's methods")
+
+    def _initializer(self, node: Node, name: str, settings: Any) -> Callable[[], object] | None:
+        """What to call before a node that runs out of graph order (read or replayed)."""
+        before = self.deferred.get(node)  # kept, not popped: a replay may run it again
+        if before is not None:
+            return before
+        return self.workflow.node_initializer(self.hooks, node, name, settings)

@@ -142,7 +142,10 @@ def functionfuse_node_error(
 def functionfuse_local_initialize(workflow_name: str, node_name: str) -> None:
     """Driver side, once per node, in graph order, before the node is submitted.
 
-    The place for state that must advance in a fixed order, such as a seed counter.
+    Called for every node of the workflow, also those whose result is read from
+    storage instead of run, so that a resumed run sees the same sequence of nodes as a
+    fresh one. The place for state that must advance in a fixed order, such as a seed
+    counter.
 
     Added in 0.1.
     """
