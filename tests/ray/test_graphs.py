@@ -53,5 +53,5 @@ def test_items_are_selected_on_the_workers() -> None:
 def test_run_without_results_returns_none_and_runs_again() -> None:
     leaves, _ = GRAPHS["stateful"]()
     wf = RayWorkflow(*leaves, workflow_name="again")
-    assert wf.run() is None
-    assert wf.run(return_results=True) == 4
+    assert wf.run(return_results=False) is None
+    assert wf.run() == 4  # results by default, as the local backend

@@ -132,7 +132,7 @@ def test_stored_results_not_needed_are_not_read(tmp_path: Path, counter: Counter
     (tmp_path / "store" / "resume" / "source").write_bytes(b"garbage")
     wf = RayWorkflow(*pipeline(counter), workflow_name="resume")
     wf.set_storage(storage)
-    assert wf.run() is None  # nothing runs and nothing needs "source"
+    assert wf.run(return_results=False) is None  # nothing runs, nothing needs "source"
     assert counter.counts() == {}
 
 

@@ -76,13 +76,13 @@ class RayWorkflow(BaseWorkflow):
             return {}
         return {"resources": {self.storage_resource: _STORAGE_RESOURCE_SHARE}}
 
-    def run(self, return_results: bool = False, max_pending_tasks: int = 0) -> Any:
+    def run(self, return_results: bool = True, max_pending_tasks: int = 0) -> Any:
         """Run the workflow on Ray.
 
         :param return_results: Fetch the results of the nodes the workflow was given and
             return them — the single node's result, or a list — as the local backend
-            does. By default (as in the original Function Fuse) nothing is fetched:
-            ``run()`` waits until every node has finished and returns ``None``.
+            does. With ``False`` (the original Function Fuse's default) nothing is
+            fetched: ``run()`` waits until every node has finished and returns ``None``.
         :param max_pending_tasks: When positive, at most this many tasks are in flight
             at once; the driver waits for some to finish before submitting more. Use it
             for very large workflows, to bound what the driver and the object store hold.
