@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from functionfuse import storage_factory
 from functionfuse.hookspecs import Storage
 from functionfuse_fs import FileStorage
 
@@ -199,3 +200,18 @@ def test_arrays_round_trip_writable_without_copies(storage: FileStorage) -> None
     assert back["blob"] == result["blob"]
     back["big"][0] = -1.0  # writable, and the storage is unaffected
     assert storage.read_task("wf", "t")["big"][0] == 0.0
+
+
+def test_relative_folder_means_the_drivers_folder_on_workers(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker (another working directory) saves where the driver lists."""
+    monkeypatch.chdir(tmp_path)
+    storage = storage_factory({"kind": "file", "options": {"path": "relative"}})
+    shipped = pickle.dumps(storage)
+    elsewhere = tmp_path / "worker"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    pickle.loads(shipped).save("wf", "t", 1)
+    assert storage.list_tasks("wf") == ["t"]
+    assert not (elsewhere / "relative").exists()

@@ -185,6 +185,9 @@ class FileStorage:
             self._protocol = "file"
             self._root = os.path.abspath(os.path.expanduser(path))
             self._url = self._root
+            # Shipped to workers as the absolute folder: a relative path or ``~`` would
+            # resolve against each worker's own working and home directories.
+            self._target = self._root
             self._files = LocalFiles(fsync)
         else:
             files, root = FsspecFiles.open(target, protocol, storage_options)
