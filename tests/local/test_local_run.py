@@ -224,6 +224,37 @@ def test_instance_lives_until_its_last_method_call() -> None:
     assert LocalWorkflow(minus(two, 0), workflow_name="holder").run() == 2
 
 
+@pytest.mark.parametrize("with_storage", [False, True])
+def test_instance_is_released_after_its_last_call_without_consumers(
+    with_storage: bool, tmp_path: Any
+) -> None:
+    """A model whose last call (fit) feeds nobody must not live until the run ends."""
+    alive: list[weakref.ref[Any]] = []
+    seen_alive: list[bool] = []
+
+    @workflow
+    class Model:
+        def __init__(self) -> None:
+            alive.append(weakref.ref(self))
+
+        def fit(self, x: int) -> int:
+            return x
+
+    @workflow
+    def later(x: int) -> int:
+        gc.collect()
+        seen_alive.append(alive[0]() is not None)
+        return x
+
+    data = minus(3, 1)
+    Model().fit(data)  # the model's last call: no node uses its result
+    wf = LocalWorkflow(later(data), workflow_name="release")
+    if with_storage:
+        wf.set_storage(str(tmp_path))
+    assert wf.run() == 2
+    assert seen_alive == [False]
+
+
 def test_node_plugin_runs_before_the_node() -> None:
     order: list[str] = []
 

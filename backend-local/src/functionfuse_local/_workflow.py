@@ -152,7 +152,7 @@ class _Run:
             if node.parents:
                 self._release(node.parents, remaining, keep)
             if node not in remaining and node not in keep:
-                values.pop(node, None)  # nobody uses it: do not keep it alive
+                self._drop(node)  # nobody uses it: do not keep it alive
 
     def _execute_plain(self, remaining: dict[Node, int], keep: set[Node]) -> None:
         """The loop without storage, hooks or settings: the per-node cost floor.
@@ -197,7 +197,10 @@ class _Run:
                     else:
                         self._drop(parent)
             if node not in remaining and node not in keep:
-                del values[node]
+                if kind is FunctionNode:
+                    del values[node]
+                else:
+                    self._drop(node)
 
     def _release(
         self, parents: tuple[Node, ...], remaining: dict[Node, int], keep: set[Node]
@@ -216,7 +219,7 @@ class _Run:
             instance = node.instance  # type: ignore[attr-defined]
             if node is instance.methods[-1] and instance not in self.workflow._leaf_nodes:
                 self.values.pop(instance, None)
-        elif kind is not ClassNode:
+        elif kind is not ClassNode or not node.methods:  # type: ignore[attr-defined]
             self.values.pop(node, None)
 
     def _chain_stored(self, node: ClassNode) -> bool:
