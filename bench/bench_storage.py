@@ -4,13 +4,17 @@
 
 Both sides pickle the same objects (pickle protocol 5) and write each result to its own
 file through a temporary file and ``os.replace``; FileStorage also builds the header,
-computes the SHA-256 (or HMAC) digest and encodes the name. Each figure is the best of
-``--repeat`` runs, each into a fresh folder. Prints a table; asserts nothing.
+computes the SHA-256 (or HMAC) digest and encodes the name. The methods take turns
+result by result, each into its own fresh folder, so that a disk whose speed swings
+(as a VM's does) slows them alike; each figure is the best of ``--repeat`` rounds.
+``--dir /dev/shm`` shows the storage's own cost without a disk. Prints a table;
+asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import pickle
 import shutil
@@ -21,9 +25,13 @@ from typing import Any
 
 from functionfuse_fs import FileStorage
 
+Save = Callable[[str, Any], None]
+#: Makes, for a fresh folder, the function that saves one result there under a name.
+Saver = Callable[[str], Save]
 
-def plain_save(folder: str, names: list[str], objs: list[Any]) -> None:
-    for name, obj in zip(names, objs, strict=True):
+
+def plain_saver(folder: str) -> Save:
+    def save(name: str, obj: Any) -> None:
         data = pickle.dumps(obj, protocol=5)
         path = os.path.join(folder, name)
         tmp = path + ".tmp"
@@ -31,63 +39,64 @@ def plain_save(folder: str, names: list[str], objs: list[Any]) -> None:
             f.write(data)
         os.replace(tmp, path)
 
+    return save
 
-def storage_save(**kwargs: Any) -> Callable[[str, list[str], list[Any]], None]:
-    def run(folder: str, names: list[str], objs: list[Any]) -> None:
+
+def storage_saver(**kwargs: Any) -> Saver:
+    def make(folder: str) -> Save:
         storage = FileStorage(folder, **kwargs)
         storage.new_workflow("wf")
-        for name, obj in zip(names, objs, strict=True):
-            storage.save("wf", name, obj)
+        return functools.partial(storage.save, "wf")
 
-    return run
-
-
-def plain_read(folder: str, names: list[str]) -> None:
-    for name in names:
-        with open(os.path.join(folder, name), "rb") as f:
-            pickle.loads(f.read())
-
-
-def storage_read(folder: str, names: list[str]) -> None:
-    storage = FileStorage(folder)
-    for name in names:
-        storage.read_task("wf", name)
-
-
-Method = Callable[[str, list[str], list[Any]], None]
+    return make
 
 
 def time_saves(
-    repeat: int, base: str, methods: dict[str, Method], objs: list[Any]
+    repeat: int, base: str, savers: dict[str, Saver], objs: list[Any]
 ) -> dict[str, float]:
-    """Seconds per result, best of ``repeat`` rounds; the methods take turns in each
-    round, so that a busy machine slows them alike."""
+    """Seconds per result, best of ``repeat`` rounds. The methods take turns result by
+    result, each into its own fresh folder, so that the disk's swings (2-10x on a VM,
+    within seconds) slow them alike."""
     names = [f"node_{i}" for i in range(len(objs))]
-    best = dict.fromkeys(methods, float("inf"))
+    best = dict.fromkeys(savers, float("inf"))
     for _ in range(repeat):
-        for label, method in methods.items():
-            folder = tempfile.mkdtemp(dir=base)
-            os.makedirs(os.path.join(folder, "wf"))
-            start = time.perf_counter()
-            method(folder, names, objs)
-            best[label] = min(best[label], (time.perf_counter() - start) / len(objs))
+        folders = {label: tempfile.mkdtemp(dir=base) for label in savers}
+        saves = {label: make(folders[label]) for label, make in savers.items()}
+        totals = dict.fromkeys(savers, 0.0)
+        for name, obj in zip(names, objs, strict=True):
+            for label, save in saves.items():
+                start = time.perf_counter()
+                save(name, obj)
+                totals[label] += time.perf_counter() - start
+        for label, total in totals.items():
+            best[label] = min(best[label], total / len(objs))
+        for folder in folders.values():
             shutil.rmtree(folder)
     return best
 
 
 def time_reads(repeat: int, base: str, objs: list[Any]) -> tuple[float, float]:
+    """Seconds per result for plain reads and ``read_task``, taking turns result by result."""
     names = [f"node_{i}" for i in range(len(objs))]
     plain_folder, ours_folder = tempfile.mkdtemp(dir=base), tempfile.mkdtemp(dir=base)
-    plain_save(plain_folder, names, objs)
-    storage_save()(ours_folder, names, objs)
+    plain_save, our_save = plain_saver(plain_folder), storage_saver()(ours_folder)
+    for name, obj in zip(names, objs, strict=True):
+        plain_save(name, obj)
+        our_save(name, obj)
+    storage = FileStorage(ours_folder)
     plain = ours = float("inf")
     for _ in range(repeat):
-        start = time.perf_counter()
-        plain_read(plain_folder, names)
-        plain = min(plain, (time.perf_counter() - start) / len(objs))
-        start = time.perf_counter()
-        storage_read(ours_folder, names)
-        ours = min(ours, (time.perf_counter() - start) / len(objs))
+        plain_total = ours_total = 0.0
+        for name in names:
+            start = time.perf_counter()
+            with open(os.path.join(plain_folder, name), "rb") as f:
+                pickle.loads(f.read())
+            middle = time.perf_counter()
+            storage.read_task("wf", name)
+            ours_total += time.perf_counter() - middle
+            plain_total += middle - start
+        plain = min(plain, plain_total / len(objs))
+        ours = min(ours, ours_total / len(objs))
     return plain, ours
 
 
@@ -117,16 +126,16 @@ def main() -> None:
     print(f"{'workload':<22} {'method':<40} {'us/result':>10} {'ratio':>7}")
     print("-" * 82)
     for label, objs in workloads.items():
-        methods: dict[str, Method] = {
-            "plain pickle + open/write/os.replace": plain_save,
-            "FileStorage.save": storage_save(),
-            "FileStorage.save, signing_key": storage_save(signing_key="k" * 32),
+        methods: dict[str, Saver] = {
+            "plain pickle + open/write/os.replace": plain_saver,
+            "FileStorage.save": storage_saver(),
+            "FileStorage.save, signing_key": storage_saver(signing_key="k" * 32),
         }
         saves = time_saves(args.repeat, base, methods, objs)
         # fsync is slow: fewer results, fewer rounds.
         saves.update(
             time_saves(
-                2, base, {"FileStorage.save, fsync=True": storage_save(fsync=True)}, objs[:100]
+                2, base, {"FileStorage.save, fsync=True": storage_saver(fsync=True)}, objs[:100]
             )
         )
         baseline = saves["plain pickle + open/write/os.replace"]
