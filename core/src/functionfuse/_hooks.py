@@ -46,15 +46,19 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
 def _autoload(manager: pluggy.PluginManager) -> None:
     for component in components(HOOKS):
+        name = f"{HOOKS}:{component.name}"
         try:
             plugin = load_component(HOOKS, component.name)
             if inspect.isclass(plugin):
                 plugin = plugin()
-            manager.register(plugin, name=f"{HOOKS}:{component.name}")
+            manager.register(plugin, name=name)
         except ComponentLoadError as error:
             _report(error)
         except Exception as error:
             # A plugin whose constructor or hook signatures are wrong: report, go on.
+            # Older pluggy releases keep the hooks registered before the bad one.
+            if manager.has_plugin(name):
+                manager.unregister(name=name)
             wrapped = ComponentLoadError(
                 f"hook plugin {component.name!r} from {component.distribution} could not "
                 f"be registered: {type(error).__name__}: {error}",
