@@ -250,13 +250,17 @@ def test_set_plugin_validates_when_attached() -> None:
 
 def test_pattern_matching_nothing_warns_with_the_names() -> None:
     wf = Graph(pipeline(), workflow_name="wf")
-    with pytest.warns(FunctionFuseWarning, match="'nope' matches no node.*'data_clean'"):
+    with pytest.warns(
+        FunctionFuseWarning, match="'nope' matches no node.*'data_clean'"
+    ) as by_query:
         query = wf.query("nope")
     assert len(query) == 0
     query.set_remote_args({"num_cpus": 1})  # a no-op, not an error
     assert all(wf.settings(n) is None for n in wf.nodes)
-    with pytest.warns(FunctionFuseWarning, match="matches no node"):
+    with pytest.warns(FunctionFuseWarning, match="matches no node") as by_set_plugin:
         wf.set_plugin("nope", Recorder())
+    # Both point at the line that gave the pattern, in this file.
+    assert [w.filename for w in [*by_query, *by_set_plugin]] == [__file__, __file__]
 
 
 def test_set_storage_with_an_object() -> None:

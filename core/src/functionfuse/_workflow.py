@@ -112,19 +112,23 @@ class BaseWorkflow(abc.ABC):
 
     def query(self, pattern: str | None = None) -> Query:
         """Select nodes by a regular expression on their names, to set their options."""
+        return self._query(pattern, stacklevel=3)
+
+    def _query(self, pattern: str | None, stacklevel: int) -> Query:
+        """``query()``; ``stacklevel`` points the no-match warning at the user's line."""
         nodes = self.find_nodes(pattern)
         if not nodes:
             warnings.warn(
                 f"pattern {pattern!r} matches no node of workflow {self.workflow_name!r}; "
                 f"its names are {_preview(list(self._names.values()))}.",
                 FunctionFuseWarning,
-                stacklevel=2,
+                stacklevel=stacklevel,
             )
         return Query(nodes, self)
 
     def set_plugin(self, pattern: str | None, plugin: object) -> None:
         """Attach a node plugin to every node whose name matches ``pattern``."""
-        self.query(pattern).set_plugin(plugin)
+        self._query(pattern, stacklevel=3).set_plugin(plugin)
 
     def set_storage(self, storage: Storage | Mapping[str, Any] | str | None) -> None:
         """Keep node results in ``storage`` so that a re-run resumes from them.
