@@ -89,9 +89,10 @@ def _scan() -> dict[str, dict[str, metadata.EntryPoint]]:
     from importlib import metadata  # ~20 ms: only when a component is asked for
 
     found: dict[str, dict[str, metadata.EntryPoint]] = {group: {} for group in GROUPS}
+    installed = metadata.entry_points()  # one scan of the distributions for all groups
     for group in GROUPS:
         by_name = found[group]
-        for ep in metadata.entry_points(group=group):
+        for ep in installed.select(group=group):
             previous = by_name.get(ep.name)
             if previous is None:
                 by_name[ep.name] = ep
