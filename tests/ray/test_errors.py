@@ -9,7 +9,7 @@ import pytest
 
 import functionfuse as ff
 from functionfuse import NodeExecutionError, workflow
-from functionfuse_ray import RayWorkflow
+from functionfuse_ray import RayWorkflow, UnpicklableNodeError
 
 from .graphs import Counter, inc
 
@@ -119,6 +119,7 @@ def test_failing_constructor_and_method_are_named(
         wf.run(return_results=True)
     assert caught.value.node_name == expected
     assert "Boom" in str(caught.value)
+    assert isinstance(caught.value.__cause__, Boom)
 
 
 class Unpicklable:
@@ -178,3 +179,83 @@ def test_calls_after_a_failed_call_do_not_run_or_store(tmp_path: Path) -> None:
     assert caught.value.node_name == "fail_0"
     assert counter.counts() == {"add 1": 1}
     assert sorted(storage.list_tasks("chain")) == ["add_1"]
+
+
+@workflow
+def boom(x: int) -> int:
+    raise ValueError(f"boom {x}")
+
+
+@workflow
+class Holder:
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def get(self) -> Any:
+        return self.value
+
+
+@pytest.mark.parametrize("watched", [False, True])
+def test_failing_parent_of_a_class_node_is_named(watched: bool) -> None:
+    # The class node's constructor never runs: the parent that raised is the culprit,
+    # as on the local backend, with its own exception.
+    from functionfuse_local import LocalWorkflow
+
+    def build() -> Any:
+        parent = boom(1).set_name("parent")
+        return Holder(parent).set_name("the_class").get().set_name("get")
+
+    with pytest.raises(NodeExecutionError) as local:
+        LocalWorkflow(build(), workflow_name="class_parent").run()
+    assert local.value.node_name == "parent"
+
+    class Listener:
+        @ff.hookimpl
+        def functionfuse_node_error(self, node_name: str) -> None:
+            pass
+
+    manager = ff.get_plugin_manager()
+    listener = Listener()
+    if watched:
+        manager.register(listener)
+    try:
+        with pytest.raises(NodeExecutionError) as caught:
+            RayWorkflow(build(), workflow_name="class_parent").run()
+    finally:
+        if watched:
+            manager.unregister(listener)
+    error = caught.value
+    assert error.node_name == "parent"
+    assert list(error.failed) == ["parent"]
+    assert "node 'parent' of workflow 'class_parent' failed on Ray with ValueError" in str(error)
+    assert "boom 1" in str(error)
+    assert isinstance(error.__cause__, ValueError)
+
+
+class TwoPartError(Exception):
+    """Pickles, but cannot be unpickled: its args hold one value, __init__ wants two."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what} failed because {why}")
+
+
+@workflow
+def odd_failure(x: int) -> int:
+    raise TwoPartError("odd_failure", f"x is {x}")
+
+
+def test_exception_that_cannot_be_unpickled_names_its_node() -> None:
+    culprit = odd_failure(inc(1)).set_name("culprit")
+    wf = RayWorkflow(inc(culprit).set_name("last"), workflow_name="odd_errors")
+    with pytest.raises(NodeExecutionError) as caught:
+        wf.run()
+    error = caught.value
+    assert error.node_name == "culprit"
+    assert list(error.failed) == ["culprit"]
+    message = str(error)
+    assert "failed on Ray with TwoPartError" in message
+    assert "odd_failure failed because x is 2" in message
+    assert "raise TwoPartError" in message  # the remote traceback
+    assert isinstance(error.__cause__, UnpicklableNodeError)
+    assert error.__cause__.type_name.endswith("test_errors.TwoPartError")
+    assert error.__cause__.message == "odd_failure failed because x is 2"

@@ -174,3 +174,94 @@ def test_results_with_bounded_tasks_in_flight(pending: int) -> None:
     assert RayWorkflow(*leaves, workflow_name="fan").run(True, pending) == expected
     leaves, expected = chain(25)
     assert RayWorkflow(*leaves, workflow_name="chain").run(True, pending) == expected
+
+
+@workflow
+class Model:
+    def __init__(self) -> None:
+        self.fitted = False
+
+    def fit(self) -> dict[str, float]:
+        self.fitted = True
+        return dict(ray.get_runtime_context().get_assigned_resources())
+
+
+def test_actor_options_matching_class_and_methods_go_to_the_actor() -> None:
+    # One pattern matches the class node and its method: the actor gets the resources,
+    # the call goes without them (it runs inside the actor).
+    model = Model().set_name("model")
+    wf = RayWorkflow(model.fit().set_name("model_fit"), workflow_name="methods")
+    wf.query("model.*").set_remote_args({"num_cpus": 1, "resources": {"gadget": 0.5}})
+    assert wf.run() == {"CPU": 1.0, "gadget": 0.5}
+
+
+def test_method_call_options_reach_the_call() -> None:
+    model = Model().set_name("model")
+    wf = RayWorkflow(model.fit().set_name("model_fit"), workflow_name="methods")
+    wf.query("model_fit").set_remote_args({"max_task_retries": 1, "name": "fitting"})
+    assert wf.run() == {}
+
+
+def test_actor_options_on_a_method_node_alone_are_refused() -> None:
+    model = Model().set_name("model")
+    wf = RayWorkflow(model.fit().set_name("model_fit"), workflow_name="methods")
+    wf.query("model_fit").set_remote_args({"num_cpus": 1})
+    with pytest.raises(ff.ConfigurationError) as caught:
+        wf.run()
+    message = str(caught.value)
+    assert "'model_fit'" in message
+    assert "workflow 'methods'" in message
+    assert "query('model')" in message  # where to set them instead
+    assert "num_cpus" in message
+
+
+def test_bad_option_key_is_a_configuration_error_after_in_flight_tasks(tmp_path: Path) -> None:
+    counter = Counter(tmp_path)
+    storage = ff.storage_factory(str(tmp_path / "store"))
+    slow = slow_hit(counter).set_name("slow")
+    bad = slow_hit(counter).set_name("bad")
+    wf = RayWorkflow(slow, bad, workflow_name="bad_key")
+    wf.set_storage(storage)
+    wf.query("bad").set_remote_args({"no_such_option": 1})
+    with pytest.raises(ff.ConfigurationError) as caught:
+        wf.run()
+    message = str(caught.value)
+    assert "'bad'" in message
+    assert "workflow 'bad_key'" in message
+    assert "no_such_option" in message
+    # The slow node, in flight when "bad" was refused, finished and was stored first.
+    assert counter.counts() == {"slow": 1}
+    assert storage.list_tasks("bad_key") == ["slow"]
+
+
+@workflow
+def slow_hit(counter: Counter) -> int:
+    import time
+
+    time.sleep(0.5)
+    counter.hit("slow")
+    return 1
+
+
+class DriverSideFails:
+    def local_initialize(self) -> None:
+        raise RuntimeError("plugin broke on the driver")
+
+
+def test_plugin_raising_on_the_driver_names_the_node(tmp_path: Path) -> None:
+    counter = Counter(tmp_path)
+    storage = ff.storage_factory(str(tmp_path / "store"))
+    slow = slow_hit(counter).set_name("slow")
+    other = read_state("x").set_name("other")
+    wf = RayWorkflow(slow, other, workflow_name="plugin_fails")
+    wf.set_storage(storage)
+    wf.set_plugin("other", DriverSideFails())
+    with pytest.raises(ff.NodeExecutionError) as caught:
+        wf.run()
+    error = caught.value
+    assert error.node_name == "other"
+    assert error.workflow_name == "plugin_fails"
+    assert list(error.failed) == ["other"]
+    assert isinstance(error.__cause__, RuntimeError)
+    assert "plugin broke on the driver" in str(error)
+    assert storage.list_tasks("plugin_fails") == ["slow"]

@@ -6,6 +6,7 @@ Results stay in Ray's object store; storage is written from the workers. Also av
 by name: ``functionfuse.backend("ray")``.
 """
 
+from functionfuse_ray._worker import UnpicklableNodeError
 from functionfuse_ray._workflow import RayWorkflow
 
-__all__ = ["RayWorkflow"]
+__all__ = ["RayWorkflow", "UnpicklableNodeError"]

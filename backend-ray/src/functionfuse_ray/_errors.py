@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+import traceback
 from typing import Final
 
-from ray.exceptions import RayActorError
+from ray.exceptions import RayActorError, RayTaskError
 
 from functionfuse import NodeExecutionError
-from functionfuse_ray._worker import NODE_ATTRIBUTE
+from functionfuse_ray._worker import NODE_ATTRIBUTE, UnpicklableNodeError
 
-__all__ = ["failing_node", "node_execution_error"]
+__all__ = ["failing_node", "node_execution_error", "original_error", "submit_error"]
 
 _COLOURS: Final = re.compile(r"\x1b\[[0-9;]*m")
 # What Ray prints for every task that did not run because an argument failed.
@@ -18,10 +19,40 @@ _PROPAGATED: Final = "At least one of the input arguments for this task could no
 _OWN_FRAME: Final = "functionfuse_ray/_worker.py"
 
 
+def original_error(error: BaseException) -> BaseException:
+    """The error as raised where it started, out of the actor errors wrapped around it.
+
+    A class node whose constructor fails — or never runs because an argument failed —
+    kills its actor; every call on it, and every task that depends on one, then fails
+    with an ``ActorDiedError`` (perhaps inside a ``RayTaskError``). That error keeps the
+    creation task's error (the user's exception, or the failed argument's, say a stale
+    stored result) as the one argument Ray constructed it with: use that one, made an
+    instance of the user's exception class like any other task error.
+    """
+    for _ in range(16):  # a chain of class nodes nests one actor error per link
+        if isinstance(error, RayTaskError):  # a task's error, perhaps "an argument failed"
+            cause = getattr(error, "cause", None)
+            if not isinstance(cause, RayActorError):
+                return error
+            error = cause
+        if not isinstance(error, RayActorError) or not error.actor_init_failed:
+            return error
+        inner = error.args[0] if error.args else None
+        if not isinstance(inner, RayTaskError):
+            return error
+        try:
+            error = inner.as_instanceof_cause()  # type: ignore[no-untyped-call]
+        except Exception:  # a cause class Ray cannot combine with: keep Ray's own
+            error = inner
+    return error
+
+
 def failing_node(error: BaseException, seen_at: str, actor_names: dict[str, str]) -> str:
     """The node whose own code raised ``error`` (which may have reached us through
     ``seen_at``, a node that depends on it)."""
     name = getattr(error, NODE_ATTRIBUTE, None)
+    if not isinstance(name, str):
+        name = getattr(getattr(error, "cause", None), NODE_ATTRIBUTE, None)
     if isinstance(name, str):
         return name
     if isinstance(error, RayActorError) and error.actor_init_failed:
@@ -67,7 +98,12 @@ def node_execution_error(
     """The error ``run()`` raises: the first failed node, its remote traceback, the fix."""
     name, error = next(iter(failures.items()))
     cause = getattr(error, "cause", None)
-    kind = type(cause).__name__ if isinstance(cause, BaseException) else type(error).__name__
+    if isinstance(cause, UnpicklableNodeError):
+        kind = cause.type_name.rsplit(".", 1)[-1]
+    elif isinstance(cause, BaseException):
+        kind = type(cause).__name__
+    else:
+        kind = type(error).__name__
     others = [n for n in failures if n != name]
     also = ""
     if others:
@@ -86,6 +122,39 @@ def node_execution_error(
     )
     failure = NodeExecutionError(
         message, workflow_name=workflow_name, node_name=name, failed=dict(failures)
+    )
+    failure.__cause__ = error
+    return failure
+
+
+def submit_error(
+    workflow_name: str,
+    name: str,
+    error: Exception,
+    stored: bool,
+    others: dict[str, BaseException],
+) -> NodeExecutionError:
+    """The error ``run()`` raises when submitting node ``name`` raised on the driver
+    (a node plugin's driver side, arguments Ray cannot send, ...)."""
+    lines = traceback.format_exception(type(error), error, error.__traceback__)
+    after = (
+        "Every node that finished is stored; fix the cause and run the workflow again to "
+        "resume from storage."
+        if stored
+        else "Fix the cause and run the workflow again."
+    )
+    also = ""
+    if others:
+        listed = ", ".join(repr(n) for n in list(others)[:5])
+        more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+        also = f"\nAlso failed: {listed}{more} (see the error's .failed)."
+    message = (
+        f"node {name!r} of workflow {workflow_name!r} could not be submitted to Ray: "
+        f"{type(error).__name__}: {error}\nTraceback on the driver:\n"
+        f"{''.join(lines).rstrip()}{also}\n{after}"
+    )
+    failure = NodeExecutionError(
+        message, workflow_name=workflow_name, node_name=name, failed={name: error, **others}
     )
     failure.__cause__ = error
     return failure

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import ray
 
+from functionfuse import ConfigurationError
 from functionfuse.hookspecs import Storage
 from functionfuse.runtime import (
     MISSING,
@@ -34,6 +35,8 @@ from functionfuse_ray._arguments import (
     referenced_nodes,
     template_of,
 )
+from functionfuse_ray._errors import submit_error
+from functionfuse_ray._options import checked_options, method_options
 from functionfuse_ray._remotes import remote_function, remote_helpers
 from functionfuse_ray._watch import Watcher
 
@@ -41,6 +44,15 @@ if TYPE_CHECKING:
     from functionfuse_ray._workflow import RayWorkflow
 
 __all__ = ["RunAttempt"]
+
+
+class _SubmitFailed(Exception):
+    """Submitting node ``name`` raised ``error`` on the driver."""
+
+    def __init__(self, name: str, error: Exception) -> None:
+        super().__init__(name, error)
+        self.name = name
+        self.error = error
 
 
 class RunAttempt:
@@ -77,6 +89,7 @@ class RunAttempt:
         self.actors_left: dict[ClassNode, int] = {}
         self.chain_status: dict[ClassNode, Any] = {}  # status of an instance's last call
         self._options: dict[tuple[Any, int, bool], Any] = {}
+        self._method_options: dict[tuple[int, int], dict[str, Any]] = {}
 
     # -- planning --------------------------------------------------------------------
 
@@ -116,7 +129,10 @@ class RunAttempt:
     def execute(self) -> Any:
         """Submit every node, wait for the ones that matter, return the results."""
         watcher = self.watcher
-        self._submit_all()
+        try:
+            self._submit_all()
+        except _SubmitFailed as failed:
+            self._abandon(failed)
         others = list(self.leaf_refs.values())
         if watcher.stopped:
             # Stopped early: nodes whose consumers were never submitted are unwatched.
@@ -125,6 +141,26 @@ class RunAttempt:
         if watcher.stopped:
             watcher.raise_failures(stored=self.storage is not None)
         return self._results()
+
+    def _abandon(self, failed: _SubmitFailed) -> None:
+        """Submitting a node raised on the driver: let what is in flight finish (and be
+        stored), then raise a ConfigurationError or NodeExecutionError naming the node."""
+        self.actors.clear()  # Ray ends each actor once its calls so far have run
+        self.chain_status.clear()
+        watcher = self.watcher
+        watcher.wait_all([*self.leaf_refs.values(), *self.refs.values()])
+        error = failed.error
+        if isinstance(error, ConfigurationError):
+            raise error
+        hooks = self.hooks
+        if hooks.node_error is not None:
+            hooks.node_error(
+                workflow_name=self.workflow_name, node_name=failed.name, error=error, duration=0.0
+            )
+        others = {n: e for n, e in watcher.failures.items() if n != failed.name}
+        raise submit_error(
+            self.workflow_name, failed.name, error, self.storage is not None, others
+        ) from error
 
     def _submit_all(self) -> None:
         """Submit every node to run, in graph order (one loop, its names held locally:
@@ -159,155 +195,162 @@ class RunAttempt:
         statuses = watcher.statuses
         now = time.perf_counter
 
-        for name, node in workflow.graph_traversal():
-            settings = settings_of(node)
-            # Every node, stored or not, so plugins see the same sequence of nodes on
-            # every run (a RandomStatePlugin's seeds do not shift on resume).
-            initialize = node_initializer(hooks, node, name, settings)
-            if skip and node in skip:
-                if node_finish is not None:
-                    node_finish(
-                        workflow_name=workflow_name,
-                        node_name=name,
-                        result=MISSING,
-                        duration=0.0,
-                        from_storage=True,
-                    )
-                continue
-            if watcher.stopped:
-                break  # stop submitting; what is in flight still finishes (and saves)
-
-            kind = type(node)
-            remote_args: Mapping[str, Any] | None = None
-            save = False
-            if settings is not None:
-                remote_args = settings.get(REMOTE_ARGS)
-                save = storage is not None and settings.get(STORAGE) is not False
-            else:
-                save = storage is not None
-            if kind is ClassNode:
-                save = False
-            consumers = self._consumers(node)
-            fetched = fetch_leaves and node in leaf_nodes
-            watched = track_all or (consumers == 0 and not fetched and not (save and pinned))
-            # A method call always has a status: the next call on its instance waits on
-            # it (see ActorHost), so a failed call fails the later ones.
-            status = watched or kind is MethodNode
-
-            if node_start is not None:
-                node_start(workflow_name=workflow_name, node_name=name)
-            started = now() if track_all else 0.0
-
-            # -- arguments: parents' refs, read from storage when they were skipped ----
-            parents = node.parents
-            values: list[Any] | None = None
-            deps = node.deps
-            direct = deps is None or is_direct(deps)
-            for parent in parents:
-                if type(parent) is not ClassNode and parent not in refs:
-                    self._read_parent(parent)
-            if deps is None:
-                args: Any = node.args
-                kwargs = node.kwargs if node.kwargs is not None else {}
-                template = None
-            elif direct:
-                args, kwargs = direct_arguments(node, deps, refs.__getitem__)
-                template = None
-            else:
-                inputs = [p for p in parents if type(p) is not ClassNode]
-                # A method's previous call is a parent for ordering; its value is
-                # shipped only if this call also takes it as an argument.
-                if (
-                    kind is MethodNode
-                    and type(parents[0]) is MethodNode
-                    and parents[0] not in referenced_nodes(deps)
-                ):
-                    inputs.remove(parents[0])
-                index_of = {p: i for i, p in enumerate(inputs)}
-                template = template_of(node, index_of)
-                values = [refs[p] for p in inputs]
-                args, kwargs = values, {}
-
-            inline_save = (storage, workflow_name) if save and not pinned else None
-            if template is None and initialize is None and inline_save is None and not status:
-                spec: Any = name
-            else:
-                spec = (name, template, initialize, inline_save, status)
-
-            # -- submit ------------------------------------------------------------------
-            status_ref = None
-            if kind is ClassNode:
-                handle = self._create_actor(
-                    cast(ClassNode, node), name, remote_args, spec, args, kwargs
-                )
-                if watched or (consumers == 0 and not fetched):
-                    # The constructor's outcome; the hooks get the actor handle.
-                    ready_ref = handle.ready.remote()
-                    watch.append(ready_ref)
-                    statuses[ready_ref] = (name, handle, started)
-                result_ref = None
-            else:
-                if kind is MethodNode:
-                    instance = cast(MethodNode, node).instance
-                    method = self.actors[instance].call.options(
-                        **(remote_args or {}), num_returns=2
-                    )
-                    returned = method.remote(
-                        cast(MethodNode, node).method,
-                        spec,
-                        self.chain_status.get(instance),
-                        *args,
-                        **kwargs,
-                    )
-                    self.chain_status[instance] = returned[1]
-                else:
-                    func = cast(FunctionNode, node).func
-                    returned = self._remote_for(func, remote_args, status).remote(
-                        spec, *args, **kwargs
-                    )
-                if status:
-                    result_ref, status_ref = returned
-                else:
-                    result_ref = returned
-                if save and pinned:
-                    saved_ref, save_status = (
-                        remote_helpers()["save"]
-                        .options(**self.storage_options)
-                        .remote(storage, workflow_name, name, result_ref)
-                    )
-                    if storage is not None and storage.always_read:
-                        result_ref = saved_ref
-                    watch.append(save_status)
-                    statuses[save_status] = (name, None, started)
-
-            # -- bookkeeping -------------------------------------------------------------
-            if status_ref is not None and watched:
-                watch.append(status_ref)
-                statuses[status_ref] = (name, result_ref, started)
-            elif tracking and result_ref is not None:
-                watch.append(result_ref)
-            if result_ref is not None:
-                if node in leaf_nodes:
-                    leaf_refs[node] = result_ref
-                if consumers:
-                    refs[node] = result_ref
-                    remaining[node] = consumers
-            for parent in parents:
-                if type(parent) is ClassNode:
+        name = ""
+        try:
+            for name, node in workflow.graph_traversal():
+                settings = settings_of(node)
+                # Every node, stored or not, so plugins see the same sequence of nodes on
+                # every run (a RandomStatePlugin's seeds do not shift on resume).
+                initialize = node_initializer(hooks, node, name, settings)
+                if skip and node in skip:
+                    if node_finish is not None:
+                        node_finish(
+                            workflow_name=workflow_name,
+                            node_name=name,
+                            result=MISSING,
+                            duration=0.0,
+                            from_storage=True,
+                        )
                     continue
-                left = remaining[parent] - 1
-                if left:
-                    remaining[parent] = left
-                else:
-                    del remaining[parent]
-                    del refs[parent]
-            if kind is MethodNode:
-                self._release_actor(cast(MethodNode, node).instance)
+                if watcher.stopped:
+                    break  # stop submitting; what is in flight still finishes (and saves)
 
-            if max_pending and len(watch) >= max_pending:
-                watcher.wait_for(len(watch) - max_pending + batch)
-            elif track_all:
-                watcher.poll()
+                kind = type(node)
+                remote_args: Mapping[str, Any] | None = None
+                save = False
+                if settings is not None:
+                    remote_args = settings.get(REMOTE_ARGS)
+                    save = storage is not None and settings.get(STORAGE) is not False
+                else:
+                    save = storage is not None
+                if kind is ClassNode:
+                    save = False
+                consumers = self._consumers(node)
+                fetched = fetch_leaves and node in leaf_nodes
+                watched = track_all or (consumers == 0 and not fetched and not (save and pinned))
+                # A method call always has a status: the next call on its instance waits on
+                # it (see ActorHost), so a failed call fails the later ones.
+                status = watched or kind is MethodNode
+
+                if node_start is not None:
+                    node_start(workflow_name=workflow_name, node_name=name)
+                started = now() if track_all else 0.0
+
+                # -- arguments: parents' refs, read from storage when they were skipped ----
+                parents = node.parents
+                values: list[Any] | None = None
+                deps = node.deps
+                direct = deps is None or is_direct(deps)
+                for parent in parents:
+                    if type(parent) is not ClassNode and parent not in refs:
+                        self._read_parent(parent)
+                if deps is None:
+                    args: Any = node.args
+                    kwargs = node.kwargs if node.kwargs is not None else {}
+                    template = None
+                elif direct:
+                    args, kwargs = direct_arguments(node, deps, refs.__getitem__)
+                    template = None
+                else:
+                    inputs = [p for p in parents if type(p) is not ClassNode]
+                    # A method's previous call is a parent for ordering; its value is
+                    # shipped only if this call also takes it as an argument.
+                    if (
+                        kind is MethodNode
+                        and type(parents[0]) is MethodNode
+                        and parents[0] not in referenced_nodes(deps)
+                    ):
+                        inputs.remove(parents[0])
+                    index_of = {p: i for i, p in enumerate(inputs)}
+                    template = template_of(node, index_of)
+                    values = [refs[p] for p in inputs]
+                    args, kwargs = values, {}
+
+                inline_save = (storage, workflow_name) if save and not pinned else None
+                if template is None and initialize is None and inline_save is None and not status:
+                    spec: Any = name
+                else:
+                    spec = (name, template, initialize, inline_save, status)
+
+                # -- submit ------------------------------------------------------------------
+                status_ref = None
+                if kind is ClassNode:
+                    handle = self._create_actor(
+                        cast(ClassNode, node), name, remote_args, spec, args, kwargs
+                    )
+                    if watched or (consumers == 0 and not fetched):
+                        # The constructor's outcome; the hooks get the actor handle.
+                        ready_ref = handle.ready.remote()
+                        watch.append(ready_ref)
+                        statuses[ready_ref] = (name, handle, started)
+                    result_ref = None
+                else:
+                    if kind is MethodNode:
+                        instance = cast(MethodNode, node).instance
+                        options = (
+                            self._call_options(name, instance, remote_args) if remote_args else None
+                        )
+                        method = self.actors[instance].call.options(
+                            **(options or {}), num_returns=2
+                        )
+                        returned = method.remote(
+                            cast(MethodNode, node).method,
+                            spec,
+                            self.chain_status.get(instance),
+                            *args,
+                            **kwargs,
+                        )
+                        self.chain_status[instance] = returned[1]
+                    else:
+                        func = cast(FunctionNode, node).func
+                        returned = self._remote_for(name, func, remote_args, status).remote(
+                            spec, *args, **kwargs
+                        )
+                    if status:
+                        result_ref, status_ref = returned
+                    else:
+                        result_ref = returned
+                    if save and pinned:
+                        saved_ref, save_status = (
+                            remote_helpers()["save"]
+                            .options(**self.storage_options)
+                            .remote(storage, workflow_name, name, result_ref)
+                        )
+                        if storage is not None and storage.always_read:
+                            result_ref = saved_ref
+                        watch.append(save_status)
+                        statuses[save_status] = (name, None, started)
+
+                # -- bookkeeping -------------------------------------------------------------
+                if status_ref is not None and watched:
+                    watch.append(status_ref)
+                    statuses[status_ref] = (name, result_ref, started)
+                elif tracking and result_ref is not None:
+                    watch.append(result_ref)
+                if result_ref is not None:
+                    if node in leaf_nodes:
+                        leaf_refs[node] = result_ref
+                    if consumers:
+                        refs[node] = result_ref
+                        remaining[node] = consumers
+                for parent in parents:
+                    if type(parent) is ClassNode:
+                        continue
+                    left = remaining[parent] - 1
+                    if left:
+                        remaining[parent] = left
+                    else:
+                        del remaining[parent]
+                        del refs[parent]
+                if kind is MethodNode:
+                    self._release_actor(cast(MethodNode, node).instance)
+
+                if max_pending and len(watch) >= max_pending:
+                    watcher.wait_for(len(watch) - max_pending + batch)
+                elif track_all:
+                    watcher.poll()
+        except Exception as error:
+            raise _SubmitFailed(name, error) from error
 
         # Class nodes given as leaves: their instance, after every method call.
         for node in list(self.actors):
@@ -317,7 +360,11 @@ class RunAttempt:
         self.chain_status.clear()
 
     def _remote_for(
-        self, func: Callable[..., Any], remote_args: Mapping[str, Any] | None, status: bool
+        self,
+        name: str,
+        func: Callable[..., Any],
+        remote_args: Mapping[str, Any] | None,
+        status: bool,
     ) -> Any:
         remote = remote_function(func)
         if not remote_args and not status:
@@ -326,7 +373,27 @@ class RunAttempt:
         options = self._options.get(key)
         if options is None:
             extra = {"num_returns": 2} if status else {}
-            options = self._options[key] = remote.options(**(remote_args or {}), **extra)
+            options = self._options[key] = checked_options(
+                self.workflow_name, name, "node", remote.options, remote_args or {}, **extra
+            )
+        return options
+
+    def _call_options(
+        self, name: str, instance: ClassNode, remote_args: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The options of a method node's actor call (see :mod:`._options`)."""
+        settings = self.workflow.settings(instance)
+        class_args = settings.get(REMOTE_ARGS) if settings is not None else None
+        key = (id(remote_args), id(class_args))
+        options = self._method_options.get(key)
+        if options is None:
+            options = self._method_options[key] = method_options(
+                self.workflow_name,
+                name,
+                self.workflow.name_of(instance),
+                remote_args,
+                class_args,
+            )
         return options
 
     def _create_actor(
@@ -340,7 +407,9 @@ class RunAttempt:
     ) -> Any:
         actor_class = remote_helpers()["actor"]
         if remote_args:
-            actor_class = actor_class.options(**remote_args)
+            actor_class = checked_options(
+                self.workflow_name, name, "class node", actor_class.options, remote_args
+            )
         handle = actor_class.remote(node.cls, spec, *args, **kwargs)
         methods = sum(1 for method in node.methods if method not in self.skip)
         if methods or (node in self.leaf_nodes and self.return_results):

@@ -17,7 +17,7 @@ import ray
 
 from functionfuse import FunctionFuseWarning
 from functionfuse.runtime import LifecycleHooks
-from functionfuse_ray._errors import failing_node, node_execution_error
+from functionfuse_ray._errors import failing_node, node_execution_error, original_error
 from functionfuse_ray._worker import StaleStoredResult
 
 __all__ = ["POLL_EVERY", "Restart", "Watcher"]
@@ -126,6 +126,7 @@ class Watcher:
                         from_storage=False,
                     )
                 continue
+            error = original_error(error)
             self.note_failure(name, error)
             if hooks.node_error is not None:
                 cause = getattr(error, "cause", None)
@@ -138,6 +139,7 @@ class Watcher:
 
     def note_failure(self, seen_at: str, error: BaseException) -> None:
         """Record an error that reached the driver through node ``seen_at``."""
+        error = original_error(error)
         cause = getattr(error, "cause", None)
         stale = cause if isinstance(cause, StaleStoredResult) else error
         if isinstance(stale, StaleStoredResult):

@@ -18,6 +18,7 @@ itself never leaves the driver. A spec is the node's name alone in the common ca
 from __future__ import annotations
 
 import contextlib
+import pickle
 from collections.abc import Callable
 from typing import Any, Final, final
 
@@ -30,6 +31,7 @@ __all__ = [
     "ActorHost",
     "ArgsTemplate",
     "StaleStoredResult",
+    "UnpicklableNodeError",
     "execute",
     "read_stored_result",
     "save_pinned",
@@ -84,11 +86,57 @@ class StaleStoredResult(Exception):
         return f"stored result of node {self.node_name!r} is not usable: {self.reason}"
 
 
+class UnpicklableNodeError(Exception):
+    """Stands in for a node's exception that could not reach the driver as itself.
+
+    Ray sends a task's exception to the driver pickled. An exception class whose
+    instances do not unpickle — typically a custom ``__init__(self, a, b)`` that passes
+    one message to ``Exception.__init__`` — would arrive as Ray's
+    ``UnserializableException``, with neither its type nor the node that raised it. The
+    worker sends this instead: the node's name, the original type's qualified name and
+    message; the original traceback is in the remote traceback.
+    """
+
+    def __init__(self, node_name: str, type_name: str, message: str) -> None:
+        super().__init__(node_name, type_name, message)
+        self.node_name = node_name
+        self.type_name = type_name
+        self.message = message
+
+    def __str__(self) -> str:
+        return (
+            f"{self.type_name}: {self.message} (raised by node {self.node_name!r}; "
+            "its exception class cannot be unpickled, so this stands in for it)"
+        )
+
+
 def _mark(error: BaseException, name: str) -> None:
     if getattr(error, NODE_ATTRIBUTE, None) is None:
         # An exception type that refuses attributes stays unnamed.
         with contextlib.suppress(Exception):
             setattr(error, NODE_ATTRIBUTE, name)
+
+
+def _travels(error: BaseException) -> bool:
+    """True when ``error`` survives the trip to the driver (pickled, then unpickled)."""
+    try:
+        from ray import cloudpickle
+
+        pickle.loads(cloudpickle.dumps(error))  # type: ignore[no-untyped-call]
+    except Exception:
+        return False
+    return True
+
+
+def _failed(error: BaseException, name: str) -> BaseException:
+    """Name the node in its exception; replace an exception that cannot travel."""
+    _mark(error, name)
+    if not isinstance(error, Exception) or _travels(error):
+        return error
+    kind = type(error)
+    stand_in = UnpicklableNodeError(name, f"{kind.__module__}.{kind.__qualname__}", str(error))
+    _mark(stand_in, name)
+    return stand_in
 
 
 def execute(func: Callable[..., Any], spec: Spec, args: Any, kwargs: dict[str, Any]) -> Any:
@@ -97,8 +145,10 @@ def execute(func: Callable[..., Any], spec: Spec, args: Any, kwargs: dict[str, A
         try:
             return func(*args, **kwargs)
         except BaseException as error:
-            _mark(error, spec)
-            raise
+            failure = _failed(error, spec)
+            if failure is error:
+                raise
+            raise failure from error
     name, template, initialize, save, status = spec
     try:
         if initialize is not None:
@@ -109,8 +159,10 @@ def execute(func: Callable[..., Any], spec: Spec, args: Any, kwargs: dict[str, A
         if save is not None:
             result = save_result(save[0], save[1], name, result)
     except BaseException as error:
-        _mark(error, name)
-        raise
+        failure = _failed(error, name)
+        if failure is error:
+            raise
+        raise failure from error
     return (result, None) if status else result
 
 

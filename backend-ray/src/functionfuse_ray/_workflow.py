@@ -106,15 +106,16 @@ class RayWorkflow(BaseWorkflow):
             )
         error: BaseException | None = None
         try:
-            stored = self._stored_names()
             untrusted: set[str] = set()
             while True:
+                # Listed again for each attempt: what an attempt that had to start over
+                # finished (and stored) is read, not run again.
                 attempt = RunAttempt(
                     self,
                     hooks,
                     return_results=return_results,
                     max_pending_tasks=max_pending_tasks,
-                    stored_names=stored - untrusted,
+                    stored_names=self._stored_names() - untrusted,
                 )
                 try:
                     return attempt.execute()
@@ -133,7 +134,7 @@ class RayWorkflow(BaseWorkflow):
                 )
 
     def _stored_names(self) -> set[str]:
-        """What the storage holds for this workflow, listed once per run."""
+        """What the storage holds for this workflow (listed at the start of each attempt)."""
         storage = self.storage
         if storage is None:
             return set()
