@@ -71,21 +71,29 @@ rmse = evaluate(prediction, parts["y_test"]).set_name("rmse")
 class Report:
     """A hook plugin: says, for every node, whether it ran or came from storage."""
 
+    def __init__(self) -> None:
+        self.ran = 0
+
     @hookimpl
     def functionfuse_node_finish(self, node_name: str, duration: float, from_storage: bool) -> None:
+        self.ran += not from_storage
         how = "from storage" if from_storage else f"ran in {duration * 1000:.1f} ms"
         print(f"  {node_name:<8} {how}")
 
 
 def main() -> None:
-    functionfuse.get_plugin_manager().register(Report())
+    report = Report()
+    functionfuse.get_plugin_manager().register(report)
     Workflow = functionfuse.backend("local")
     pipeline = Workflow(rmse, weights, workflow_name="quickstart")
     pipeline.set_storage({"kind": "file", "options": {"path": "storage"}})
     print("quickstart workflow:")
     result_rmse, result_weights = pipeline.run()
     print(f"weights {np.round(result_weights, 2)} (true: [3, -2, 1]), test RMSE {result_rmse:.4f}")
-    print("Run it again: the nodes are not run but read from ./storage.")
+    if report.ran:
+        print("Run it again: the nodes are not run but read from ./storage.")
+    else:
+        print("Every result came from ./storage; delete that folder to run it all again.")
 
 
 if __name__ == "__main__":
