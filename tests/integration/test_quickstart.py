@@ -30,7 +30,7 @@ def test_quickstart_runs_then_resumes_from_storage(tmp_path: Path) -> None:
     second = run_quickstart(tmp_path)
     assert not [line for line in second if "ran in" in line]
     from_storage = [line.split()[0] for line in second if "from storage" in line]
-    assert from_storage == ["data", "split", "fit", "predict", "rmse"]
+    assert from_storage == ["data", "split", "model", "fit", "predict", "rmse"]
     # Same numbers, read back instead of computed.
     assert [line for line in first if line.startswith("weights")] == [
         line for line in second if line.startswith("weights")

@@ -123,15 +123,16 @@ class _Run:
                 before = None
             if storage is not None and (settings is None or settings.get(STORAGE, True)):
                 if kind is ClassNode:
-                    if node not in keep and self._chain_stored(node):  # type: ignore[arg-type]
+                    skip = node not in keep and self._chain_stored(node)  # type: ignore[arg-type]
+                    if skip:
+                        # Every call of the instance is stored: it is not built (reported
+                        # as from storage, as on Ray).
                         skipped_chains.add(node)  # type: ignore[arg-type]
-                        if before is not None:
-                            self.deferred[node] = before
-                        self._release(node.parents, remaining, keep)
-                        continue
-                elif name in stored and (
-                    kind is not MethodNode or node.instance in skipped_chains  # type: ignore[attr-defined]
-                ):
+                else:
+                    skip = name in stored and (
+                        kind is not MethodNode or node.instance in skipped_chains  # type: ignore[attr-defined]
+                    )
+                if skip:
                     # Stored: read lazily, only if a running node or the caller needs it.
                     if hooks.node_finish is not None:
                         hooks.node_finish(
