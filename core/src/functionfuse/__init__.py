@@ -5,9 +5,11 @@ a backend (``functionfuse.backend("local")``, ``"ray"``, ...) runs it, a storage
 (:func:`storage_factory`) keeps results so that a re-run resumes, and node plugins
 (:func:`plugin`) run around nodes. Backends, storages and plugins are separate
 distributions found through entry points; :func:`components` lists what is installed.
+:func:`from_config` builds a configured workflow from a TOML/JSON config file.
 Backend authors find their toolkit in :mod:`functionfuse.runtime`.
 """
 
+from functionfuse._config import WorkflowConfig, from_config, load_config
 from functionfuse._errors import (
     ComponentLoadError,
     ConfigurationError,
@@ -44,11 +46,14 @@ __all__ = [
     "StorageError",
     "StorageIntegrityError",
     "UnknownComponentError",
+    "WorkflowConfig",
     "__version__",
     "backend",
     "components",
+    "from_config",
     "get_plugin_manager",
     "hookimpl",
+    "load_config",
     "plugin",
     "storage_factory",
     "task",

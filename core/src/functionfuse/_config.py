@@ -1,0 +1,538 @@
+"""Config files: the backend, the storage and per-node rules, validated strictly.
+
+A config is a TOML file (JSON for a ``.json`` file) or the same data as a mapping::
+
+    workflow_name = "experiment"          # default name of the workflow (optional)
+
+    [backend]                             # optional; default: the "local" backend
+    name = "ray"                          # entry-point name in functionfuse.backends
+    options = {ray_init_args = {num_cpus = 4}}   # keywords of the backend's class
+
+    [storage]                             # optional; default: no storage
+    url = "s3://bucket/runs"              # or: kind = "file", options = {path = "runs"}
+    options = {endpoint_url = "http://127.0.0.1:9000"}
+
+    [[rules]]                             # applied in order; a later rule wins
+    pattern = "train.*"                   # regular expression, full match on node names
+    remote_args = {num_gpus = 1}
+    plugin = {name = "random_state", options = {seed = 0}}
+    storage = false
+
+Every key, name and type is checked before anything runs; an error names the file,
+the key path (``rules[1].plugin.name``) and what is allowed. Reading the file is the
+only part that needs anything beyond the standard library: ``tomllib`` on Python
+3.11+, ``tomli`` on 3.10 (``pip install "functionfuse[cli]"``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import warnings
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any, Final, NoReturn, final
+
+from functionfuse._errors import (
+    ComponentLoadError,
+    ConfigurationError,
+    FunctionFuseError,
+    FunctionFuseWarning,
+    UnknownComponentError,
+)
+from functionfuse._factories import backend, plugin, storage_factory
+from functionfuse._nodes import Instance, Node, NodeItem
+from functionfuse._workflow import BaseWorkflow, Query
+from functionfuse.hookspecs import Storage
+
+__all__ = [
+    "DEFAULT_BACKEND",
+    "PluginSpec",
+    "Rule",
+    "WorkflowConfig",
+    "from_config",
+    "load_config",
+    "parse_config",
+    "read_config_file",
+    "toml_module",
+]
+
+#: The backend of a config that names none.
+DEFAULT_BACKEND: Final = "local"
+
+_TOP_KEYS: Final = ("workflow_name", "backend", "storage", "rules")
+_BACKEND_KEYS: Final = ("name", "options")
+_STORAGE_KEYS: Final = ("kind", "url", "options")
+_RULE_KEYS: Final = ("pattern", "remote_args", "plugin", "storage")
+_PLUGIN_KEYS: Final = ("name", "options")
+
+ConfigSource = str | os.PathLike[str] | Mapping[str, Any]
+
+
+@final
+class PluginSpec:
+    """A node plugin by entry-point name, created afresh for each workflow built."""
+
+    __slots__ = ("name", "options")
+
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        self.name = name
+        self.options = options
+
+    def create(self) -> Any:
+        return plugin(self.name, **self.options)
+
+    def __repr__(self) -> str:
+        return f"PluginSpec({self.name!r}, {self.options!r})"
+
+
+@final
+class Rule:
+    """Settings for the nodes whose names fully match ``pattern``; ``None``: unset.
+
+    ``key`` says where the rule was written, e.g. ``"rules[0]"``.
+    """
+
+    __slots__ = ("key", "pattern", "plugin", "remote_args", "storage")
+
+    def __init__(
+        self,
+        key: str,
+        pattern: str,
+        remote_args: dict[str, Any] | None,
+        plugin: PluginSpec | None,
+        storage: bool | None,
+    ) -> None:
+        self.key = key
+        self.pattern = pattern
+        self.remote_args = remote_args
+        self.plugin = plugin
+        self.storage = storage
+
+    def __repr__(self) -> str:
+        return f"<Rule {self.key} {self.pattern!r}>"
+
+
+@final
+class WorkflowConfig:
+    """A validated config: builds configured workflows with :meth:`workflow`.
+
+    Every name is already resolved (the backend class imported, the storage created,
+    each plugin created once with its options), so building cannot fail on the config.
+    """
+
+    __slots__ = ("backend_name", "backend_options", "rules", "source", "storage", "workflow_name")
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        workflow_name: str | None,
+        backend_name: str,
+        backend_options: dict[str, Any],
+        storage: Storage | None,
+        rules: tuple[Rule, ...],
+    ) -> None:
+        self.source = source
+        self.workflow_name = workflow_name
+        self.backend_name = backend_name
+        self.backend_options = backend_options
+        self.storage = storage
+        self.rules = rules
+
+    def workflow(
+        self, *leaves: Node | NodeItem | Instance, workflow_name: str | None = None
+    ) -> BaseWorkflow:
+        """A workflow of the configured backend for ``leaves``, storage and rules set.
+
+        ``workflow_name`` wins over the config's ``workflow_name``; one of them is needed.
+        """
+        name = workflow_name if workflow_name is not None else self.workflow_name
+        if name is None:
+            raise ConfigurationError(
+                f"{self.source} gives no workflow_name: pass workflow_name=... or add "
+                'workflow_name = "..." to the config.'
+            )
+        cls = backend(self.backend_name)
+        try:
+            wf = cls(*leaves, workflow_name=name, **self.backend_options)
+        except ConfigurationError as error:
+            if not self.backend_options or isinstance(error, UnknownComponentError):
+                raise
+            raise ConfigurationError(
+                f"{self.source}, key backend.options: backend {self.backend_name!r} "
+                f"refused its options: {error}"
+            ) from error
+        if self.storage is not None:
+            wf.set_storage(self.storage)
+        for rule in self.rules:
+            nodes = wf.find_nodes(rule.pattern)
+            if not nodes:
+                warnings.warn(
+                    f"{self.source}, key {rule.key}.pattern: {rule.pattern!r} matches no "
+                    f"node of workflow {name!r}, so the rule does nothing.",
+                    FunctionFuseWarning,
+                    stacklevel=2,
+                )
+                continue
+            query = Query(nodes, wf)
+            if rule.remote_args is not None:
+                query.set_remote_args(rule.remote_args)
+            if rule.plugin is not None:
+                query.set_plugin(rule.plugin.create())
+            if rule.storage is not None:
+                query.set_storage(rule.storage)
+        return wf
+
+    def __repr__(self) -> str:
+        return (
+            f"<WorkflowConfig from {self.source}: backend {self.backend_name!r}, "
+            f"storage={self.storage!r}, {len(self.rules)} rules>"
+        )
+
+
+def from_config(
+    config: ConfigSource, /, *leaves: Node | NodeItem | Instance, workflow_name: str | None = None
+) -> BaseWorkflow:
+    """A configured, ready-to-run workflow for ``leaves``, from a config file or mapping.
+
+    ``config`` is the path of a TOML file (``.json``: JSON) or the same data as a dict;
+    see :func:`load_config`. ``workflow_name`` wins over the config's own::
+
+        wf = functionfuse.from_config("fuse.toml", model, workflow_name="experiment")
+        result = wf.run()
+    """
+    return load_config(config).workflow(*leaves, workflow_name=workflow_name)
+
+
+def load_config(config: ConfigSource, /) -> WorkflowConfig:
+    """Read and validate a config (a file path or a mapping) without building a workflow.
+
+    Raises :class:`functionfuse.ConfigurationError` naming the file, the key path and
+    what is allowed (:class:`~functionfuse.UnknownComponentError` for a name that is not
+    installed, :class:`~functionfuse.ComponentLoadError` for one that fails to import).
+    """
+    if isinstance(config, Mapping):
+        return parse_config(config, source="config")
+    if isinstance(config, (str, os.PathLike)):
+        path = os.fspath(config)
+        return parse_config(read_config_file(path), source=f"config file {path!r}")
+    raise ConfigurationError(
+        f"a config is the path of a TOML or JSON file or a dict, not "
+        f"{type(config).__name__} {config!r}."
+    )
+
+
+# -- reading files ----------------------------------------------------------------------
+
+
+def toml_module() -> ModuleType | None:
+    """``tomllib`` (Python 3.11+) or ``tomli``, whichever is importable, else None."""
+    import importlib
+
+    for name in ("tomllib", "tomli"):  # tomli is tomllib's backport, for Python 3.10
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+    return None
+
+
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The data of a TOML config file, or of a JSON one when its name ends in ``.json``."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as file:
+            raw = file.read()
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"config file {path!r} does not exist (relative paths start from {os.getcwd()!r})."
+        ) from None
+    except OSError as error:
+        raise ConfigurationError(f"config file {path!r} cannot be read: {error}.") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigurationError(f"config file {path!r} is not UTF-8 text: {error}.") from None
+    data: object
+    if path.lower().endswith(".json"):
+        import json
+
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigurationError(f"config file {path!r} is not valid JSON: {error}.") from None
+        if not isinstance(data, dict):
+            raise ConfigurationError(
+                f"config file {path!r} must hold a JSON object (keys workflow_name, "
+                f"backend, storage, rules), not {_kind(data)}."
+            )
+        return data
+    toml = toml_module()
+    if toml is None:
+        raise ConfigurationError(
+            f"config file {path!r} is TOML, and reading TOML on Python 3.10 needs tomli: "
+            'pip install "functionfuse[cli]" (or write the config as a .json file).'
+        )
+    try:
+        data = toml.loads(text)
+    except toml.TOMLDecodeError as error:
+        raise ConfigurationError(
+            f"config file {path!r} is not valid TOML: {error}. (A file whose name ends "
+            "in .json is read as JSON.)"
+        ) from None
+    assert isinstance(data, dict)
+    return data
+
+
+# -- validation -------------------------------------------------------------------------
+
+
+def parse_config(data: Mapping[str, Any], *, source: str) -> WorkflowConfig:
+    """Validate config ``data``; ``source`` says where it came from in error messages."""
+    check = _Checker(source)
+    check.keys(data, "", _TOP_KEYS)
+    workflow_name = data.get("workflow_name")
+    if workflow_name is not None and (not isinstance(workflow_name, str) or not workflow_name):
+        check.fail("workflow_name", f"must be a non-empty string, not {_kind(workflow_name)}.")
+    backend_name, backend_options = check.backend(data.get("backend"))
+    storage = check.storage(data.get("storage"))
+    rules = check.rules(data.get("rules"))
+    return WorkflowConfig(
+        source=source,
+        workflow_name=workflow_name,
+        backend_name=backend_name,
+        backend_options=backend_options,
+        storage=storage,
+        rules=rules,
+    )
+
+
+@final
+class _Checker:
+    """Validation of one config; every error names ``source`` and the key path."""
+
+    __slots__ = ("source",)
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, problem: str) -> NoReturn:
+        raise ConfigurationError(self.message(key, problem))
+
+    def message(self, key: str, problem: str) -> str:
+        return f"{self.source}, key {key}: {problem}" if key else f"{self.source}: {problem}"
+
+    def table(self, value: object, key: str, example: str) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            self.fail(key, f"must be a table, e.g. {example}, not {_kind(value)}.")
+        for name in value:
+            if not isinstance(name, str):
+                self.fail(key, f"has a key {name!r} that is not a string.")
+        return value
+
+    def keys(self, table: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> None:
+        if not isinstance(table, Mapping):
+            self.fail(key, f"must be a table, not {_kind(table)}.")
+        for name in table:
+            if name not in allowed:
+                where = _join(key, name) if isinstance(name, str) else key
+                listing = ", ".join(allowed)
+                scope = f"in {key}" if key else "at the top level"
+                hint = _did_you_mean(name, allowed)
+                self.fail(where, f"unknown key{hint}; the keys allowed {scope} are {listing}.")
+
+    def string(self, value: object, key: str, what: str) -> str:
+        if not isinstance(value, str) or not value:
+            self.fail(key, f"must be {what} (a non-empty string), not {_kind(value)}.")
+        return value
+
+    def component_error(self, key: str, error: FunctionFuseError) -> NoReturn:
+        """Re-raise a factory's error with the key path and file, keeping its type."""
+        message = self.message(key, str(error))
+        wrapped: FunctionFuseError
+        if isinstance(error, UnknownComponentError):
+            wrapped = UnknownComponentError(
+                message, group=error.group, name=error.name, installed=error.installed
+            )
+        elif isinstance(error, ComponentLoadError):
+            wrapped = ComponentLoadError(
+                message,
+                group=error.group,
+                name=error.name or "",
+                distribution=error.distribution,
+            )
+        else:
+            wrapped = ConfigurationError(message)
+        raise wrapped from error.__cause__ or error
+
+    # -- sections -----------------------------------------------------------------------
+
+    def backend(self, section: object) -> tuple[str, dict[str, Any]]:
+        if section is None:
+            return DEFAULT_BACKEND, {}
+        table = self.table(section, "backend", '{name = "local"}')
+        self.keys(table, "backend", _BACKEND_KEYS)
+        name = self.string(table.get("name", DEFAULT_BACKEND), "backend.name", "a backend name")
+        options = dict(self.table(table.get("options", {}), "backend.options", "{}"))
+        try:
+            cls = backend(name)
+        except FunctionFuseError as error:
+            self.component_error("backend.name", error)
+        allowed = _keyword_options(cls)
+        if allowed is not None:
+            for option in options:
+                if option not in allowed:
+                    listing = ", ".join(allowed) if allowed else "none"
+                    self.fail(
+                        _join("backend.options", option),
+                        f"backend {name!r} ({cls.__module__}.{cls.__qualname__}) takes no "
+                        f"option {option!r}{_did_you_mean(option, allowed)}; its options "
+                        f"are: {listing}.",
+                    )
+        return name, options
+
+    def storage(self, section: object) -> Storage | None:
+        if section is None or section is False:
+            return None
+        if isinstance(section, str):
+            return self.make_storage("storage", section, {}, False)
+        if not isinstance(section, Mapping):
+            self.fail(
+                "storage",
+                f'must be a URL or path ("./storage", "s3://bucket/prefix"), a table '
+                f'such as {{kind = "file", options = {{path = "storage"}}}}, or false, '
+                f"not {_kind(section)}.",
+            )
+        self.keys(section, "storage", _STORAGE_KEYS)
+        options = dict(self.table(section.get("options", {}), "storage.options", "{}"))
+        if ("kind" in section) == ("url" in section):
+            self.fail(
+                "storage",
+                "needs exactly one of 'kind' (a storage name, with its options) and "
+                "'url' (a URL or path, with storage options).",
+            )
+        if "url" in section:
+            url = self.string(section["url"], "storage.url", "a URL or path")
+            return self.make_storage("storage.url", url, options, bool(options))
+        kind = self.string(section["kind"], "storage.kind", "a storage kind")
+        config = {"kind": kind, "options": options}
+        return self.make_storage("storage.kind", config, {}, bool(options))
+
+    def make_storage(
+        self, key: str, config: Any, options: dict[str, Any], has_options: bool
+    ) -> Storage:
+        try:
+            return storage_factory(config, **options)
+        except (UnknownComponentError, ComponentLoadError) as error:
+            self.component_error(key, error)
+        except (FunctionFuseError, TypeError, ValueError) as error:
+            where = "storage.options" if has_options else key
+            if not isinstance(error, FunctionFuseError):
+                error = ConfigurationError(f"the storage refused it: {error}")
+            self.component_error(where, error)
+
+    def rules(self, section: object) -> tuple[Rule, ...]:
+        if section is None:
+            return ()
+        if isinstance(section, Mapping):
+            self.fail("rules", "must be an array of tables: write [[rules]], not [rules].")
+        if not isinstance(section, list):
+            self.fail("rules", f"must be an array of tables ([[rules]]), not {_kind(section)}.")
+        return tuple(self.rule(item, f"rules[{index}]") for index, item in enumerate(section))
+
+    def rule(self, item: object, key: str) -> Rule:
+        table = self.table(item, key, '{pattern = "train.*", storage = false}')
+        self.keys(table, key, _RULE_KEYS)
+        if "pattern" not in table:
+            self.fail(key, "needs a 'pattern': a regular expression on node names.")
+        pattern = self.string(table["pattern"], f"{key}.pattern", "a regular expression")
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            self.fail(f"{key}.pattern", f"{pattern!r} is not a valid regular expression: {error}.")
+        if len(table) == 1:
+            self.fail(key, "sets nothing: add remote_args, plugin or storage.")
+        remote_args = table.get("remote_args")
+        if remote_args is not None:
+            remote_args = dict(self.table(remote_args, f"{key}.remote_args", "{num_cpus = 2}"))
+        storage = table.get("storage")
+        if storage is not None and not isinstance(storage, bool):
+            self.fail(f"{key}.storage", f"must be true or false, not {_kind(storage)}.")
+        spec = None
+        if "plugin" in table:
+            spec = self.plugin(table["plugin"], f"{key}.plugin")
+        return Rule(key, pattern, remote_args, spec, storage)
+
+    def plugin(self, value: object, key: str) -> PluginSpec:
+        table = self.table(value, key, '{name = "random_state", options = {seed = 0}}')
+        self.keys(table, key, _PLUGIN_KEYS)
+        if "name" not in table:
+            self.fail(key, "needs a 'name': the entry-point name of a node plugin.")
+        name = self.string(table["name"], f"{key}.name", "a node plugin name")
+        options = dict(self.table(table.get("options", {}), f"{key}.options", "{seed = 0}"))
+        spec = PluginSpec(name, options)
+        try:
+            spec.create()  # checks the name and the options now, not when a node runs
+        except (UnknownComponentError, ComponentLoadError) as error:
+            self.component_error(f"{key}.name", error)
+        except (FunctionFuseError, TypeError, ValueError) as error:
+            if not isinstance(error, FunctionFuseError):
+                error = ConfigurationError(f"node plugin {name!r} refused them: {error}")
+            self.component_error(f"{key}.options", error)
+        return spec
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _keyword_options(cls: type) -> list[str] | None:
+    """The keyword options of a backend class (None: it takes any keyword)."""
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    names = []
+    for parameter in parameters:
+        if parameter.kind is parameter.VAR_KEYWORD:
+            return None
+        keyword = parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+        if keyword and parameter.name != "workflow_name":
+            names.append(parameter.name)
+    return names
+
+
+_BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _join(key: str, name: str) -> str:
+    """``key.name``, quoting ``name`` as TOML does when it is not a bare key."""
+    part = name if _BARE_KEY.fullmatch(name) else f'"{name}"'
+    return f"{key}.{part}" if key else part
+
+
+def _did_you_mean(name: object, allowed: list[str] | tuple[str, ...]) -> str:
+    if not isinstance(name, str):
+        return ""
+    import difflib
+
+    close = difflib.get_close_matches(name, allowed, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _kind(value: object) -> str:
+    """What a value is, in TOML's words."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {value!r}" if len(value) <= 60 else "a long string"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return f"{type(value).__name__} {value!r}"
