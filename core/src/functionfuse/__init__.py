@@ -25,6 +25,7 @@ from functionfuse._factories import backend, plugin, storage_factory
 from functionfuse._hooks import get_plugin_manager
 from functionfuse._nodes import task, workflow
 from functionfuse._plugins import Plugin
+from functionfuse._progress import ProgressReporter
 from functionfuse._registry import Component, components
 from functionfuse._workflow import BaseWorkflow, Query
 from functionfuse.hookspecs import Storage, hookimpl
@@ -41,6 +42,7 @@ __all__ = [
     "GraphError",
     "NodeExecutionError",
     "Plugin",
+    "ProgressReporter",
     "Query",
     "Storage",
     "StorageError",
