@@ -1,0 +1,182 @@
+"""The worked third-party backend, examples/functionfuse-threads, as a user meets it.
+
+The example is built as a wheel and installed (with uv, into a folder of its own: the
+workspace's environment is left alone); every scenario then runs in a fresh interpreter
+with that folder on ``PYTHONPATH`` and picks the backend by its entry-point name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "functionfuse-threads"
+SCENARIOS = Path(__file__).with_name("scenarios.py")
+
+
+def uv() -> list[str]:
+    """The uv that runs this suite (``uv run`` sets ``UV``), else the one on PATH."""
+    found = os.environ.get("UV") or shutil.which("uv")
+    return [found] if found else [sys.executable, "-m", "uv"]
+
+
+def run_checked(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        pytest.fail(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding functionfuse-threads installed from a freshly built wheel."""
+    work = tmp_path_factory.mktemp("threads")
+    dist, target = work / "dist", work / "site"
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    # `uv build` always builds from the sources (uv pip install of a folder may reuse
+    # a cached wheel of the same version).
+    run_checked(
+        [*uv(), "build", "--no-config", "--wheel", "-o", str(dist), str(EXAMPLE)], work, env
+    )
+    wheels = list(dist.glob("functionfuse_threads-*.whl"))
+    assert len(wheels) == 1, wheels
+    run_checked(
+        [
+            *uv(),
+            "pip",
+            "install",
+            "--no-config",
+            "--no-deps",
+            "--no-cache",
+            "--target",
+            str(target),
+            str(wheels[0]),
+        ],
+        work,
+        env,
+    )
+    assert (target / "functionfuse_threads" / "py.typed").is_file()
+    return target
+
+
+def environment(site: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "FUNCTIONFUSE_DISABLE_PLUGIN_AUTOLOAD"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    return env
+
+
+def scenario(site: Path, name: str, argument: str = "") -> Any:
+    out = run_checked([sys.executable, str(SCENARIOS), name, argument], ROOT, environment(site))
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_installed_and_found_by_name(site: Path) -> None:
+    code = """
+import json, functionfuse
+from functionfuse_threads import ThreadWorkflow
+found = [(c.kind, c.name, c.distribution, c.version) for c in functionfuse.components()
+         if c.name == "threads"]
+print(json.dumps([found, functionfuse.backend("threads") is ThreadWorkflow,
+                  ThreadWorkflow.__module__, ThreadWorkflow.backend_name]))
+"""
+    out = run_checked([sys.executable, "-c", code], ROOT, environment(site))
+    found, same, module, name = json.loads(out.strip().splitlines()[-1])
+    assert found == [["backend", "threads", "functionfuse-threads", "0.1.0"]]
+    assert same is True
+    assert name == "threads"
+    assert module == "functionfuse_threads._workflow"
+
+
+def test_same_results_as_the_local_backend(site: Path) -> None:
+    results = scenario(site, "graphs")
+    for graph in ("chain", "fan_in", "nested_args", "items", "stateful"):
+        expected, one_thread, four_threads = results[graph]
+        assert one_thread == expected, graph
+        assert four_threads == expected, graph
+    assert results["chain"][0] == "31"
+    assert results["instance_leaf"] == ["Accumulator", 6]
+
+
+def test_independent_nodes_run_at_the_same_time(site: Path) -> None:
+    results = scenario(site, "concurrency")
+    assert results["two_threads"] == "ab"  # both waited on one barrier: they overlapped
+    assert results["one_thread"] == "BrokenBarrierError"  # max_workers=1: one at a time
+
+
+def test_resumes_from_storage_as_the_local_backend_does(site: Path, tmp_path: Path) -> None:
+    results = scenario(site, "resume", str(tmp_path))
+    threads, local = results["threads"], results["local"]
+    assert threads == local
+    by_label = {label: (result, runs, warnings) for label, result, runs, warnings in threads}
+    everything = {"Accumulator": 1, "add": 2, "combine": 1, "double": 1, "source": 1}
+    assert by_label["fresh"] == ([18, 118], everything, 0)
+    assert by_label["stored"] == ([18, 118], {}, 0)
+    assert by_label["a call of the chain missing"] == ([18, 118], {"Accumulator": 1, "add": 2}, 0)
+    assert by_label["a leaf corrupt"] == ([18, 118], {"combine": 1}, 1)
+    assert by_label["a leaf and a parent corrupt"] == ([18, 118], {"combine": 1, "source": 1}, 2)
+    assert by_label["the last call of the chain corrupt"] == (
+        [18, 118],
+        {"Accumulator": 1, "add": 2},
+        1,
+    )
+    assert by_label["a parent of stored nodes missing"] == ([18, 118], {"double": 1}, 0)
+
+
+def test_a_failing_node_is_named_and_the_others_finish_and_are_stored(
+    site: Path, tmp_path: Path
+) -> None:
+    results = scenario(site, "failure", str(tmp_path))
+    error = results["error"]
+    assert error["workflow"] == "failing"
+    assert error["node"] == "fragile"
+    assert error["failed"] == ["fragile"]
+    assert error["cause"] == "ValueError('fragile got 2')"
+    assert error["message"].startswith(
+        "node 'fragile' of workflow 'failing' failed with ValueError: fragile got 2."
+    )
+    # `slow` was running when `fragile` failed: it finished and was stored.
+    assert results["stored_after_failure"] == ["slow"]
+    assert results["second_run"] == [1 + 3, {"fragile": 1}]
+    first, failed = results["two_failures"]
+    assert first in ("f1", "f2")
+    assert failed == ["f1", "f2"]
+    assert results["bad_item"] == ["total_0", "IndexError"]
+    assert "max_workers" in results["bad_option"]
+    assert "positive integer" in results["bad_option"]
+
+
+def test_hooks_progress_plugins_and_memory(site: Path, tmp_path: Path) -> None:
+    results = scenario(site, "observers", str(tmp_path))
+    names = ["source", "double", "acc", "add_1", "add_2", "combine"]
+    assert results["statuses"] == [
+        dict.fromkeys(names, "ran"),
+        dict.fromkeys(names, "from storage"),
+    ]
+    first, second = results["plain"]
+    assert first.startswith("functionfuse: workflow 'observed' on threads, 6 nodes\n")
+    assert "6 ran, 0 from storage, 0 failed, 0 not run" in first
+    assert "[6/6] 6 nodes from storage\n" in second
+    # Every hook is called on the thread that called run().
+    assert results["hook_threads"] == [results["main_thread"]]
+    events = results["events"]
+    assert len(events) == 6 + 6 + 6  # start and finish per node, then 6 from storage
+    for name in names:
+        assert events.index(f"start {name}") < events.index(f"finish {name}")
+    assert events.index("finish add_1") < events.index("start add_2")
+    # The initializer ran on the node's pool thread, right before it.
+    node_thread, prepared_on = results["initializer"]
+    assert node_thread.startswith("functionfuse-init")
+    assert prepared_on == node_thread
+    # One thread: nodes run in graph order and draw what they draw on the local backend.
+    local_draws, thread_draws = results["seeded"]
+    assert thread_draws == local_draws
+    # Intermediate results are released as soon as their consumers have run.
+    assert max(results["alive"]) <= 2
