@@ -1,84 +1,37 @@
 """The worked third-party backend, examples/functionfuse-threads, as a user meets it.
 
-The example is built as a wheel and installed (with uv, into a folder of its own: the
-workspace's environment is left alone); every scenario then runs in a fresh interpreter
-with that folder on ``PYTHONPATH`` and picks the backend by its entry-point name.
+Every scenario runs in a fresh interpreter with the example installed apart from the
+workspace (see conftest.py) and picks the backend by its entry-point name.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+RunChecked = Callable[[list[str], Path, dict[str, str]], str]
+
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "functionfuse-threads"
 SCENARIOS = Path(__file__).with_name("scenarios.py")
 
 
-def uv() -> list[str]:
-    """The uv that runs this suite (``uv run`` sets ``UV``), else the one on PATH."""
-    found = os.environ.get("UV") or shutil.which("uv")
-    return [found] if found else [sys.executable, "-m", "uv"]
+@pytest.fixture
+def scenario(threads_env: dict[str, str], run_checked: RunChecked) -> Callable[..., Any]:
+    """Run a scenario of scenarios.py in a fresh interpreter; its JSON result."""
+
+    def run(name: str, argument: str = "") -> Any:
+        out = run_checked([sys.executable, str(SCENARIOS), name, argument], ROOT, threads_env)
+        return json.loads(out.strip().splitlines()[-1])
+
+    return run
 
 
-def run_checked(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        pytest.fail(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder holding functionfuse-threads installed from a freshly built wheel."""
-    work = tmp_path_factory.mktemp("threads")
-    dist, target = work / "dist", work / "site"
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    # `uv build` always builds from the sources (uv pip install of a folder may reuse
-    # a cached wheel of the same version).
-    run_checked(
-        [*uv(), "build", "--no-config", "--wheel", "-o", str(dist), str(EXAMPLE)], work, env
-    )
-    wheels = list(dist.glob("functionfuse_threads-*.whl"))
-    assert len(wheels) == 1, wheels
-    run_checked(
-        [
-            *uv(),
-            "pip",
-            "install",
-            "--no-config",
-            "--no-deps",
-            "--no-cache",
-            "--target",
-            str(target),
-            str(wheels[0]),
-        ],
-        work,
-        env,
-    )
-    assert (target / "functionfuse_threads" / "py.typed").is_file()
-    return target
-
-
-def environment(site: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "FUNCTIONFUSE_DISABLE_PLUGIN_AUTOLOAD"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
-    return env
-
-
-def scenario(site: Path, name: str, argument: str = "") -> Any:
-    out = run_checked([sys.executable, str(SCENARIOS), name, argument], ROOT, environment(site))
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def test_installed_and_found_by_name(site: Path) -> None:
+def test_installed_and_found_by_name(threads_env: dict[str, str], run_checked: RunChecked) -> None:
     code = """
 import json, functionfuse
 from functionfuse_threads import ThreadWorkflow
@@ -87,7 +40,7 @@ found = [(c.kind, c.name, c.distribution, c.version) for c in functionfuse.compo
 print(json.dumps([found, functionfuse.backend("threads") is ThreadWorkflow,
                   ThreadWorkflow.__module__, ThreadWorkflow.backend_name]))
 """
-    out = run_checked([sys.executable, "-c", code], ROOT, environment(site))
+    out = run_checked([sys.executable, "-c", code], ROOT, threads_env)
     found, same, module, name = json.loads(out.strip().splitlines()[-1])
     assert found == [["backend", "threads", "functionfuse-threads", "0.1.0"]]
     assert same is True
@@ -95,8 +48,8 @@ print(json.dumps([found, functionfuse.backend("threads") is ThreadWorkflow,
     assert module == "functionfuse_threads._workflow"
 
 
-def test_same_results_as_the_local_backend(site: Path) -> None:
-    results = scenario(site, "graphs")
+def test_same_results_as_the_local_backend(scenario: Callable[..., Any]) -> None:
+    results = scenario("graphs")
     for graph in ("chain", "fan_in", "nested_args", "items", "stateful"):
         expected, one_thread, four_threads = results[graph]
         assert one_thread == expected, graph
@@ -105,14 +58,16 @@ def test_same_results_as_the_local_backend(site: Path) -> None:
     assert results["instance_leaf"] == ["Accumulator", 6]
 
 
-def test_independent_nodes_run_at_the_same_time(site: Path) -> None:
-    results = scenario(site, "concurrency")
+def test_independent_nodes_run_at_the_same_time(scenario: Callable[..., Any]) -> None:
+    results = scenario("concurrency")
     assert results["two_threads"] == "ab"  # both waited on one barrier: they overlapped
     assert results["one_thread"] == "BrokenBarrierError"  # max_workers=1: one at a time
 
 
-def test_resumes_from_storage_as_the_local_backend_does(site: Path, tmp_path: Path) -> None:
-    results = scenario(site, "resume", str(tmp_path))
+def test_resumes_from_storage_as_the_local_backend_does(
+    scenario: Callable[..., Any], tmp_path: Path
+) -> None:
+    results = scenario("resume", str(tmp_path))
     threads, local = results["threads"], results["local"]
     assert threads == local
     by_label = {label: (result, runs, warnings) for label, result, runs, warnings in threads}
@@ -131,9 +86,9 @@ def test_resumes_from_storage_as_the_local_backend_does(site: Path, tmp_path: Pa
 
 
 def test_a_failing_node_is_named_and_the_others_finish_and_are_stored(
-    site: Path, tmp_path: Path
+    scenario: Callable[..., Any], tmp_path: Path
 ) -> None:
-    results = scenario(site, "failure", str(tmp_path))
+    results = scenario("failure", str(tmp_path))
     error = results["error"]
     assert error["workflow"] == "failing"
     assert error["node"] == "fragile"
@@ -153,8 +108,8 @@ def test_a_failing_node_is_named_and_the_others_finish_and_are_stored(
     assert "positive integer" in results["bad_option"]
 
 
-def test_hooks_progress_plugins_and_memory(site: Path, tmp_path: Path) -> None:
-    results = scenario(site, "observers", str(tmp_path))
+def test_hooks_progress_plugins_and_memory(scenario: Callable[..., Any], tmp_path: Path) -> None:
+    results = scenario("observers", str(tmp_path))
     names = ["source", "double", "acc", "add_1", "add_2", "combine"]
     assert results["statuses"] == [
         dict.fromkeys(names, "ran"),

@@ -373,8 +373,7 @@ class _PlainDisplay(_Display):
         self._flush_stored(active, active.finished - 1)
         prefix = self._position(active, active.finished)
         if report.status == FAILED:
-            error = report.error
-            reason = f"{type(error).__name__}: {error}" if error is not None else "failed"
+            reason = _reason(report.error)
             self._write(f"{prefix} failed  {report.name}: {_one_line(reason)}\n")
         else:
             self._write(f"{prefix} ran     {report.name} ({_seconds(report.duration)})\n")
@@ -480,8 +479,7 @@ class _LiveDisplay(_Display):
 
     def node_finished(self, active: _Active, report: NodeReport) -> None:
         if report.status == FAILED and self.live is not None:
-            error = report.error
-            reason = f"{type(error).__name__}: {error}" if error is not None else "failed"
+            reason = _reason(report.error)
             self.live.console.print(
                 f"[red]failed[/red] {report.name}: {_one_line(reason)}",
                 markup=True,
@@ -579,6 +577,13 @@ def _seconds(seconds: float | None) -> str:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def _reason(error: BaseException | None) -> str:
+    if error is None:
+        return "failed"
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def _one_line(text: str, limit: int = 200) -> str:

@@ -403,9 +403,10 @@ class _Run:
             if self.storage is not None
             else "Fix the cause and run again."
         )
+        reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         failure = NodeExecutionError(
-            f"node {name!r} of workflow {self.workflow_name!r} failed with "
-            f"{type(error).__name__}: {error}{also}. {resume}",
+            f"node {name!r} of workflow {self.workflow_name!r} failed with {reason}{also}. "
+            f"{resume}",
             workflow_name=self.workflow_name,
             node_name=name,
             failed=dict(self.failures),
