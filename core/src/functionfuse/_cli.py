@@ -355,5 +355,9 @@ def _check_component(group: str, name: str) -> str | None:
     return None
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m functionfuse._cli
+    # Run the imported module, not this __main__ copy, so that its classes are the
+    # ones the command modules import.
+    from functionfuse._cli import main as _main
+
+    sys.exit(_main())

@@ -98,8 +98,10 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
                 raise ConfigurationError(
                     f"--set {key}: {where} is an array; give an index such as {where}[0]."
                 )
-            if part == len(container) and not last:
-                container.append({})
+            if part == len(container) and value is not None:
+                container.append(value if last else {})
+                if last:
+                    return
             if not 0 <= part < len(container):
                 raise ConfigurationError(
                     f"--set {key}: {where} has {len(container)} item(s), so [{part}] is out "

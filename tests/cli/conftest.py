@@ -1,0 +1,141 @@
+"""Fixtures of the command-line tests: `fuse` in a subprocess, and a workflow file.
+
+Every test runs `python -m functionfuse._cli` (the `fuse` script runs the same
+``main``) in a fresh interpreter, in its own temporary folder, so nothing of one run
+(sys.modules, sys.path, hook plugins) can leak into the next.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+Fuse = Callable[..., subprocess.CompletedProcess[str]]
+
+#: A small workflow; every node that runs appends its name to $FLOW_LOG.
+FLOW = """
+import os
+import random
+
+from functionfuse import workflow
+
+
+def log(name):
+    path = os.environ.get("FLOW_LOG")
+    if path:
+        with open(path, "a") as file:
+            file.write(name + "\\n")
+
+
+@workflow
+def load(n):
+    log("load")
+    return list(range(n))
+
+
+@workflow
+def total(numbers):
+    log("total")
+    return sum(numbers)
+
+
+@workflow
+def draw():
+    log("draw")
+    return random.randrange(10**9)
+
+
+data = load(int(os.environ.get("FLOW_N", "4"))).set_name("data")
+result = total(data).set_name("total")
+
+
+def build():
+    return [result, draw().set_name("draw")]
+
+
+if __name__ == "__main__":
+    raise SystemExit("the __main__ block ran")
+"""
+
+FAILING = """
+from functionfuse import workflow
+
+
+@workflow
+def first():
+    return 1
+
+
+@workflow
+def broken(x):
+    raise ValueError(f"boom {x}")
+
+
+end = broken(first().set_name("first")).set_name("broken")
+"""
+
+
+@pytest.fixture
+def fuse(tmp_path: Path) -> Fuse:
+    """Run ``fuse ARGS...`` in ``tmp_path`` (or ``cwd``); returns the finished process."""
+
+    def run(
+        *args: str,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: int | None = subprocess.DEVNULL,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
+        environment = dict(os.environ)
+        environment.pop("FUNCTIONFUSE_DISABLE_PLUGIN_AUTOLOAD", None)
+        environment["FLOW_LOG"] = str(tmp_path / "ran.log")
+        environment["COLUMNS"] = "200"
+        if env:
+            environment.update(env)
+        return subprocess.run(
+            [sys.executable, "-m", "functionfuse._cli", *args],
+            cwd=cwd or tmp_path,
+            env=environment,
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
+
+
+@pytest.fixture
+def flow(tmp_path: Path) -> Path:
+    """``flow.py`` in the test's folder (see FLOW)."""
+    path = tmp_path / "flow.py"
+    path.write_text(FLOW)
+    return path
+
+
+@pytest.fixture
+def ran(tmp_path: Path) -> Callable[[], list[str]]:
+    """The nodes that ran since the last call (read from and then clearing $FLOW_LOG)."""
+    log = tmp_path / "ran.log"
+
+    def read() -> list[str]:
+        if not log.exists():
+            return []
+        names = log.read_text().split()
+        log.unlink()
+        return names
+
+    return read
+
+
+def write(path: Path, text: str) -> Path:
+    """Write dedented ``text`` to ``path`` (parents created); return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path

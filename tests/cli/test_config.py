@@ -1,0 +1,295 @@
+"""Config files from Python: functionfuse.from_config / load_config, and --set's parsing."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import functionfuse
+from functionfuse import ConfigurationError, UnknownComponentError, workflow
+from functionfuse._overrides import apply_override, parse_value
+from functionfuse.runtime import PLUGIN, REMOTE_ARGS, STORAGE
+
+
+@workflow
+def source(n: int) -> list[int]:
+    return list(range(n))
+
+
+@workflow
+def train(data: list[int]) -> int:
+    return sum(data)
+
+
+@workflow
+def evaluate(score: int) -> str:
+    return f"score {score}"
+
+
+def graph() -> tuple[Any, Any, Any]:
+    data = source(3).set_name("data")
+    model = train(data).set_name("train_model")
+    return data, model, evaluate(model).set_name("evaluate")
+
+
+def toml_file(tmp_path: Path, text: str, name: str = "fuse.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_from_config_file_gives_a_ready_workflow(tmp_path: Path) -> None:
+    path = toml_file(
+        tmp_path,
+        f"""
+        workflow_name = "experiment"
+
+        [storage]
+        url = {json.dumps(str(tmp_path / "runs"))}
+
+        [[rules]]
+        pattern = "train.*"
+        remote_args = {{num_cpus = 2}}
+        plugin = {{name = "random_state", options = {{seed = 3}}}}
+
+        [[rules]]
+        pattern = "eval.*"
+        storage = false
+        remote_args = {{num_cpus = 1}}
+        """,
+    )
+    data, model, report = graph()
+    wf = functionfuse.from_config(path, report)
+    assert type(wf).__name__ == "LocalWorkflow"
+    assert wf.workflow_name == "experiment"
+    assert wf.settings(data) is None
+    train_settings = wf.settings(model)
+    assert train_settings is not None
+    assert train_settings[REMOTE_ARGS] == {"num_cpus": 2}
+    assert type(train_settings[PLUGIN].plugin).__name__ == "RandomStatePlugin"
+    assert wf.settings(report) == {REMOTE_ARGS: {"num_cpus": 1}, STORAGE: False}
+    assert wf.run() == "score 3"
+    assert sorted(p.name for p in (tmp_path / "runs" / "experiment").iterdir()) == [
+        "data",
+        "train_model",
+    ]
+    # The nodes themselves are untouched: the settings belong to the workflow.
+    assert model._backend_info is None
+
+
+def test_workflow_name_argument_wins_and_one_is_needed(tmp_path: Path) -> None:
+    *_, report = graph()
+    path = toml_file(tmp_path, 'workflow_name = "from-file"\n')
+    assert functionfuse.from_config(path, report, workflow_name="mine").workflow_name == "mine"
+    assert functionfuse.from_config(path, report).workflow_name == "from-file"
+    with pytest.raises(ConfigurationError, match=r"config gives no workflow_name: pass"):
+        functionfuse.from_config({}, report)
+
+
+def test_json_file_and_mapping_are_the_same_config(tmp_path: Path) -> None:
+    config = {"workflow_name": "w", "storage": "memory://cfg-json", "backend": {"name": "local"}}
+    path = tmp_path / "fuse.json"
+    path.write_text(json.dumps(config))
+    *_, report = graph()
+    for source_ in (config, path, str(path)):
+        wf = functionfuse.from_config(source_, report)
+        assert wf.workflow_name == "w"
+        assert repr(wf.storage) == "MemoryStorage('memory://cfg-json')"
+
+
+def test_each_workflow_gets_its_own_plugin_instance() -> None:
+    config = functionfuse.load_config(
+        {"rules": [{"pattern": "train.*", "plugin": {"name": "random_state"}}]}
+    )
+    _, model, report = graph()
+    one = config.workflow(report, workflow_name="one").settings(model)
+    two = config.workflow(report, workflow_name="two").settings(model)
+    assert one is not None
+    assert two is not None
+    assert one[PLUGIN].plugin is not two[PLUGIN].plugin
+
+
+def test_rule_matching_no_node_warns_naming_the_rule() -> None:
+    *_, report = graph()
+    with pytest.warns(functionfuse.FunctionFuseWarning, match=r"key rules\[1\]\.pattern: 'zz'"):
+        functionfuse.from_config(
+            {"rules": [{"pattern": "data", "storage": False}, {"pattern": "zz", "storage": False}]},
+            report,
+            workflow_name="w",
+        )
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "says"),
+    [
+        ({"rules": [{"pattern": "x", "plugin": {"name": "nope"}}]}, "rules[0].plugin.name",
+         "no node plugin named 'nope' is installed"),
+        ({"rules": [{"pattern": "x", "plugin": {"options": {}}}]}, "rules[0].plugin",
+         "needs a 'name'"),
+        ({"rules": [{"storage": False}]}, "rules[0]", "needs a 'pattern'"),
+        ({"rules": [{"pattern": "x"}]}, "rules[0]", "sets nothing"),
+        ({"rules": [{"pattern": "x", "remote_args": [1]}]}, "rules[0].remote_args",
+         "must be a table, e.g. {num_cpus = 2}, not an array"),
+        ({"rules": [{"pattern": 3, "storage": False}]}, "rules[0].pattern",
+         "must be a regular expression (a non-empty string), not the number 3"),
+        ({"rules": "x"}, "rules", "must be an array of tables"),
+        ({"backend": "ray"}, "backend", 'must be a table, e.g. {name = "local"}'),
+        ({"backend": {"name": "local", "optoins": {}}}, "backend.optoins",
+         "unknown key (did you mean 'options'?); the keys allowed in backend are name, options"),
+        ({"workflow_name": ""}, "workflow_name", "must be a non-empty string"),
+        ({"storage": {"url": "memory://x", "options": {"fsync": "yes"}}}, "storage.options",
+         "fsync"),
+        ({"storage": {}}, "storage", "needs exactly one of 'kind'"),
+        ({"storage": True}, "storage", "or false, not the boolean true"),
+    ],
+)  # fmt: skip
+def test_errors_name_the_key_path(config: dict[str, Any], key: str, says: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        functionfuse.load_config(config)
+    assert str(caught.value).startswith(f"config, key {key}: ")
+    assert says in str(caught.value)
+
+
+def test_unknown_names_keep_their_error_type_and_name_the_file(tmp_path: Path) -> None:
+    path = toml_file(tmp_path, '[backend]\nname = "nope"\n')
+    with pytest.raises(UnknownComponentError) as caught:
+        functionfuse.load_config(path)
+    error = caught.value
+    assert str(error).startswith(f"config file {str(path)!r}, key backend.name: no backend named")
+    assert error.name == "nope"
+    assert "local" in error.installed
+
+
+def test_backend_options_are_keywords_of_its_class(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    dist_info = site / "ff_cfg_backend-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: ff-cfg-backend\nVersion: 1.0\n"
+    )
+    (dist_info / "entry_points.txt").write_text(
+        "[functionfuse.backends]\ngreeting = ff_cfg_backend_mod:GreetingWorkflow\n"
+    )
+    (site / "ff_cfg_backend_mod.py").write_text(
+        textwrap.dedent(
+            """
+            from functionfuse_local import LocalWorkflow
+
+            class GreetingWorkflow(LocalWorkflow):
+                def __init__(self, *nodes, workflow_name, greeting="hi", loud=False):
+                    super().__init__(*nodes, workflow_name=workflow_name)
+                    self.greeting = greeting.upper() if loud else greeting
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(site))  # the registry rescans when sys.path changes
+    try:
+        *_, report = graph()
+        config = {"backend": {"name": "greeting", "options": {"greeting": "hello", "loud": True}}}
+        wf = functionfuse.from_config(config, report, workflow_name="w")
+        assert type(wf).__name__ == "GreetingWorkflow"
+        assert wf.greeting == "HELLO"  # type: ignore[attr-defined]
+        with pytest.raises(ConfigurationError) as caught:
+            functionfuse.load_config({"backend": {"name": "greeting", "options": {"lod": 1}}})
+        assert str(caught.value) == (
+            "config, key backend.options.lod: backend 'greeting' "
+            "(ff_cfg_backend_mod.GreetingWorkflow) takes no option 'lod' (did you mean "
+            "'loud'?); its options are: greeting, loud."
+        )
+    finally:
+        sys.modules.pop("ff_cfg_backend_mod", None)
+
+
+def test_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"config file '.*missing.toml' does not exist"):
+        functionfuse.load_config(tmp_path / "missing.toml")
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text("[1, 2]")
+    with pytest.raises(ConfigurationError, match=r"must hold a JSON object"):
+        functionfuse.load_config(bad_json)
+    bad_json.write_text("{")
+    with pytest.raises(ConfigurationError, match=r"is not valid JSON"):
+        functionfuse.load_config(bad_json)
+    with pytest.raises(ConfigurationError, match=r"a config is the path of a TOML or JSON file"):
+        functionfuse.load_config(3)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def no_toml(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.10 without tomli: neither TOML reader can be imported."""
+    monkeypatch.setitem(sys.modules, "tomllib", None)
+    monkeypatch.setitem(sys.modules, "tomli", None)
+
+
+@pytest.mark.usefixtures("no_toml")
+def test_without_a_toml_reader_toml_files_say_what_to_install(tmp_path: Path) -> None:
+    path = toml_file(tmp_path, 'workflow_name = "x"\n')
+    with pytest.raises(ConfigurationError, match=r'pip install "functionfuse\[cli\]"'):
+        functionfuse.load_config(path)
+    json_path = tmp_path / "fuse.json"
+    json_path.write_text('{"workflow_name": "x"}')
+    assert functionfuse.load_config(json_path).workflow_name == "x"
+    assert parse_value('{"a": 1}') == {"a": 1}  # --set falls back to JSON
+
+
+# -- --set ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1", 1),
+        ("2.5", 2.5),
+        ("true", True),
+        ('"quoted"', "quoted"),
+        ("ray", "ray"),
+        ("s3://bucket/x", "s3://bucket/x"),
+        ("[1, 2]", [1, 2]),
+        ("{num_cpus = 1}", {"num_cpus": 1}),
+        ('{"num_cpus": 1}', {"num_cpus": 1}),
+        ("null", None),
+        ("", ""),
+    ],
+)
+def test_parse_value(text: str, value: object) -> None:
+    assert parse_value(text) == value
+
+
+def test_apply_override_paths() -> None:
+    data: dict[str, Any] = {"rules": [{"pattern": "a", "storage": True}], "storage": "x"}
+    apply_override(data, "backend.options.ray_init_args.num_cpus=2")
+    apply_override(data, "rules[0].storage=false")
+    apply_override(data, 'rules.1 = {pattern = "b", storage = false}')
+    apply_override(data, 'backend.options."odd.key"=1')
+    apply_override(data, "storage=null")
+    assert data == {
+        "rules": [{"pattern": "a", "storage": False}, {"pattern": "b", "storage": False}],
+        "backend": {"options": {"ray_init_args": {"num_cpus": 2}, "odd.key": 1}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("assignment", "says"),
+    [
+        ("novalue", "--set takes key=value"),
+        ("=1", "--set takes key=value"),
+        ("a..b=1", "is not a key path"),
+        ("[0]=1", "is not a key path"),
+        ("rules[5].storage=false", "rules has 1 item(s), so [5] is out of range"),
+        ("rules.pattern=x", "rules is an array; give an index"),
+        ("storage.url=x", "storage is a value ('x'), not a table"),
+        ("backend[0]=x", "backend is a table; give a key name"),
+    ],
+)
+def test_apply_override_errors(assignment: str, says: str) -> None:
+    data: dict[str, Any] = {"rules": [{"pattern": "a"}], "storage": "x", "backend": {}}
+    with pytest.raises(ConfigurationError) as caught:
+        apply_override(data, assignment)
+    assert says in str(caught.value)

@@ -1,0 +1,134 @@
+"""`fuse tasks`, `fuse show` and `fuse rm` on a real file storage."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import Fuse
+
+
+@pytest.fixture
+def stored(fuse: Fuse, flow: Path, tmp_path: Path) -> Path:
+    """``results/`` holding workflow ``flow``: data, total, draw."""
+    done = fuse("run", "flow.py:build", "--storage", "results", "-q")
+    assert done.returncode == 0, done.stderr
+    return tmp_path / "results"
+
+
+def test_tasks_lists_stored_results(fuse: Fuse, stored: Path) -> None:
+    done = fuse("tasks", "results", "flow")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["data", "draw", "total"]
+    assert fuse("tasks", "results", "flow", "d*").stdout.split() == ["data", "draw"]
+    empty = fuse("tasks", "results", "other")
+    assert empty.returncode == 0
+    assert empty.stdout == ""
+    assert "no stored results for workflow 'other'" in empty.stderr
+
+
+def test_show_prints_header_and_result(fuse: Fuse, stored: Path) -> None:
+    done = fuse("show", str(stored), "flow", "data")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["workflow:", "flow"]
+    assert lines[1].split() == ["task:", "data"]
+    assert "codec:" in done.stdout  # from FileStorage.read_header
+    assert "type:           builtins.list" in done.stdout
+    assert lines[-1] == "[0, 1, 2, 3]"
+
+
+def test_show_shortens_long_results(fuse: Fuse, flow: Path, tmp_path: Path) -> None:
+    done = fuse("run", "flow.py:data", "--storage", "results", "-q", env={"FLOW_N": "5000"})
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout) < 200  # the printed result is shortened too
+    short = fuse("show", "results", "flow", "data")
+    assert short.stdout.splitlines()[-1] == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, ...]"
+    full = fuse("show", "results", "flow", "data", "--full")
+    assert full.stdout.splitlines()[-1] == repr(list(range(5000)))
+
+
+def test_show_missing_task_exits_2(fuse: Fuse, stored: Path) -> None:
+    done = fuse("show", "results", "flow", "nope")
+    assert done.returncode == 2
+    assert "no stored result named 'nope' in workflow 'flow'" in done.stderr
+    assert "its stored results: data, draw, total" in done.stderr
+
+
+def test_show_corrupt_result_exits_1(fuse: Fuse, stored: Path) -> None:
+    path = stored / "flow" / "total"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    done = fuse("show", "results", "flow", "total")
+    assert done.returncode == 1
+    assert "fuse show: error:" in done.stderr
+    assert "total" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_rm_one_task_a_pattern_and_a_workflow(fuse: Fuse, stored: Path) -> None:
+    done = fuse("rm", "results", "flow", "total", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (stored / "flow").iterdir()) == ["data", "draw"]
+    done = fuse("rm", "results", "flow", "--pattern", "dr*", "-y")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (stored / "flow").iterdir()) == ["data"]
+    nothing = fuse("rm", "results", "flow", "--pattern", "zz*", "-y")
+    assert nothing.returncode == 0
+    assert "Nothing to remove" in nothing.stdout
+    done = fuse("rm", "results", "flow", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert not (stored / "flow").exists()
+
+
+def test_rm_refuses_without_yes_when_stdin_is_not_a_terminal(fuse: Fuse, stored: Path) -> None:
+    done = fuse("rm", "results", "flow")
+    assert done.returncode == 2
+    assert "stdin is not a terminal" in done.stderr
+    assert "--yes" in done.stderr
+    assert sorted(p.name for p in (stored / "flow").iterdir()) == ["data", "draw", "total"]
+
+
+def test_rm_missing_task_and_bad_usage_exit_2(fuse: Fuse, stored: Path) -> None:
+    done = fuse("rm", "results", "flow", "nope", "--yes")
+    assert done.returncode == 2
+    assert "no stored result named 'nope'" in done.stderr
+    # A task and a pattern together are a usage error.
+    assert fuse("rm", "results", "flow", "data", "--pattern", "d*", "--yes").returncode == 2
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize(("answer", "removed"), [(b"y\n", True), (b"n\n", False)])
+def test_rm_asks_on_a_terminal(stored: Path, tmp_path: Path, answer: bytes, removed: bool) -> None:
+    import pty
+
+    primary, secondary = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "functionfuse._cli", "rm", "results", "flow", "total"],
+            cwd=tmp_path,
+            stdin=secondary,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.close(secondary)
+        secondary = -1
+        time.sleep(0.2)
+        os.write(primary, answer)
+        out, err = process.communicate(timeout=60)
+    finally:
+        os.close(primary)
+        if secondary != -1:
+            os.close(secondary)
+    assert process.returncode == 0, err
+    assert "About to remove the stored result 'total' of workflow 'flow'" in out
+    assert "Remove them? [y/N]" in out
+    assert (stored / "flow" / "total").exists() is not removed
+    assert ("Removed" in out) is removed
