@@ -85,6 +85,7 @@ class Env:
             cwd=self.work,
         )
         self.python = str(folder / "venv" / "bin" / "python")
+        self.fuse = str(folder / "venv" / "bin" / "fuse")  # the core's console script
 
     def install(self, *names: str, extra: tuple[str, ...] = ()) -> None:
         """Install distributions by name from the built wheels (the core found there too)."""
@@ -151,6 +152,8 @@ def test_core_alone_imports_and_asks_for_a_backend(core_alone: Env) -> None:
     )
     assert info == [VERSION, []]
     assert core_alone.python_json(LISTING) == []
+    listing = run([core_alone.fuse, "plugins"], cwd=core_alone.work).stdout
+    assert "backends (functionfuse.backends):\n  (none installed)" in listing
     message = core_alone.python_json(UNKNOWN.format(call='functionfuse.backend("local")'))
     assert 'pip install "functionfuse-local"' in str(message)
     message = core_alone.python_json(
@@ -200,6 +203,12 @@ def test_installed_later_ray_and_plugins_are_found_by_name(grown: Env) -> None:
         """
     )
     assert found == ["RayWorkflow", "RandomStatePlugin", 3]
+    listing = run([grown.fuse, "plugins"], cwd=grown.work).stdout
+    for line in (
+        f"ray    functionfuse-ray {VERSION}",
+        f"random_state  functionfuse-plugins {VERSION}",
+    ):
+        assert line in listing
 
 
 def test_an_uninstalled_distribution_leaves_discovery_cleanly(grown: Env) -> None:
