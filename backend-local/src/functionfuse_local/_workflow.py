@@ -44,27 +44,9 @@ class LocalWorkflow(BaseWorkflow):
         """Run the workflow; return the given node's result, or a list for several."""
         hooks = lifecycle_hooks()
         run = _Run(self, hooks)
-        start = perf_counter()
-        if hooks.workflow_start is not None:
-            hooks.workflow_start(
-                workflow_name=self.workflow_name,
-                backend=self.backend_name,
-                node_names=list(self._names.values()),
-            )
-        error: BaseException | None = None
-        try:
+        with self.lifecycle(hooks):
             run.execute()
             return self.collect_results(run.value_of) if return_results else None
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            if hooks.workflow_finish is not None:
-                hooks.workflow_finish(
-                    workflow_name=self.workflow_name,
-                    error=error,
-                    duration=perf_counter() - start,
-                )
 
 
 class _Run:

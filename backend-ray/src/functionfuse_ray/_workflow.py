@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -97,15 +96,7 @@ class RayWorkflow(BaseWorkflow):
             )
         ensure_ray(self.ray_init_args)  # a Ray shut down since construction comes back
         hooks = lifecycle_hooks()
-        started = time.perf_counter()
-        if hooks.workflow_start is not None:
-            hooks.workflow_start(
-                workflow_name=self.workflow_name,
-                backend=self.backend_name,
-                node_names=[name for name, _ in self.graph_traversal()],
-            )
-        error: BaseException | None = None
-        try:
+        with self.lifecycle(hooks):
             untrusted: set[str] = set()
             while True:
                 # Listed again for each attempt: what an attempt that had to start over
@@ -122,16 +113,6 @@ class RayWorkflow(BaseWorkflow):
                 except Restart as restart:
                     # Unusable stored results: their nodes run again, all else resumes.
                     untrusted |= restart.names
-        except BaseException as failure:
-            error = failure
-            raise
-        finally:
-            if hooks.workflow_finish is not None:
-                hooks.workflow_finish(
-                    workflow_name=self.workflow_name,
-                    error=error,
-                    duration=time.perf_counter() - started,
-                )
 
     def _stored_names(self) -> set[str]:
         """What the storage holds for this workflow (listed at the start of each attempt)."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping
+from time import perf_counter
 from typing import Any, ClassVar, Final, final
 
 from functionfuse._errors import ConfigurationError, FunctionFuseWarning, GraphError
@@ -190,6 +192,34 @@ class BaseWorkflow(abc.ABC):
         if not calls:
             return None
         return calls[0] if len(calls) == 1 else _CallAll(calls)
+
+    @contextlib.contextmanager
+    def lifecycle(self, hooks: LifecycleHooks) -> Iterator[None]:
+        """For backends: report the run in the ``with`` block to the workflow hooks.
+
+        ``functionfuse_workflow_start`` on entry; ``functionfuse_workflow_finish`` on
+        exit, with the exception that left the block (re-raised) and the duration.
+        """
+        start = perf_counter()
+        if hooks.workflow_start is not None:
+            hooks.workflow_start(
+                workflow_name=self.workflow_name,
+                backend=self.backend_name,
+                node_names=list(self._names.values()),
+            )
+        error: BaseException | None = None
+        try:
+            yield
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if hooks.workflow_finish is not None:
+                hooks.workflow_finish(
+                    workflow_name=self.workflow_name,
+                    error=error,
+                    duration=perf_counter() - start,
+                )
 
     def collect_results(self, value_of: Callable[[Node], Any]) -> Any:
         """What ``run()`` returns: the given nodes' results (a list for several)."""

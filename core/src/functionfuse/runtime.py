@@ -1,8 +1,9 @@
 """The toolkit for backend authors: node kinds, argument resolution, hooks, settings.
 
 A backend is a :class:`functionfuse.BaseWorkflow` subclass published under the
-``functionfuse.backends`` entry-point group. Its ``run()`` walks
-``graph_traversal()`` and, for each node:
+``functionfuse.backends`` entry-point group. Its ``run()`` takes the hooks of
+:func:`lifecycle_hooks`, reports the run with ``with self.lifecycle(hooks):``, walks
+``graph_traversal()`` inside that block and, for each node:
 
 - skips or reads it from storage (see :func:`read_stored`) unless
   ``settings(node).get(STORAGE) is False``;

@@ -84,27 +84,9 @@ class ThreadWorkflow(BaseWorkflow):
     def run(self, *, return_results: bool = True) -> Any:
         """Run the workflow; return the given node's result, or a list for several."""
         hooks = lifecycle_hooks()
-        start = perf_counter()
-        if hooks.workflow_start is not None:
-            hooks.workflow_start(
-                workflow_name=self.workflow_name,
-                backend=self.backend_name,
-                node_names=[name for name, _ in self.graph_traversal()],
-            )
-        error: BaseException | None = None
-        try:
+        with self.lifecycle(hooks):
             values = _Run(self, hooks, return_results).execute()
             return self.collect_results(values.__getitem__) if return_results else None
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            if hooks.workflow_finish is not None:
-                hooks.workflow_finish(
-                    workflow_name=self.workflow_name,
-                    error=error,
-                    duration=perf_counter() - start,
-                )
 
 
 class _Run:
