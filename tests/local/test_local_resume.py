@@ -205,3 +205,43 @@ def test_hostile_names_stay_inside_the_storage(tmp_path: Any) -> None:
     runs.clear()
     wf.run()
     assert runs == Counter()
+
+
+class Reports:
+    """Records what the node hooks hear: (event, node, from_storage)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, bool | None]] = []
+
+    @ff.hookimpl
+    def functionfuse_node_start(self, node_name: str) -> None:
+        self.events.append(("start", node_name, None))
+
+    @ff.hookimpl
+    def functionfuse_node_finish(self, node_name: str, from_storage: bool) -> None:
+        self.events.append(("finish", node_name, from_storage))
+
+
+def test_a_stored_result_found_corrupt_is_reported_as_run(tmp_path: Any) -> None:
+    """Hooks (and so the progress summary) hear that the node ran after all."""
+    storage = ff.storage_factory(str(tmp_path))
+    run_pipeline(storage)
+    path = tmp_path / "resume" / "combine"
+    path.write_bytes(path.read_bytes()[:5])
+    reports = Reports()
+    manager = ff.get_plugin_manager()
+    manager.register(reports)
+    try:
+        runs.clear()
+        with pytest.warns(FunctionFuseWarning, match="'combine'"):
+            assert run_pipeline(storage) == [18, 118]
+    finally:
+        manager.unregister(reports)
+    assert runs == Counter(combine=1)
+    combine = [event for event in reports.events if event[1] == "combine"]
+    # First skipped as stored, then read at the end, found corrupt and run.
+    assert combine == [
+        ("finish", "combine", True),
+        ("start", "combine", None),
+        ("finish", "combine", False),
+    ]

@@ -129,7 +129,7 @@ class _Run:
                     self._release(node.parents, remaining, keep)
                     continue
             if watch:
-                self._run_watched(node, name, settings, before)
+                values[node] = self._reported(node, name, settings, before)
             else:
                 values[node] = self._compute(node, name, settings, before)
             if node.parents:
@@ -272,16 +272,23 @@ class _Run:
             failed={name: error},
         )
 
-    def _run_watched(
-        self, node: Node, name: str, settings: Any, before: Callable[[], object] | None
-    ) -> None:
+    def _reported(
+        self,
+        node: Node,
+        name: str,
+        settings: Any,
+        before: Callable[[], object] | None,
+        **options: Any,
+    ) -> Any:
+        """``_compute`` between the node_start and node_finish hooks (when there are any)."""
         hooks = self.hooks
+        if hooks.node_start is None and hooks.node_finish is None:
+            return self._compute(node, name, settings, before, **options)
         workflow_name = self.workflow.workflow_name
         if hooks.node_start is not None:
             hooks.node_start(workflow_name=workflow_name, node_name=name)
         start = perf_counter()
-        result = self._compute(node, name, settings, before)
-        self.values[node] = result
+        result = self._compute(node, name, settings, before, **options)
         if hooks.node_finish is not None:
             hooks.node_finish(
                 workflow_name=workflow_name,
@@ -290,6 +297,7 @@ class _Run:
                 duration=perf_counter() - start,
                 from_storage=False,
             )
+        return result
 
     # -- values on demand ---------------------------------------------------------------
 
@@ -318,11 +326,12 @@ class _Run:
             if value is not MISSING:
                 return value
             self.stored.discard(name)
-        # Not stored (or unreadable): compute it again. A method call needs its
-        # instance in the state its earlier calls left: replay the chain.
+        # Not stored (or unreadable): compute it again, reported to the hooks as a run
+        # (they first heard of it as stored). A method call needs its instance in the
+        # state its earlier calls left: replay the chain.
         if type(node) is MethodNode:
             return self._replay(node)
-        return self._compute(node, name, settings, self._initializer(node, name, settings))
+        return self._reported(node, name, settings, self._initializer(node, name, settings))
 
     def _replay(self, target: MethodNode) -> Any:
         """Build a fresh instance and call its methods up to ``target`` (saved again)."""
@@ -331,12 +340,12 @@ class _Run:
         name = self.names[instance_node]
         settings = workflow.settings(instance_node)
         before = self._initializer(instance_node, name, settings)
-        instance = self._compute(instance_node, name, settings, before)
+        instance = self._reported(instance_node, name, settings, before)
         for method in instance_node.methods:
             name = self.names[method]
             settings = workflow.settings(method)
             before = self._initializer(method, name, settings)
-            result = self._compute(
+            result = self._reported(
                 method, name, settings, before, instance=instance, save=method is target
             )
             if method is target:
