@@ -297,3 +297,29 @@ def test_hook_plugin_initializer_runs_around_every_node() -> None:
 
 def test_backend_found_by_name() -> None:
     assert ff.backend("local") is LocalWorkflow
+
+
+@pytest.mark.parametrize("with_storage", [False, True])
+def test_calls_made_after_the_workflow_was_built_are_not_part_of_it(
+    with_storage: bool, tmp_path: Any
+) -> None:
+    @workflow
+    class Acc:
+        def __init__(self) -> None:
+            self.value = 0
+
+        def add(self, x: int) -> int:
+            self.value += x
+            return self.value
+
+    acc = Acc().set_name("acc")
+    first = acc.add(1).set_name("first")
+    wf = LocalWorkflow(first, workflow_name="late")
+    if with_storage:
+        wf.set_storage(str(tmp_path))
+    acc.add(2).set_name("later")  # after the workflow: not in it
+    assert wf.run() == 1
+    assert wf.run() == 1  # and again, from storage when there is one
+    if with_storage:
+        assert wf.storage is not None
+        assert wf.storage.list_tasks("late") == ["first"]

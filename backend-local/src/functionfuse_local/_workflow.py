@@ -61,6 +61,7 @@ class _Run:
         # What to call before a skipped (stored) node if it has to run after all
         # (unreadable, or replayed): its plugins were initialized once, in graph order.
         self.deferred: dict[Node, Callable[[], object]] = {}
+        self.methods: dict[ClassNode, list[MethodNode]] = {}
         if self.storage is not None:
             self.storage.new_workflow(workflow.workflow_name)
             # One listing instead of a request per node.
@@ -200,17 +201,28 @@ class _Run:
         if kind is MethodNode:
             self.values.pop(node, None)
             instance = node.instance  # type: ignore[attr-defined]
-            if node is instance.methods[-1] and instance not in self.workflow._leaf_nodes:
+            if node is self._methods(instance)[-1] and instance not in self.workflow._leaf_nodes:
                 self.values.pop(instance, None)
-        elif kind is not ClassNode or not node.methods:  # type: ignore[attr-defined]
+        elif kind is not ClassNode or not self._methods(node):  # type: ignore[arg-type]
             self.values.pop(node, None)
+
+    def _methods(self, instance: ClassNode) -> list[MethodNode]:
+        """The instance's method calls that belong to this workflow, in call order.
+
+        Calls made on the instance after the workflow was built are not part of it.
+        """
+        methods = self.methods.get(instance)
+        if methods is None:
+            names = self.names
+            methods = self.methods[instance] = [m for m in instance.methods if m in names]
+        return methods
 
     def _chain_stored(self, node: ClassNode) -> bool:
         """True when every method call of this instance has a stored result."""
         stored = self.stored
         names = self.names
         settings_of = self.workflow.settings
-        for method in node.methods:
+        for method in self._methods(node):
             settings = settings_of(method)
             if names[method] not in stored or (
                 settings is not None and not settings.get(STORAGE, True)
@@ -341,7 +353,7 @@ class _Run:
         settings = workflow.settings(instance_node)
         before = self._initializer(instance_node, name, settings)
         instance = self._reported(instance_node, name, settings, before)
-        for method in instance_node.methods:
+        for method in self._methods(instance_node):
             name = self.names[method]
             settings = workflow.settings(method)
             before = self._initializer(method, name, settings)
