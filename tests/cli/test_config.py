@@ -207,6 +207,72 @@ def test_backend_options_are_keywords_of_its_class(
         sys.modules.pop("ff_cfg_backend_mod", None)
 
 
+@pytest.mark.parametrize(
+    ("options", "key", "says"),
+    [
+        ({"mode": "runtime"}, "backend.options", "RuntimeError: cannot start: bad mode"),
+        ({"mode": "type"}, "backend.options", "TypeError: mode must be a str"),
+        ({"mode": "value"}, "backend.options", "ValueError: unknown mode 'value'"),
+        ({}, "backend", "RuntimeError: cannot start: no cluster"),
+    ],
+)
+def test_backend_constructor_errors_become_configuration_errors(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    options: dict[str, Any],
+    key: str,
+    says: str,
+) -> None:
+    install_backend(
+        tmp_path,
+        monkeypatch,
+        "refusing",
+        """
+        from functionfuse_local import LocalWorkflow
+
+        class Workflow(LocalWorkflow):
+            def __init__(self, *nodes, workflow_name, mode="none"):
+                super().__init__(*nodes, workflow_name=workflow_name)
+                if mode == "runtime":
+                    raise RuntimeError("cannot start: bad mode")
+                if mode == "type":
+                    raise TypeError("mode must be a str")
+                if mode == "value":
+                    raise ValueError(f"unknown mode {mode!r}")
+                raise RuntimeError("cannot start: no cluster")
+        """,
+    )
+    path = toml_file(tmp_path, 'workflow_name = "w"\n[backend]\nname = "refusing"\n')
+    data = {"workflow_name": "w", "backend": {"name": "refusing", "options": options}}
+    *_, report = graph()
+    for config in (data, path):
+        with pytest.raises(ConfigurationError) as caught:
+            functionfuse.from_config(config, report)
+        if config is path and options:
+            continue  # the file has no options
+        where = "config" if config is data else f"config file {str(path)!r}"
+        assert str(caught.value).startswith(f"{where}, key {key}: backend 'refusing' ")
+        assert says in str(caught.value)
+    # A graph error of the backend's own base class stays what it is.
+    dup = [source(1).set_name("same"), source(2).set_name("same")]
+    with pytest.raises(functionfuse.GraphError):
+        functionfuse.from_config({"backend": {"name": "refusing"}}, *dup, workflow_name="w")
+
+
+def install_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, code: str) -> None:
+    """Install backend ``name``: class ``Workflow`` of module ``ff_<name>_mod`` (``code``)."""
+    site = tmp_path / f"site-{name}"
+    dist_info = site / f"ff_{name}-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: ff-{name}\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text(
+        f"[functionfuse.backends]\n{name} = ff_{name}_mod:Workflow\n"
+    )
+    (site / f"ff_{name}_mod.py").write_text(textwrap.dedent(code))
+    monkeypatch.syspath_prepend(str(site))  # the registry rescans when sys.path changes
+    monkeypatch.delitem(sys.modules, f"ff_{name}_mod", raising=False)
+
+
 def test_file_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"config file '.*missing.toml' does not exist"):
         functionfuse.load_config(tmp_path / "missing.toml")

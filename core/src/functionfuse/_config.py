@@ -164,6 +164,19 @@ class WorkflowConfig:
                 f"{self.source}, key backend.options: backend {self.backend_name!r} "
                 f"refused its options: {error}"
             ) from error
+        except FunctionFuseError:
+            raise  # e.g. a GraphError: the nodes, not the config
+        except (TypeError, ValueError, RuntimeError) as error:
+            # Raised by what the backend starts (ray.init ...): a config problem to the
+            # user, not a bug to show a traceback for.
+            if self.backend_options:
+                key, what = "backend.options", "with these options"
+            else:
+                key, what = "backend", "(it was given no options)"
+            raise ConfigurationError(
+                f"{self.source}, key {key}: backend {self.backend_name!r} could not be "
+                f"created {what}: {type(error).__name__}: {error}"
+            ) from error
         if self.storage is not None:
             wf.set_storage(self.storage)
         for rule in self.rules:
