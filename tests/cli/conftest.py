@@ -83,12 +83,15 @@ end = broken(first().set_name("first")).set_name("broken")
 
 @pytest.fixture
 def fuse(tmp_path: Path) -> Fuse:
-    """Run ``fuse ARGS...`` in ``tmp_path`` (or ``cwd``); returns the finished process."""
+    """Run ``fuse ARGS...`` in ``tmp_path`` (or ``cwd``); returns the finished process.
+
+    ``env`` adds variables to the environment; a variable set to None is removed.
+    """
 
     def run(
         *args: str,
         cwd: Path | None = None,
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, str | None] | None = None,
         stdin: int | None = subprocess.DEVNULL,
         timeout: float = 120,
     ) -> subprocess.CompletedProcess[str]:
@@ -96,8 +99,11 @@ def fuse(tmp_path: Path) -> Fuse:
         environment.pop("FUNCTIONFUSE_DISABLE_PLUGIN_AUTOLOAD", None)
         environment["FLOW_LOG"] = str(tmp_path / "ran.log")
         environment["COLUMNS"] = "200"
-        if env:
-            environment.update(env)
+        for key, value in (env or {}).items():  # None: remove the variable
+            if value is None:
+                environment.pop(key, None)
+            else:
+                environment[key] = value
         return subprocess.run(
             [sys.executable, "-m", "functionfuse._cli", *args],
             cwd=cwd or tmp_path,

@@ -132,3 +132,50 @@ def test_rm_asks_on_a_terminal(stored: Path, tmp_path: Path, answer: bytes, remo
     assert "Remove them? [y/N]" in out
     assert (stored / "flow" / "total").exists() is not removed
     assert ("Removed" in out) is removed
+
+
+def error_lines(stderr: str, command: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith(f"fuse {command}: error:")]
+
+
+def test_a_storage_that_fails_in_a_run_is_one_line_exit_1(fuse: Fuse, flow: Path) -> None:
+    done = fuse("run", "flow.py", "--storage", "./flow.py")  # a file, not a folder
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = error_lines(done.stderr, "run")
+    assert "storage FileStorage(" in line
+    assert "flow.py" in line
+    assert "NotADirectoryError" in line
+    assert "folder" in line  # what to do
+    with_traceback = fuse("run", "flow.py", "--storage", "./flow.py", "-q", "--traceback")
+    assert with_traceback.returncode == 1
+    assert "Traceback" in with_traceback.stderr
+
+
+NO_AWS_CREDENTIALS: dict[str, str | None] = {
+    "AWS_ACCESS_KEY_ID": None,
+    "AWS_SECRET_ACCESS_KEY": None,
+    "AWS_SESSION_TOKEN": None,
+    "AWS_PROFILE": None,
+    "AWS_DEFAULT_PROFILE": None,
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+    "AWS_CONFIG_FILE": "/nonexistent/config",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def test_storage_commands_failing_in_the_storage_are_one_line_exit_1(fuse: Fuse) -> None:
+    pytest.importorskip("s3fs")
+    done = fuse("tasks", "s3://functionfuse-no-such-bucket/x", "wf", env=NO_AWS_CREDENTIALS)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = error_lines(done.stderr, "tasks")
+    assert "s3://functionfuse-no-such-bucket" in line
+    assert "NoCredentialsError" in line
+    assert "credentials" in line.split("NoCredentialsError")[1].lower()  # what to do
+    assert done.stderr.strip() == line
+    with_traceback = fuse(
+        "tasks", "s3://functionfuse-no-such-bucket/x", "wf", "--traceback", env=NO_AWS_CREDENTIALS
+    )
+    assert with_traceback.returncode == 1
+    assert "Traceback" in with_traceback.stderr

@@ -89,10 +89,63 @@ def main(argv: Sequence[str] | None = None) -> int:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             return EXIT_FAILED
+        except Exception as error:
+            message = _storage_failure(args, error)
+            if message is None:
+                raise  # not the storage's: a bug, with its traceback
+            _error(args, message)
+            if getattr(args, "traceback", False):
+                import traceback
+
+                sys.stderr.write("".join(traceback.format_exception(error)))
+            return EXIT_FAILED
 
 
 def _error(args: argparse.Namespace, message: str) -> None:
     sys.stderr.write(f"fuse {args.command_name}: error: {message}\n")
+
+
+def _storage_failure(args: argparse.Namespace, error: Exception) -> str | None:
+    """A one-line message for an error the storage raised (None: not the storage's).
+
+    Storage commands set ``args.storage_url`` (and ``args.storage_in_use`` once it is
+    open), ``fuse run`` sets ``args.storage_in_use`` to the configured storage: every
+    error of a storage command is the storage's; in ``fuse run`` (where a node's error
+    is a NodeExecutionError), an OSError or an error raised inside the storage's code.
+    """
+    storage = getattr(args, "storage_in_use", None)
+    url: str | None = getattr(args, "storage_url", None)
+    in_run = url is None
+    if in_run and (
+        storage is None or not (isinstance(error, OSError) or _raised_in(error, storage))
+    ):
+        return None
+    if storage is not None:
+        label = repr(storage)
+    else:
+        from functionfuse._config import redact_url
+
+        label = repr(redact_url(url or ""))
+    if "://" in label and "file://" not in label:
+        hint = (
+            "check that it exists and can be reached, and that its credentials are set "
+            "(environment variables, a credentials file or the storage options)"
+        )
+    else:
+        hint = "check that the path is a folder you can write to (or create), not a file"
+    reason = " ".join(str(error).split()) or "(no message)"
+    more = "" if getattr(args, "traceback", False) else " (--traceback shows where)"
+    return f"storage {label} failed: {type(error).__name__}: {reason}. To fix: {hint}{more}."
+
+
+def _raised_in(error: BaseException, storage: object) -> bool:
+    """Whether a frame of ``error``'s traceback runs a method of ``storage``."""
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_locals.get("self") is storage:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _show_warning(
@@ -182,6 +235,10 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("task", metavar="TASK", nargs="?", help="one stored result")
     which.add_argument("--pattern", metavar="GLOB", help="the stored results matching a glob")
     rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    for sub in (tasks, show, rm):
+        sub.add_argument(
+            "--traceback", action="store_true", help="on a storage failure, show its traceback"
+        )
     return parser
 
 
@@ -211,6 +268,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         source = "the command-line config"
     config = parse_config(data, source=source)
+    args.storage_in_use = config.storage  # for a storage error's message (see main)
     target = load_target(args.target)
     name = args.name or config.workflow_name or target.default_workflow_name
     wf = config.workflow(*target.leaves, workflow_name=name)

@@ -14,13 +14,15 @@ from functionfuse.hookspecs import Storage
 __all__ = ["rm", "show", "tasks"]
 
 
-def _open(url: str) -> Storage:
+def _open(args: argparse.Namespace) -> Storage:
     # Results may be instances of classes of the user's modules: make the current
     # folder importable, as `python -m` does, so that they unpickle.
     cwd = os.getcwd()
     if "" not in sys.path and cwd not in sys.path:
         sys.path.insert(0, cwd)
-    return storage_factory(url)
+    args.storage_url = args.storage  # an error from here on is the storage's (see main)
+    storage = args.storage_in_use = storage_factory(args.storage)
+    return storage
 
 
 def _failure(message: str, code: int = 2) -> Exception:
@@ -35,7 +37,7 @@ def _preview(names: list[str], limit: int = 10) -> str:
 
 
 def tasks(args: argparse.Namespace) -> int:
-    storage = _open(args.storage)
+    storage = _open(args)
     names = storage.list_tasks(args.workflow, args.pattern)
     for name in names:
         print(name)
@@ -51,7 +53,7 @@ def tasks(args: argparse.Namespace) -> int:
 def show(args: argparse.Namespace) -> int:
     from functionfuse._render import short_repr
 
-    storage = _open(args.storage)
+    storage = _open(args)
     workflow, task = args.workflow, args.task
     if not storage.file_exists(workflow, task):
         raise _missing(storage, workflow, task)
@@ -103,7 +105,7 @@ def _missing(storage: Storage, workflow: str, task: str) -> Exception:
 
 
 def rm(args: argparse.Namespace) -> int:
-    storage = _open(args.storage)
+    storage = _open(args)
     workflow = args.workflow
     if args.task is not None:
         if not storage.file_exists(workflow, args.task):

@@ -500,6 +500,17 @@ class _Checker:
 # -- helpers ----------------------------------------------------------------------------
 
 
+_USERINFO: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without what may hold credentials: ``s3://key:secret@b/p?token=t`` →
+    ``s3://***@b/p?***``."""
+    url = _USERINFO.sub(r"\1***@", url)
+    base, sep, _ = url.partition("?")
+    return base + ("?***" if sep else "")
+
+
 def _keyword_options(cls: type) -> list[str] | None:
     """The keyword options of a backend class (None: it takes any keyword)."""
     try:
