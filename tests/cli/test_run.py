@@ -91,6 +91,86 @@ def test_file_in_another_folder_imports_its_neighbours(fuse: Fuse, tmp_path: Pat
     assert done.stdout == "out = 42\n"
 
 
+def test_nodes_in_module_level_lists_tuples_and_dicts_are_leaves(
+    fuse: Fuse, tmp_path: Path
+) -> None:
+    write(
+        tmp_path / "fan.py",
+        """
+        from functionfuse import workflow
+
+        @workflow
+        def g(i):
+            return i * 2
+
+        @workflow
+        def add(a, b):
+            return a + b
+
+        outs = [g(i).set_name(f"g{i}") for i in range(2)]
+        pair = (g(5).set_name("g5"), 3)
+        named = {"sum": add(outs[0], outs[1]).set_name("sum"), "n": None}
+        deep = {"a": [(g(7).set_name("g7"),)]}
+        """,
+    )
+    done = fuse("run", "fan.py", "-q")
+    assert done.returncode == 0, done.stderr
+    # g0 and g1 feed `sum`, so they are not leaves.
+    assert done.stdout == "g5 = 10\nsum = 2\ng7 = 14\n"
+
+
+def test_nodes_imported_from_another_module_are_not_leaves(
+    fuse: Fuse, tmp_path: Path, ran: Ran
+) -> None:
+    write(
+        tmp_path / "common.py",
+        """
+        from functionfuse import workflow
+        from flow import log
+
+        @workflow
+        def side():
+            log("side")
+            return "side"
+
+        @workflow
+        def one():
+            log("one")
+            return 1
+
+        side_node = side().set_name("side")
+        one_node = one().set_name("one")
+        side_nodes = [side().set_name("side2")]
+
+        def make():
+            return one().set_name("made")
+        """,
+    )
+    write(
+        tmp_path / "flow.py",
+        "def log(name):\n    import os\n    open(os.environ['FLOW_LOG'], 'a').write(name + '\\n')\n",
+    )
+    write(
+        tmp_path / "imp.py",
+        """
+        from functionfuse import workflow
+        from common import make, one_node, side_node, side_nodes
+        import common
+
+        @workflow
+        def inc(x):
+            return x + 1
+
+        out = inc(one_node).set_name("out")
+        made = make()
+        """,
+    )
+    done = fuse("run", "imp.py", "-q")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "out = 2\nmade = 1\n"
+    assert sorted(ran()) == ["one", "one"]  # `one` for out, and `made`; no side node
+
+
 def test_config_file_backend_storage_rules(
     fuse: Fuse, flow: Path, ran: Ran, tmp_path: Path
 ) -> None:

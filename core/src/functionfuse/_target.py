@@ -4,7 +4,10 @@ A TARGET is ``path/to/file.py[:name]`` or ``package.module[:name]``. ``name`` (d
 for an attribute of an attribute) is a node, a list or tuple of nodes, or a plain
 function that takes no arguments and returns them. Without ``:name``, the targets are
 the module's *leaf nodes*: the nodes bound to module-level names (``x = f(...)``,
-``x = node[0]``, ``model = Model(...)``) that are not an ancestor of another of them.
+``x = node[0]``, ``model = Model(...)``, also inside module-level lists, tuples and
+dicts) that are not an ancestor of another of them. Only the module's own nodes count:
+created while it ran, and not bound at module level in a module it imported (``from
+common import node`` does not make ``node`` one of its leaves).
 
 A file is loaded like ``python path/to/file.py`` loads it — its folder goes first on
 ``sys.path``, so it imports its neighbours — but under its own module name, not
@@ -19,9 +22,11 @@ import importlib.util
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from types import ModuleType, TracebackType
-from typing import Any, final
+from typing import Any, Final, final
 
+from functionfuse import _nodes
 from functionfuse._errors import ConfigurationError
 from functionfuse._nodes import (
     ClassNode,
@@ -80,9 +85,22 @@ def split_target(spec: str) -> tuple[str, str | None]:
 def load_target(spec: str) -> Target:
     """Import what ``spec`` names and return its nodes (see the module docstring)."""
     where, name = split_target(spec)
-    module = _load_file(where) if _is_file(where) else _import_module(where)
+    modules_before = set(sys.modules)
+    # Nodes created before the module runs are not its own (see _module_leaves).
+    first_seq: int | None = next(_nodes._sequence)
+    if _is_file(where):
+        module = _load_file(where)
+    else:
+        if where in sys.modules:
+            first_seq = None  # already imported: its nodes were made before
+        module = _import_module(where)
     if name is None:
-        return Target(spec, module, _module_leaves(module, where))
+        others = [
+            sys.modules[other]
+            for other in set(sys.modules) - modules_before
+            if other in sys.modules and sys.modules[other] is not module
+        ]
+        return Target(spec, module, _module_leaves(module, where, first_seq, others))
     value: Any = module
     for part in name.split("."):
         try:
@@ -228,18 +246,37 @@ def _describe(value: object) -> str:
     return f"{type(value).__name__} {text[:80]}{'...' if len(text) > 80 else ''}"
 
 
+#: How deep module-level containers are searched for nodes (``x = [[f(1)]]``: 2), and
+#: how many of their items at most, per module.
+_MAX_DEPTH: Final = 4
+_MAX_ITEMS: Final = 100_000
+
+
+def _bound_nodes(module: ModuleType) -> Iterator[Leaf | ClassNode]:
+    """The nodes bound to module-level names, directly or inside lists, tuples and
+    dicts (their values) nested up to _MAX_DEPTH deep, in the order they are bound."""
+    budget = _MAX_ITEMS
+    stack: list[tuple[object, int]] = [(value, 0) for value in reversed(vars(module).values())]
+    while stack and budget > 0:
+        value, depth = stack.pop()
+        budget -= 1
+        if isinstance(value, (Node, NodeItem, Instance)):
+            yield value
+        elif depth < _MAX_DEPTH and isinstance(value, (list, tuple, dict)):
+            items = value.values() if isinstance(value, dict) else value
+            if len(items) <= budget:
+                stack.extend((item, depth + 1) for item in reversed(list(items)))
+
+
+def _node_of(value: Leaf | ClassNode) -> Node:
+    return value.node if isinstance(value, (NodeItem, Instance)) else value
+
+
 def _module_nodes(module: ModuleType) -> dict[Node, Leaf]:
     """The module-level nodes, each once; the node itself wins over one of its items."""
     found: dict[Node, Leaf] = {}
-    for value in list(vars(module).values()):
-        if isinstance(value, Instance):
-            node: Node = value.node
-        elif isinstance(value, NodeItem):
-            node = value.node
-        elif isinstance(value, Node):
-            node = value
-        else:
-            continue
+    for value in _bound_nodes(module):
+        node = _node_of(value)
         if node not in found or isinstance(value, (Node, Instance)):
             found[node] = value
     return found
@@ -251,12 +288,25 @@ def _node_names(module: ModuleType) -> list[str]:
     ]
 
 
-def _module_leaves(module: ModuleType, where: str) -> tuple[Leaf, ...]:
+def _module_leaves(
+    module: ModuleType, where: str, first_seq: int | None, others: list[ModuleType]
+) -> tuple[Leaf, ...]:
+    """The leaves among the module's own nodes: bound at its module level, created while
+    it ran (``seq`` from ``first_seq`` on, when known), and not bound at the module level
+    of ``others`` — the modules it imported — so ``from common import node`` is not one
+    of its nodes."""
     found = _module_nodes(module)
+    if first_seq is not None:
+        found = {node: value for node, value in found.items() if node.seq > first_seq}
+    if found and others:
+        foreign = {_node_of(value) for other in others for value in _bound_nodes(other)}
+        found = {node: value for node, value in found.items() if node not in foreign}
     if not found:
         raise TargetError(
             f"{where} defines no workflow node at module level. Build nodes there "
-            f"(x = f(...)), or name a function that builds and returns them: {where}:NAME."
+            f"(x = f(...)), or name a function that builds and returns them: {where}:NAME. "
+            "(Nodes imported from other modules are not the module's own: name them, "
+            f"{where}:NAME.)"
         )
     ancestors: set[Node] = set()
     stack: list[Node] = [parent for node in found for parent in node.parents]
