@@ -63,6 +63,8 @@ class Files(Protocol):
 
     def list_files(self, folder: str) -> list[str]: ...
 
+    def list_folders(self, folder: str) -> list[str]: ...
+
     def remove_file(self, path: str) -> None: ...
 
     def remove_tree(self, path: str) -> None: ...
@@ -157,6 +159,13 @@ class LocalFiles:
         try:
             with os.scandir(folder) as entries:
                 return [e.name for e in entries if e.is_file()]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def list_folders(self, folder: str) -> list[str]:
+        try:
+            with os.scandir(folder) as entries:
+                return [e.name for e in entries if e.is_dir(follow_symlinks=False)]
         except (FileNotFoundError, NotADirectoryError):
             return []
 
@@ -316,6 +325,16 @@ class FsspecFiles:
         except (FileNotFoundError, NotADirectoryError):
             return []
         return [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e["type"] == "file"]
+
+    def list_folders(self, folder: str) -> list[str]:
+        self._fs.invalidate_cache(folder)
+        try:
+            entries = self._fs.ls(folder, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [
+            e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e["type"] == "directory"
+        ]
 
     def remove_file(self, path: str) -> None:
         # Object stores delete a missing key without complaint; say it like os does.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle
+import pickletools
 from collections.abc import Callable, Mapping
 from typing import Any, Final, final
 
@@ -21,6 +22,7 @@ __all__ = [
     "SideFileError",
     "dumps",
     "loads",
+    "referenced_names",
 ]
 
 #: Fixed rather than HIGHEST_PROTOCOL, so results written by a newer Python stay
@@ -145,3 +147,10 @@ def loads(
             # Saved with persistent serializers: unpickle again to name the missing one.
             serializers = {}
     return _SideUnpickler(io.BytesIO(stream), serializers, read_side_file, buffers).load()
+
+
+def referenced_names(stream: memoryview | bytes) -> set[str]:
+    """Every string in a pickle stream, read without unpickling anything: a superset of
+    the side file names its result references (each appears in full at least once;
+    repeats are memo references). Raises ``ValueError`` on a malformed stream."""
+    return {arg for _, arg, _ in pickletools.genops(io.BytesIO(stream)) if isinstance(arg, str)}

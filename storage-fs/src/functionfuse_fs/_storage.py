@@ -19,7 +19,7 @@ from functionfuse_fs._config import (
     parse_url_options,
     resolve_key,
 )
-from functionfuse_fs._files import Files, FsspecFiles, LocalFiles
+from functionfuse_fs._files import TEMP_PREFIX, Files, FsspecFiles, LocalFiles
 from functionfuse_fs._format import (
     FIXED_HEADER_SIZE,
     HEADER_PROBE,
@@ -32,7 +32,13 @@ from functionfuse_fs._format import (
     verify,
 )
 from functionfuse_fs._names import decode_name, encode_name, is_hashed_name
-from functionfuse_fs._pickling import MissingSerializerError, SideFileError, dumps, loads
+from functionfuse_fs._pickling import (
+    MissingSerializerError,
+    SideFileError,
+    dumps,
+    loads,
+    referenced_names,
+)
 from functionfuse_fs._serializers import PersistentSerializer, check_serializer
 
 __all__ = ["FileStorage", "MemoryStorage", "S3Storage"]
@@ -231,8 +237,10 @@ class FileStorage:
         """Store objects of the serializers' types in files beside each result.
 
         Side files live in ``<workflow>/.side/<task>/``, are checked by SHA-256 (covered
-        by the result's digest or signature) and are removed with the task. A
-        serializer registered later replaces one with the same type or name.
+        by the result's digest or signature) and are removed with the task. A new save
+        of a task leaves the side files of earlier saves (a concurrent save may still
+        reference them): :meth:`collect_garbage` removes them. A serializer registered
+        later replaces one with the same type or name.
         """
         for serializer in serializers:
             serializer = check_serializer(serializer)
@@ -261,6 +269,10 @@ class FileStorage:
         ``fingerprint`` (opaque, up to 64 KiB) is kept in the header for
         :meth:`read_fingerprint`. Raises :class:`functionfuse.StorageError` when ``obj``
         cannot be pickled (nothing is written) or the write fails.
+
+        Side files are written first, then the result; a save never deletes a file, so
+        concurrent saves of one task (other threads or processes) leave the result of
+        one of them, whole and with its side files.
         """
         folder = self._folder(workflow_name)
         filename = encode_name(task_name)
@@ -295,8 +307,6 @@ class FileStorage:
                 pieces,
                 lambda: self._signer.digest(pieces, workflow_name, task_name),
             )
-            if self._by_type:
-                self._drop_stale_side_files(folder, filename, side_files)
         except Exception as exc:
             raise StorageError(
                 f"cannot write the result of task {task_name!r} of workflow "
@@ -403,7 +413,8 @@ class FileStorage:
 
         ``pattern`` wins when both are given (as in the original Function Fuse). A
         missing ``task_name`` raises ``FileNotFoundError``; a pattern may match nothing.
-        Side files go with their result.
+        Side files go with their result (a save of the same task at the same time
+        may then leave a result whose side files are gone: it is refused when read).
         """
         if pattern is not None:
             for name in self.list_tasks(workflow_name, pattern):
@@ -416,6 +427,54 @@ class FileStorage:
     def remove_workflow(self, workflow_name: str) -> None:
         """Remove every stored result of ``workflow_name``; nothing happens if none."""
         self._files.remove_tree(self._folder(workflow_name))
+
+    def collect_garbage(self, workflow_name: str) -> int:
+        """Remove the files of ``workflow_name`` that no stored result needs; return how
+        many were removed.
+
+        That is: side files that the task's current result does not reference (left by
+        earlier saves of the task), side folders of tasks with no result (a save killed
+        between its side files and its result), and temporary files of local writes
+        killed before their rename. A task whose result cannot be checked (damaged, or
+        signed with another key) keeps all its side files.
+
+        Why saves do not do this themselves: side files are named by the SHA-256 of
+        their content and written before the result that references them, so while
+        another process saves the same task, a side file that the current result does
+        not reference may be referenced by the result about to replace it. No save can
+        tell, short of a lock that object stores do not offer; so a save only adds
+        files, and its result never refers to a file another save deletes.
+
+        For the same reason, run this while nothing saves to or removes from the
+        workflow (between runs): a save in progress would lose its side files (its
+        result is then refused by :meth:`read_task`, and re-run by backends — never
+        read wrong) or its temporary file (the save fails). It may race with itself:
+        several ``collect_garbage`` calls at once, and readers, are safe.
+        """
+        files = self._files
+        folder = self._folder(workflow_name)
+        removed = 0
+        results = set()
+        for filename in files.list_files(folder):
+            if filename.startswith(TEMP_PREFIX):
+                removed += self._remove_quietly(files.join(folder, filename))
+            elif not filename.startswith("."):
+                results.add(filename)
+        side_root = files.join(folder, SIDE_FOLDER)
+        for filename in files.list_folders(side_root):
+            side_folder = files.join(side_root, filename)
+            present = files.list_files(side_folder)
+            if filename not in results:
+                files.remove_tree(side_folder)
+                removed += len(present)
+                continue
+            in_use = self._side_files_in_use(workflow_name, folder, filename)
+            if in_use is None:
+                continue
+            for name in present:
+                if name not in in_use:
+                    removed += self._remove_quietly(files.join(side_folder, name))
+        return removed
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -444,14 +503,27 @@ class FileStorage:
         for name, data in side_files.items():
             self._files.write_atomic(side_folder, self._files.join(side_folder, name), (data,))
 
-    def _drop_stale_side_files(
-        self, folder: str, filename: str, side_files: dict[str, bytes]
-    ) -> None:
-        """Remove side files of earlier saves of the task (named by content, so a
-        concurrent save of the same result writes the same names)."""
-        side_folder = self._side_folder(folder, filename)
-        for stale in set(self._files.list_files(side_folder)) - side_files.keys():
-            self._files.remove_file(self._files.join(side_folder, stale))
+    def _side_files_in_use(self, workflow_name: str, folder: str, filename: str) -> set[str] | None:
+        """Names of the side files the result stored as ``filename`` may reference (a
+        superset), or None if it cannot be read and checked as that task's result.
+        Nothing is unpickled."""
+        try:
+            data = self._files.read(self._files.join(folder, filename))
+            task_name = parse_header(data).task_name
+            if encode_name(task_name) != filename:
+                return None  # another task's result, copied or renamed
+            stream, _ = verify(data, self._signer, workflow_name, task_name)
+            return referenced_names(stream)
+        except (OSError, FormatError, ValueError):
+            return None
+
+    def _remove_quietly(self, path: str) -> int:
+        """Remove a file another ``collect_garbage`` may remove first: 1 if it was here."""
+        try:
+            self._files.remove_file(path)
+        except FileNotFoundError:
+            return 0
+        return 1
 
     def _read(self, workflow_name: str, task_name: str, path: str) -> bytearray:
         try:
