@@ -261,6 +261,36 @@ def test_live_display_reports_a_failure() -> None:
     assert "not run" in text
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@workflow
+def chatty(xs: list[int]) -> int:
+    print("printed by the node")
+    return len(xs)
+
+
+@pytest.mark.parametrize("stdout_is_a_terminal", [False, True])
+def test_node_prints_go_to_stdout_unless_both_are_terminals(
+    monkeypatch: pytest.MonkeyPatch, stdout_is_a_terminal: bool
+) -> None:
+    """stderr a terminal, stdout redirected to a file: the prints land in the file."""
+    pytest.importorskip("rich")
+    stderr = _Terminal()
+    stdout = _Terminal() if stdout_is_a_terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    wf = LocalWorkflow(chatty(load(3)), workflow_name="prints")
+    with ProgressReporter(stream=stderr):
+        assert wf.run() == 3
+    if stdout_is_a_terminal:  # drawn above the live line, on the terminal
+        assert "printed by the node" in stderr.getvalue()
+    else:
+        assert stdout.getvalue() == "printed by the node\n"
+        assert "printed by the node" not in stderr.getvalue()
+
+
 def test_not_a_terminal_means_plain_lines() -> None:
     wf = LocalWorkflow(pipeline(), workflow_name="auto")
     text, _, _ = run(wf)  # live=None on a StringIO

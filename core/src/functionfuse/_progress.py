@@ -245,8 +245,7 @@ class ProgressReporter:
     def _make_display(self) -> _Display:
         live = self.live
         if live is None:
-            isatty = getattr(self.stream, "isatty", None)
-            live = bool(isatty is not None and isatty())
+            live = _isatty(self.stream)
         if live:
             try:
                 return _LiveDisplay(self.stream)
@@ -314,6 +313,14 @@ class ProgressReporter:
 
     def __repr__(self) -> str:
         return f"<ProgressReporter: {len(self.summaries)} runs>"
+
+
+def _isatty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty is not None and isatty())
+    except (OSError, ValueError):  # closed or detached
+        return False
 
 
 def _close(run: RunSummary, duration: float, error: BaseException | None) -> None:
@@ -434,9 +441,12 @@ class _LiveDisplay(_Display):
     def __init__(self, stream: TextIO) -> None:
         from rich.console import Console  # ImportError: the caller falls back to plain
 
-        interactive = bool(getattr(stream, "isatty", None) and stream.isatty())
+        interactive = _isatty(stream)
         self.console: Console = Console(file=stream, force_terminal=True)
-        self.redirect = interactive  # route prints of nodes above the line, on a tty only
+        # Route the prints of nodes above the line, on a terminal only; and stdout only
+        # when it is a terminal too: redirected to a file, the prints belong in the file.
+        self.redirect_stderr = interactive
+        self.redirect_stdout = interactive and _isatty(sys.stdout)
         self.live: Live | None = None
         self.active: _Active | None = None
 
@@ -449,8 +459,8 @@ class _LiveDisplay(_Display):
             console=self.console,
             get_renderable=self._render,
             refresh_per_second=10,
-            redirect_stdout=self.redirect,
-            redirect_stderr=self.redirect,
+            redirect_stdout=self.redirect_stdout,
+            redirect_stderr=self.redirect_stderr,
         )
         self.live.start()
 
