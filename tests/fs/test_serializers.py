@@ -50,9 +50,15 @@ def test_remove_task_removes_side_files(np_storage: FileStorage, place: Any) -> 
     assert place.all_files() == []
 
 
-def test_resave_drops_stale_side_files(np_storage: FileStorage, place: Any) -> None:
+def test_resave_keeps_side_files_until_garbage_is_collected(
+    np_storage: FileStorage, place: Any
+) -> None:
+    # A save never deletes side files: a concurrent save of the same task may still
+    # need them. collect_garbage() removes the ones the stored result does not use.
     np_storage.save("wf", "t", np.zeros(10))
     np_storage.save("wf", "t", np.ones(10))
+    assert len(side_files(place)) == 2
+    assert np_storage.collect_garbage("wf") == 1
     assert len(side_files(place)) == 1
     np.testing.assert_array_equal(np_storage.read_task("wf", "t"), np.ones(10))
 
