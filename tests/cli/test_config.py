@@ -155,6 +155,15 @@ def test_errors_name_the_key_path(config: dict[str, Any], key: str, says: str) -
     assert says in str(caught.value)
 
 
+@pytest.mark.parametrize("storage", ["", {"url": ""}, "  "])
+def test_an_empty_storage_is_an_error_not_the_current_folder(storage: object) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        functionfuse.load_config({"storage": storage})
+    message = str(caught.value)
+    key = "storage.url" if isinstance(storage, dict) else "storage"
+    assert message.startswith(f"config, key {key}: must be a URL or path")
+
+
 def test_unknown_names_keep_their_error_type_and_name_the_file(tmp_path: Path) -> None:
     path = toml_file(tmp_path, '[backend]\nname = "nope"\n')
     with pytest.raises(UnknownComponentError) as caught:

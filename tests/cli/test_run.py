@@ -148,7 +148,13 @@ def test_nodes_imported_from_another_module_are_not_leaves(
     )
     write(
         tmp_path / "flow.py",
-        "def log(name):\n    import os\n    open(os.environ['FLOW_LOG'], 'a').write(name + '\\n')\n",
+        """
+        import os
+
+        def log(name):
+            with open(os.environ["FLOW_LOG"], "a") as file:
+                file.write(name + "\\n")
+        """,
     )
     write(
         tmp_path / "imp.py",
@@ -336,6 +342,19 @@ def test_set_errors_exit_2(fuse: Fuse, flow: Path) -> None:
     assert done.returncode == 2
     assert "key backend.nme: unknown key (did you mean 'name'?)" in done.stderr
     assert "the command-line config" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "arguments", [("--storage", ""), ("--set", "storage="), ("--config", "empty.toml")]
+)
+def test_an_empty_storage_exits_2(
+    fuse: Fuse, flow: Path, tmp_path: Path, arguments: tuple[str, str]
+) -> None:
+    (tmp_path / "empty.toml").write_text('storage = ""\n')
+    done = fuse("run", "flow.py", *arguments)
+    assert done.returncode == 2, done.stderr
+    assert "key storage: must be a URL or path" in done.stderr
+    assert not (tmp_path / "flow").exists()  # nothing stored in the current folder
 
 
 def test_unknown_backend_flag_exits_2_with_a_hint(fuse: Fuse, flow: Path) -> None:

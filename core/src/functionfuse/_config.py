@@ -357,7 +357,7 @@ class _Checker:
                 self.fail(where, f"unknown key{hint}; the keys allowed {scope} are {listing}.")
 
     def string(self, value: object, key: str, what: str) -> str:
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str) or not value.strip():
             self.fail(key, f"must be {what} (a non-empty string), not {_kind(value)}.")
         return value
 
@@ -410,7 +410,9 @@ class _Checker:
         if section is None or section is False:
             return None
         if isinstance(section, str):
-            return self.make_storage("storage", section, {}, False)
+            # "" is not the current folder: more likely a variable that was not set.
+            url = self.string(section, "storage", "a URL or path")
+            return self.make_storage("storage", url, {}, False)
         if not isinstance(section, Mapping):
             self.fail(
                 "storage",
