@@ -288,6 +288,43 @@ def test_failing_node_exits_1_with_its_message_and_no_traceback(fuse: Fuse, tmp_
     assert 'raise ValueError(f"boom {x}")' in with_traceback.stderr
 
 
+QUITS = """
+import sys
+
+from functionfuse import workflow
+
+
+@workflow
+def first():
+    return 1
+
+
+@workflow
+def quits(x):
+    sys.exit(0)
+
+
+@workflow
+def after(x):
+    return x
+
+
+end = after(quits(first().set_name("first")).set_name("quits")).set_name("after")
+"""
+
+
+def test_a_node_calling_sys_exit_fails_the_run(fuse: Fuse, tmp_path: Path) -> None:
+    write(tmp_path / "quits.py", QUITS)
+    done = fuse("run", "quits.py")
+    assert done.returncode == 1, done.stderr
+    assert "fuse run: error: node 'quits' exited (SystemExit: 0)" in done.stderr
+    assert done.stdout == ""  # no result printed
+    assert "Traceback" not in done.stderr
+    quiet = fuse("run", "quits.py", "-q")
+    assert quiet.returncode == 1, quiet.stderr
+    assert "exited (SystemExit: 0)" in quiet.stderr
+
+
 # -- exit code 2: usage and configuration errors -----------------------------------------
 
 

@@ -12,7 +12,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from functionfuse._errors import (
     ComponentLoadError,
@@ -23,6 +23,9 @@ from functionfuse._errors import (
     NodeExecutionError,
     StorageError,
 )
+
+if TYPE_CHECKING:
+    from functionfuse._progress import ProgressReporter
 
 __all__ = ["main"]
 
@@ -272,12 +275,32 @@ def _run(args: argparse.Namespace) -> int:
     target = load_target(args.target)
     name = args.name or config.workflow_name or target.default_workflow_name
     wf = config.workflow(*target.leaves, workflow_name=name)
-    with ProgressReporter(quiet=args.quiet):
-        result = wf.run()
+    reporter = ProgressReporter(quiet=args.quiet)
+    try:
+        with reporter:
+            result = wf.run()
+    except SystemExit as exit_:  # sys.exit() in a node: not a success, whatever its code
+        raise _Failure(
+            f"{_running_node(reporter)} exited (SystemExit: {exit_.code}), so the run "
+            "stopped before it finished.",
+            EXIT_FAILED,
+        ) from None
     results = result if len(target.leaves) > 1 else [result]
     for leaf, value in zip(target.leaves, results, strict=True):
         print(f"{leaf_label(leaf, wf.name_of(leaf))} = {short_repr(value)}")
     return EXIT_OK
+
+
+def _running_node(reporter: ProgressReporter | None) -> str:
+    """``node 'name'`` of the node that was running when the run ended, or ``a node``."""
+    from functionfuse._progress import INTERRUPTED
+
+    summary = None if reporter is None else reporter.summary
+    if summary is not None:
+        names = [report.name for report in summary.nodes.values() if report.status == INTERRUPTED]
+        if len(names) == 1:
+            return f"node {names[0]!r}"
+    return "a node"
 
 
 # -- fuse graph -------------------------------------------------------------------------
