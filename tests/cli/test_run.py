@@ -42,6 +42,27 @@ def test_run_with_file_storage_then_resume(
     assert "from storage" in second.stderr
 
 
+def test_quiet_registers_no_progress_reporter(fuse: Fuse, tmp_path: Path) -> None:
+    write(
+        tmp_path / "hooks.py",
+        """
+        import functionfuse
+        from functionfuse import workflow
+
+        @workflow
+        def reporters():
+            plugins = functionfuse.get_plugin_manager().get_plugins()
+            return sum(type(p).__name__ == "ProgressReporter" for p in plugins)
+
+        count = reporters().set_name("count")
+        """,
+    )
+    assert fuse("run", "hooks.py").stdout == "count = 1\n"
+    quiet = fuse("run", "hooks.py", "-q")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout == "count = 0\n"  # nothing listens: Ray need not watch each task
+
+
 def test_name_picks_the_storage_folder(fuse: Fuse, flow: Path, ran: Ran, tmp_path: Path) -> None:
     assert fuse("run", "flow.py", "--storage", "results", "--name", "exp1").returncode == 0
     assert fuse("run", "flow.py", "--storage", "results", "--name", "exp2").returncode == 0
@@ -322,7 +343,7 @@ def test_a_node_calling_sys_exit_fails_the_run(fuse: Fuse, tmp_path: Path) -> No
     assert "Traceback" not in done.stderr
     quiet = fuse("run", "quits.py", "-q")
     assert quiet.returncode == 1, quiet.stderr
-    assert "exited (SystemExit: 0)" in quiet.stderr
+    assert "fuse run: error: a node exited (SystemExit: 0)" in quiet.stderr  # no reporter
 
 
 # -- exit code 2: usage and configuration errors -----------------------------------------

@@ -8,6 +8,7 @@ arguments, a bad config, a TARGET that names no nodes, a component that is missi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
@@ -275,9 +276,10 @@ def _run(args: argparse.Namespace) -> int:
     target = load_target(args.target)
     name = args.name or config.workflow_name or target.default_workflow_name
     wf = config.workflow(*target.leaves, workflow_name=name)
-    reporter = ProgressReporter(quiet=args.quiet)
+    # --quiet: no reporter at all, so that no hook listens (Ray then watches no task).
+    reporter = None if args.quiet else ProgressReporter()
     try:
-        with reporter:
+        with reporter if reporter is not None else contextlib.nullcontext():
             result = wf.run()
     except SystemExit as exit_:  # sys.exit() in a node: not a success, whatever its code
         raise _Failure(
