@@ -40,12 +40,17 @@ class LocalWorkflow(BaseWorkflow):
 
     backend_name = "local"
 
-    def run(self, *, return_results: bool = True) -> Any:
-        """Run the workflow; return the given node's result, or a list for several."""
+    def run(self, *, return_results: bool = True, keep_going: bool = False) -> Any:
+        """Run the workflow; return the given node's result, or a list for several.
+
+        A failing node stops the run, unless ``keep_going``: then every node that does
+        not depend on a failed one still runs (and is stored), and the error raised at
+        the end lists every failed node.
+        """
         hooks = lifecycle_hooks()
         run = _Run(self, hooks)
         with self.lifecycle(hooks):
-            run.execute()
+            run.execute(keep_going)
             return self.collect_results(run.value_of) if return_results else None
 
 
@@ -73,7 +78,7 @@ class _Run:
 
     # -- the main loop ----------------------------------------------------------------------
 
-    def execute(self) -> None:
+    def execute(self, keep_going: bool = False) -> None:
         workflow = self.workflow
         values = self.values
         keep = set(workflow._leaf_nodes)
@@ -86,12 +91,21 @@ class _Run:
         watch = hooks.node_start is not None or hooks.node_finish is not None
         plugins_everywhere = hooks.any_node_plugin
         storage = self.storage
-        if storage is None and not watch and not plugins_everywhere and not workflow._settings:
+        if (
+            storage is None
+            and not watch
+            and not plugins_everywhere
+            and not workflow._settings
+            and not keep_going
+        ):
             self._execute_plain(remaining, keep)
             return
         names = self.names  # computed on first use: the plain loop never needs them
         stored = self.stored
         skipped_chains: set[ClassNode] = set()
+        # keep_going: the failed nodes' errors, and every node that failed or waits on one.
+        failed: dict[str, BaseException] = {}
+        broken: set[Node] = set()
 
         for node in workflow._order:
             name = names[node]
@@ -129,14 +143,30 @@ class _Run:
                         self.deferred[node] = before
                     self._release(node.parents, remaining, keep)
                     continue
-            if watch:
-                values[node] = self._reported(node, name, settings, before)
-            else:
-                values[node] = self._compute(node, name, settings, before)
+            if broken and not broken.isdisjoint(node.parents):
+                broken.add(node)  # waits on a failed node: does not run
+                self._release(node.parents, remaining, keep)
+                continue
+            try:
+                if watch:
+                    values[node] = self._reported(node, name, settings, before)
+                else:
+                    values[node] = self._compute(node, name, settings, before)
+            except NodeExecutionError as error:
+                if not keep_going:
+                    raise
+                # This node failed, or a stored parent it needed could not be read nor
+                # run again (that parent is named by the error).
+                failed.update(error.failed)
+                broken.add(node)
+                self._release(node.parents, remaining, keep)
+                continue
             if node.parents:
                 self._release(node.parents, remaining, keep)
             if node not in remaining and node not in keep:
                 self._drop(node)  # nobody uses it: do not keep it alive
+        if failed:
+            raise self._failures(failed, len(broken) - len(failed))
 
     def _execute_plain(self, remaining: dict[Node, int], keep: set[Node]) -> None:
         """The loop without storage, hooks or settings: the per-node cost floor.
@@ -283,6 +313,24 @@ class _Run:
             node_name=name,
             failed={name: error},
         )
+
+    def _failures(self, failed: dict[str, BaseException], not_run: int) -> NodeExecutionError:
+        """The error a ``keep_going`` run ends with: every failed node, the first chained."""
+        workflow_name = self.workflow.workflow_name
+        listing = "; ".join(
+            f"{name!r} ({type(error).__name__}: {error})" for name, error in failed.items()
+        )
+        first, cause = next(iter(failed.items()))
+        error = NodeExecutionError(
+            f"{len(failed)} node(s) of workflow {workflow_name!r} failed: {listing}. "
+            f"{not_run} node(s) that depend on them did not run; every other node ran "
+            "and its result is stored. Fix the causes and run again to resume.",
+            workflow_name=workflow_name,
+            node_name=first,
+            failed=dict(failed),
+        )
+        error.__cause__ = cause
+        return error
 
     def _reported(
         self,
