@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from time import perf_counter
+from time import perf_counter, sleep
 from typing import Any
 
 from functionfuse import BaseWorkflow, NodeExecutionError
 from functionfuse.hookspecs import Storage
 from functionfuse.runtime import (
     MISSING,
+    RETRIES,
     STORAGE,
     ClassNode,
     FunctionNode,
     LifecycleHooks,
     MethodNode,
     Node,
+    Retries,
     lifecycle_hooks,
     read_stored,
     resolve_arguments,
@@ -275,14 +277,28 @@ class _Run:
         workflow = self.workflow
         try:
             args, kwargs = resolve_arguments(node, self.value_of)
-            if before is not None:
-                before()
-            if type(node) is MethodNode:
-                if instance is MISSING:
-                    instance = self.value_of(node.instance)
-                result = node.call_on(instance, args, kwargs)
-            else:
-                result = node.call(args, kwargs)  # type: ignore[attr-defined]
+            if type(node) is MethodNode and instance is MISSING:
+                instance = self.value_of(node.instance)
+            retries: Retries | None = settings.get(RETRIES) if settings is not None else None
+            attempt = 1
+            while True:
+                try:
+                    if before is not None:
+                        before()
+                    if type(node) is MethodNode:
+                        result = node.call_on(instance, args, kwargs)
+                    else:
+                        result = node.call(args, kwargs)  # type: ignore[attr-defined]
+                    break
+                except Exception as error:
+                    if (
+                        retries is None
+                        or attempt >= retries.attempts
+                        or not retries.retries_on(error)
+                    ):
+                        raise
+                    self._retry(name, attempt, error, retries.delay)
+                    attempt += 1
             if (
                 save
                 and self.storage is not None
@@ -297,6 +313,19 @@ class _Run:
         except Exception as error:
             raise self._failure(name, error) from error
         return result
+
+    def _retry(self, name: str, attempt: int, error: Exception, delay: float) -> None:
+        """Report a failed attempt that will be followed by another; wait ``delay``."""
+        if self.hooks.node_retry is not None:
+            self.hooks.node_retry(
+                workflow_name=self.workflow.workflow_name,
+                node_name=name,
+                attempt=attempt,
+                error=error,
+                delay=delay,
+            )
+        if delay:
+            sleep(delay)
 
     def _failure(self, name: str, error: Exception) -> NodeExecutionError:
         """Report a node's exception to the hooks; the error to raise for it."""

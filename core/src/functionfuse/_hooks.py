@@ -96,6 +96,7 @@ class LifecycleHooks:
         "local_initialize",
         "node_error",
         "node_finish",
+        "node_retry",
         "node_start",
         "remote_initialize",
         "workflow_finish",
@@ -105,6 +106,7 @@ class LifecycleHooks:
     local_initialize: pluggy.HookCaller | None
     node_error: pluggy.HookCaller | None
     node_finish: pluggy.HookCaller | None
+    node_retry: pluggy.HookCaller | None
     node_start: pluggy.HookCaller | None
     remote_initialize: pluggy.HookCaller | None
     workflow_finish: pluggy.HookCaller | None

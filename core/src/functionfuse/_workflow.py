@@ -6,7 +6,7 @@ import abc
 import contextlib
 import re
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from time import perf_counter
 from typing import Any, ClassVar, Final, final
 
@@ -15,6 +15,7 @@ from functionfuse._graph import connected_nodes, default_names
 from functionfuse._hooks import LifecycleHooks
 from functionfuse._nodes import Instance, Node, NodeItem, node_of
 from functionfuse._plugins import prepare_plugin
+from functionfuse._retries import RETRIES, Retries
 from functionfuse.hookspecs import Storage
 
 __all__ = ["PLUGIN", "REMOTE_ARGS", "STORAGE", "BaseWorkflow", "Query"]
@@ -282,6 +283,23 @@ class Query:
     def set_plugin(self, plugin: object) -> Query:
         """Attach a node plugin (see :mod:`functionfuse.hookspecs`) to these nodes."""
         self.workflow._set(self.nodes, PLUGIN, prepare_plugin(plugin))
+        return self
+
+    def set_retries(
+        self,
+        attempts: int,
+        exceptions: type[BaseException] | str | Iterable[type[BaseException] | str] = (Exception,),
+        delay: float = 0.0,
+    ) -> Query:
+        """Run these nodes up to ``attempts`` times while they raise one of
+        ``exceptions`` (classes or names such as ``"OSError"``), ``delay`` seconds apart.
+
+        Each failed attempt followed by another is reported to the
+        ``functionfuse_node_retry`` hook. On Ray this maps to ``max_retries`` and
+        ``retry_exceptions``. A retried method call runs again on the same instance,
+        in whatever state the failed attempt left it.
+        """
+        self.workflow._set(self.nodes, RETRIES, Retries.of(attempts, exceptions, delay))
         return self
 
     def set_storage(self, enabled: bool) -> Query:

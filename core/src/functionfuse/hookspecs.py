@@ -32,6 +32,7 @@ __all__ = [
     "functionfuse_local_initialize",
     "functionfuse_node_error",
     "functionfuse_node_finish",
+    "functionfuse_node_retry",
     "functionfuse_node_start",
     "functionfuse_remote_initialize",
     "functionfuse_workflow_finish",
@@ -118,6 +119,20 @@ def functionfuse_node_error(
 
     The backend raises :class:`functionfuse.NodeExecutionError` afterwards (unless it
     keeps going); every result finished before is already stored.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def functionfuse_node_retry(
+    workflow_name: str, node_name: str, attempt: int, error: BaseException, delay: float
+) -> None:
+    """Called when an attempt of a node with retries (``Query.set_retries``) raised and
+    the node will run again after ``delay`` seconds.
+
+    :param attempt: The number of the attempt that failed (1 for the first).
+    :param error: That attempt's exception.
 
     Added in 0.1.
     """

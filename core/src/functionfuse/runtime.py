@@ -9,6 +9,8 @@ A backend is a :class:`functionfuse.BaseWorkflow` subclass published under the
   ``settings(node).get(STORAGE) is False``;
 - computes arguments with :func:`resolve_arguments` (nodes replaced by their values);
 - calls ``node_initializer(...)``'s callable, if any, right before the node, where it runs;
+- runs a node again while it raises, as ``settings(node).get(RETRIES)`` (a
+  :class:`Retries`) says, reporting each retry to the ``node_retry`` hook;
 - calls a :class:`FunctionNode` with ``node.call(args, kwargs)``, builds a
   :class:`ClassNode`'s instance with ``node.call(args, kwargs)`` and runs a
   :class:`MethodNode` with ``node.call_on(instance, args, kwargs)``;
@@ -28,6 +30,7 @@ from functionfuse._nodes import (
     resolve_arguments,
 )
 from functionfuse._plugins import NodePlugin, prepare_plugin
+from functionfuse._retries import RETRIES, Retries
 from functionfuse._storage import MISSING, read_stored
 from functionfuse._workflow import PLUGIN, REMOTE_ARGS, STORAGE
 
@@ -35,6 +38,7 @@ __all__ = [
     "MISSING",
     "PLUGIN",
     "REMOTE_ARGS",
+    "RETRIES",
     "STORAGE",
     "ClassNode",
     "FunctionNode",
@@ -44,6 +48,7 @@ __all__ = [
     "Node",
     "NodeItem",
     "NodePlugin",
+    "Retries",
     "lifecycle_hooks",
     "node_of",
     "prepare_plugin",
