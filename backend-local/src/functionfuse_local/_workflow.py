@@ -306,6 +306,9 @@ class _Run:
                 and (settings is None or settings.get(STORAGE, True))
             ):
                 self.storage.save(workflow.workflow_name, name, result)
+                # Saved: if its value is dropped and needed again later (by a stored
+                # node found unreadable and run again), it is read, not run again.
+                self.stored.add(name)
                 if self.storage.always_read:
                     result = self.storage.read_task(workflow.workflow_name, name)
         except NodeExecutionError:
