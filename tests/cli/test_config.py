@@ -145,7 +145,7 @@ def test_rule_matching_no_node_warns_naming_the_rule() -> None:
         ({"storage": {"url": "memory://x", "options": {"fsync": "yes"}}}, "storage.options",
          "fsync"),
         ({"storage": {}}, "storage", "needs exactly one of 'kind'"),
-        ({"storage": True}, "storage", "or false, not the boolean true"),
+        ({"storage": True}, "storage", "or false, not a boolean"),  # never a storage value
     ],
 )  # fmt: skip
 def test_errors_name_the_key_path(config: dict[str, Any], key: str, says: str) -> None:
@@ -359,12 +359,17 @@ def test_apply_override_paths() -> None:
         ("[0]=1", "is not a key path"),
         ("rules[5].storage=false", "rules has 1 item(s), so [5] is out of range"),
         ("rules.pattern=x", "rules is an array; give an index"),
-        ("storage.url=x", "storage is a value ('x'), not a table"),
+        ("storage.url=x", "storage is a value (a string), not a table"),  # never shown
+        ("backend.name.x=1", "backend.name is a value ('local'), not a table"),
         ("backend[0]=x", "backend is a table; give a key name"),
     ],
 )
 def test_apply_override_errors(assignment: str, says: str) -> None:
-    data: dict[str, Any] = {"rules": [{"pattern": "a"}], "storage": "x", "backend": {}}
+    data: dict[str, Any] = {
+        "rules": [{"pattern": "a"}],
+        "storage": "x",
+        "backend": {"name": "local"},
+    }
     with pytest.raises(ConfigurationError) as caught:
         apply_override(data, assignment)
     assert says in str(caught.value)

@@ -363,7 +363,7 @@ def test_a_node_calling_sys_exit_fails_the_run(fuse: Fuse, tmp_path: Path) -> No
          "takes no option 'x'"),
         ("[storage]\nkind = 'nope'\n", "storage.kind", "installed: 'file'"),
         ("[storage]\nkind = 'file'\nurl = 'x'\n", "storage", "exactly one of 'kind'"),
-        ("storage = 3\n", "storage", "not the number 3"),
+        ("storage = 3\n", "storage", "not a number"),
         ("[rules]\npattern = 'x'\n", "rules", "write [[rules]], not [rules]"),
         ("[[rules]]\npattern = '('\nstorage = false\n", "rules[0].pattern",
          "not a valid regular expression"),

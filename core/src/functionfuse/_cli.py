@@ -106,6 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(args: argparse.Namespace, message: str) -> None:
+    secrets = getattr(args, "secrets", ())  # set by the commands: see _config.secret_strings
+    if secrets:
+        from functionfuse._config import scrub
+
+        message = scrub(message, secrets)
     sys.stderr.write(f"fuse {args.command_name}: error: {message}\n")
 
 
@@ -250,7 +255,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from functionfuse._config import parse_config, read_config_file
+    from functionfuse._config import parse_config, read_config_file, secret_strings
     from functionfuse._overrides import apply_override
     from functionfuse._progress import ProgressReporter
     from functionfuse._render import short_repr
@@ -266,6 +271,7 @@ def _run(args: argparse.Namespace) -> int:
         data["storage"] = args.storage
     for assignment in args.overrides:
         apply_override(data, assignment)
+    args.secrets = secret_strings(data)  # never shown in an error message
     changed = args.backend is not None or args.storage is not None or args.overrides
     if args.config:
         source = f"config file {args.config!r}" + (" with command-line changes" if changed else "")

@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any
 
+from functionfuse._config import url_secrets
 from functionfuse._errors import StorageError
 from functionfuse._factories import storage_factory
 from functionfuse.hookspecs import Storage
@@ -21,6 +22,7 @@ def _open(args: argparse.Namespace) -> Storage:
     if "" not in sys.path and cwd not in sys.path:
         sys.path.insert(0, cwd)
     args.storage_url = args.storage  # an error from here on is the storage's (see main)
+    args.secrets = url_secrets(args.storage)  # credentials in the URL: never shown
     storage = args.storage_in_use = storage_factory(args.storage)
     return storage
 

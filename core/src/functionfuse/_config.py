@@ -43,6 +43,7 @@ from functionfuse._errors import (
 )
 from functionfuse._factories import backend, plugin, storage_factory
 from functionfuse._nodes import Instance, Node, NodeItem
+from functionfuse._registry import STORAGE, entry_point
 from functionfuse._workflow import BaseWorkflow, Query
 from functionfuse.hookspecs import Storage
 
@@ -55,7 +56,12 @@ __all__ = [
     "load_config",
     "parse_config",
     "read_config_file",
+    "redact_url",
+    "scrub",
+    "secret_strings",
+    "sensitive_key",
     "toml_module",
+    "url_secrets",
 ]
 
 #: The backend of a config that names none.
@@ -122,7 +128,15 @@ class WorkflowConfig:
     each plugin created once with its options), so building cannot fail on the config.
     """
 
-    __slots__ = ("backend_name", "backend_options", "rules", "source", "storage", "workflow_name")
+    __slots__ = (
+        "backend_name",
+        "backend_options",
+        "rules",
+        "secrets",
+        "source",
+        "storage",
+        "workflow_name",
+    )
 
     def __init__(
         self,
@@ -133,8 +147,11 @@ class WorkflowConfig:
         backend_options: dict[str, Any],
         storage: Storage | None,
         rules: tuple[Rule, ...],
+        secrets: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.source = source
+        #: The config's strings that no message may show (see :func:`secret_strings`).
+        self.secrets = secrets
         self.workflow_name = workflow_name
         self.backend_name = backend_name
         self.backend_options = backend_options
@@ -162,7 +179,7 @@ class WorkflowConfig:
                 raise
             raise ConfigurationError(
                 f"{self.source}, key backend.options: backend {self.backend_name!r} "
-                f"refused its options: {error}"
+                f"refused its options: {scrub(str(error), self.secrets)}"
             ) from error
         except FunctionFuseError:
             raise  # e.g. a GraphError: the nodes, not the config
@@ -175,7 +192,7 @@ class WorkflowConfig:
                 key, what = "backend", "(it was given no options)"
             raise ConfigurationError(
                 f"{self.source}, key {key}: backend {self.backend_name!r} could not be "
-                f"created {what}: {type(error).__name__}: {error}"
+                f"created {what}: {type(error).__name__}: {scrub(str(error), self.secrets)}"
             ) from error
         if self.storage is not None:
             wf.set_storage(self.storage)
@@ -304,11 +321,15 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def parse_config(data: Mapping[str, Any], *, source: str) -> WorkflowConfig:
     """Validate config ``data``; ``source`` says where it came from in error messages."""
-    check = _Checker(source)
+    secrets = secret_strings(data)
+    check = _Checker(source, secrets)
     check.keys(data, "", _TOP_KEYS)
     workflow_name = data.get("workflow_name")
     if workflow_name is not None and (not isinstance(workflow_name, str) or not workflow_name):
-        check.fail("workflow_name", f"must be a non-empty string, not {_kind(workflow_name)}.")
+        check.fail(
+            "workflow_name",
+            f"must be a non-empty string, not {_kind(workflow_name, 'workflow_name')}.",
+        )
     backend_name, backend_options = check.backend(data.get("backend"))
     storage = check.storage(data.get("storage"))
     rules = check.rules(data.get("rules"))
@@ -319,6 +340,7 @@ def parse_config(data: Mapping[str, Any], *, source: str) -> WorkflowConfig:
         backend_options=backend_options,
         storage=storage,
         rules=rules,
+        secrets=secrets,
     )
 
 
@@ -326,20 +348,23 @@ def parse_config(data: Mapping[str, Any], *, source: str) -> WorkflowConfig:
 class _Checker:
     """Validation of one config; every error names ``source`` and the key path."""
 
-    __slots__ = ("source",)
+    __slots__ = ("secrets", "source")
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, secrets: tuple[tuple[str, str], ...] = ()) -> None:
         self.source = source
+        self.secrets = secrets
 
     def fail(self, key: str, problem: str) -> NoReturn:
         raise ConfigurationError(self.message(key, problem))
 
     def message(self, key: str, problem: str) -> str:
+        # Also what a storage or plugin said: it may quote the values it was given.
+        problem = scrub(problem, self.secrets)
         return f"{self.source}, key {key}: {problem}" if key else f"{self.source}: {problem}"
 
     def table(self, value: object, key: str, example: str) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
-            self.fail(key, f"must be a table, e.g. {example}, not {_kind(value)}.")
+            self.fail(key, f"must be a table, e.g. {example}, not {_kind(value, key)}.")
         for name in value:
             if not isinstance(name, str):
                 self.fail(key, f"has a key {name!r} that is not a string.")
@@ -347,7 +372,7 @@ class _Checker:
 
     def keys(self, table: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> None:
         if not isinstance(table, Mapping):
-            self.fail(key, f"must be a table, not {_kind(table)}.")
+            self.fail(key, f"must be a table, not {_kind(table, key)}.")
         for name in table:
             if name not in allowed:
                 where = _join(key, name) if isinstance(name, str) else key
@@ -358,7 +383,7 @@ class _Checker:
 
     def string(self, value: object, key: str, what: str) -> str:
         if not isinstance(value, str) or not value.strip():
-            self.fail(key, f"must be {what} (a non-empty string), not {_kind(value)}.")
+            self.fail(key, f"must be {what} (a non-empty string), not {_kind(value, key)}.")
         return value
 
     def component_error(self, key: str, error: FunctionFuseError) -> NoReturn:
@@ -418,7 +443,7 @@ class _Checker:
                 "storage",
                 f'must be a URL or path ("./storage", "s3://bucket/prefix"), a table '
                 f'such as {{kind = "file", options = {{path = "storage"}}}}, or false, '
-                f"not {_kind(section)}.",
+                f"not {_kind(section, 'storage')}.",
             )
         self.keys(section, "storage", _STORAGE_KEYS)
         options = dict(self.table(section.get("options", {}), "storage.options", "{}"))
@@ -454,7 +479,9 @@ class _Checker:
         if isinstance(section, Mapping):
             self.fail("rules", "must be an array of tables: write [[rules]], not [rules].")
         if not isinstance(section, list):
-            self.fail("rules", f"must be an array of tables ([[rules]]), not {_kind(section)}.")
+            self.fail(
+                "rules", f"must be an array of tables ([[rules]]), not {_kind(section, 'rules')}."
+            )
         return tuple(self.rule(item, f"rules[{index}]") for index, item in enumerate(section))
 
     def rule(self, item: object, key: str) -> Rule:
@@ -474,7 +501,7 @@ class _Checker:
             remote_args = dict(self.table(remote_args, f"{key}.remote_args", "{num_cpus = 2}"))
         storage = table.get("storage")
         if storage is not None and not isinstance(storage, bool):
-            self.fail(f"{key}.storage", f"must be true or false, not {_kind(storage)}.")
+            self.fail(f"{key}.storage", f"must be true or false, not {_kind(storage, key)}.")
         spec = None
         if "plugin" in table:
             spec = self.plugin(table["plugin"], f"{key}.plugin")
@@ -497,6 +524,117 @@ class _Checker:
                 error = ConfigurationError(f"node plugin {name!r} refused them: {error}")
             self.component_error(f"{key}.options", error)
         return spec
+
+
+# -- secrets ----------------------------------------------------------------------------
+
+#: A value whose key path holds one of these (case-insensitive) is never shown.
+SECRET_WORDS: Final = (
+    "key",
+    "secret",
+    "token",
+    "password",
+    "passwd",
+    "credential",
+    "signing_key",
+    "auth",
+)
+_TOP_KEY: Final = re.compile(r'"([^"]*)"|([^.\[]*)')
+
+
+def sensitive_key(key: str) -> bool:
+    """Whether the value at key path ``key`` must not appear in a message: everything
+    under ``storage`` (a URL may hold credentials, options do), and any value whose key
+    path looks secret (see :func:`secret_looking`)."""
+    match = _TOP_KEY.match(key)
+    top = (match.group(1) or match.group(2)) if match else ""
+    return top == "storage" or secret_looking(key)
+
+
+def secret_looking(key: str) -> bool:
+    """Whether key path ``key`` holds a word of :data:`SECRET_WORDS` (``api_key``,
+    ``AWS_SECRET_ACCESS_KEY``, ``token``, ``password``...), in any case."""
+    lowered = key.lower()
+    return any(word in lowered for word in SECRET_WORDS)
+
+
+def _type_of(value: object) -> str:
+    """What a value is, without showing it."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string" if value.strip() else "an empty string"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return f"a {type(value).__name__}"
+
+
+#: Strings shorter than this are not looked for in messages (they would match anywhere).
+_MIN_SECRET: Final = 4
+_URL_PARTS: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/@]*)@|\?(.*)$")
+
+
+def secret_strings(data: object) -> tuple[tuple[str, str], ...]:
+    """``(text, shown instead)``, longest first, for the strings of config ``data`` to
+    remove from what a storage, backend or plugin says in an error message (it may
+    quote what it was given): a storage URL is shown without its credentials and
+    query; a value under a secret-looking key (:func:`secret_looking`), or a storage
+    kind that is not installed (a misplaced secret?), as ``***``.
+
+    Other values under ``storage`` (a path, an endpoint) are left in such text, where
+    they help; functionfuse's own messages never quote them (see :func:`sensitive_key`).
+    """
+    pairs: dict[str, str] = {}
+
+    def add(text: str, shown: str) -> None:
+        if len(text) >= _MIN_SECRET and text != shown:
+            pairs.setdefault(text, shown)
+
+    def walk(value: object, key: str, hidden: bool, depth: int) -> None:
+        hidden = hidden or secret_looking(key)
+        if isinstance(value, str):
+            if hidden:
+                add(value, "***")
+            elif key in ("storage", "storage.url"):
+                add_url(value)
+            elif key == "storage.kind" and entry_point(STORAGE, value) is None:
+                add(value, "***")
+        elif isinstance(value, Mapping) and depth < 20:
+            for name, item in value.items():
+                walk(item, _join(key, name) if isinstance(name, str) else key, hidden, depth + 1)
+        elif isinstance(value, (list, tuple)) and depth < 20:
+            for index, item in enumerate(value):
+                walk(item, f"{key}[{index}]", hidden, depth + 1)
+
+    def add_url(url: str) -> None:
+        add(url, redact_url(url))
+        for match in _URL_PARTS.finditer(url):
+            part = match.group(1) if match.group(1) is not None else match.group(2)
+            if part:
+                add(part, "***")
+                for piece in re.split(r"[:&=]", part):
+                    add(piece, "***")
+
+    walk(data, "", False, 0)
+    return tuple(sorted(pairs.items(), key=lambda pair: len(pair[0]), reverse=True))
+
+
+def url_secrets(url: str) -> tuple[tuple[str, str], ...]:
+    """:func:`secret_strings` of a storage URL."""
+    return secret_strings({"storage": url})
+
+
+def scrub(text: str, secrets: tuple[tuple[str, str], ...]) -> str:
+    """``text`` with each secret string replaced by what may be shown instead."""
+    for secret, shown in secrets:
+        text = text.replace(secret, shown)
+    return text
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -547,10 +685,12 @@ def _did_you_mean(name: object, allowed: list[str] | tuple[str, ...]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _kind(value: object) -> str:
-    """What a value is, in TOML's words."""
+def _kind(value: object, key: str = "") -> str:
+    """What a value is, in TOML's words; by its type only when ``key`` is sensitive."""
     if value is None:
         return "nothing (null)"
+    if key and sensitive_key(key):
+        return _type_of(value)
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, (int, float)):

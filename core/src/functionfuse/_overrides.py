@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from functionfuse._config import toml_module
+from functionfuse._config import _type_of, sensitive_key, toml_module
 from functionfuse._errors import ConfigurationError
 
 __all__ = ["apply_override", "parse_value"]
@@ -70,8 +70,9 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     key, sep, text = assignment.partition("=")
     key = key.strip()
     if not sep or not key:
+        shown = f"{key}=..." if sep else assignment  # never the value: it may be a secret
         raise ConfigurationError(
-            f"--set takes key=value (e.g. --set backend.name=ray), not {assignment!r}."
+            f"--set takes key=value (e.g. --set backend.name=ray), not {shown!r}."
         )
     parts = _parse_key(key)
     value = parse_value(text.strip())
@@ -115,9 +116,10 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
                 return
             container = container[part]
         else:
+            # Never a secret's value (see sensitive_key): only its type.
+            shown = _type_of(container) if sensitive_key(where) else repr(container)
             raise ConfigurationError(
-                f"--set {key}: {where} is a value ({container!r}), not a table; it has no "
-                f"key {part!r}."
+                f"--set {key}: {where} is a value ({shown}), not a table; it has no key {part!r}."
             )
 
 
