@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import sys
 import textwrap
@@ -348,6 +349,45 @@ def test_apply_override_paths() -> None:
         "rules": [{"pattern": "a", "storage": False}, {"pattern": "b", "storage": False}],
         "backend": {"options": {"ray_init_args": {"num_cpus": 2}, "odd.key": 1}},
     }
+
+
+@pytest.mark.parametrize(
+    ("assignment", "key", "value"),
+    [
+        ("workflow_name=2024-01-01", "workflow_name", "2024-01-01"),  # not a TOML date
+        ("workflow_name=123", "workflow_name", "123"),
+        ('workflow_name="007"', "workflow_name", "007"),
+        ("storage=2024-01-01T10:00:00", "storage", "2024-01-01T10:00:00"),
+        ("storage=false", "storage", False),  # storage = false is allowed
+        ("storage.url=07:30:00", "storage.url", "07:30:00"),
+        ("storage.kind=1", "storage.kind", "1"),
+        ("backend.name=true", "backend.name", "true"),
+        ("rules[0].pattern=1.5", "rules[0].pattern", "1.5"),
+        ("rules[0].plugin.name=2e3", "rules[0].plugin.name", "2e3"),
+        ("backend.options.x=2024-01-01", "backend.options.x", datetime.date(2024, 1, 1)),
+        ("rules[0].storage=true", "rules[0].storage", True),
+    ],
+)
+def test_set_keeps_the_text_of_keys_that_take_a_string(
+    assignment: str, key: str, value: object
+) -> None:
+    data: dict[str, Any] = {"rules": [{"pattern": "a"}], "storage": {}}
+    if key == "storage":
+        del data["storage"]
+    apply_override(data, assignment)
+    found: Any = data
+    for part in key.replace("[0]", ".0").split("."):
+        found = found[int(part)] if part.isdigit() else found[part]
+    assert found == value
+    assert type(found) is type(value)
+
+
+def test_set_workflow_name_to_a_date() -> None:
+    data: dict[str, Any] = {}
+    apply_override(data, "workflow_name=2024-01-01")
+    assert functionfuse.load_config(data).workflow_name == "2024-01-01"
+    apply_override(data, "workflow_name=null")
+    assert data == {}
 
 
 @pytest.mark.parametrize(

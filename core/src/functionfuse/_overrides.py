@@ -75,7 +75,7 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
             f"--set takes key=value (e.g. --set backend.name=ray), not {shown!r}."
         )
     parts = _parse_key(key)
-    value = parse_value(text.strip())
+    value = _as_schema_wants(parts, text.strip(), parse_value(text.strip()))
     container: Any = data
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
@@ -121,6 +121,31 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
             raise ConfigurationError(
                 f"--set {key}: {where} is a value ({shown}), not a table; it has no key {part!r}."
             )
+
+
+#: The key paths whose value is a string (``int``: any index). ``storage`` takes a
+#: string too, or a table, or false.
+_STRING_KEYS: Final = frozenset(
+    {
+        ("workflow_name",),
+        ("backend", "name"),
+        ("storage", "url"),
+        ("storage", "kind"),
+        ("rules", int, "pattern"),
+        ("rules", int, "plugin", "name"),
+    }
+)
+
+
+def _as_schema_wants(parts: list[str | int], text: str, value: Any) -> Any:
+    """The text itself where the config wants a string and the text read as another
+    scalar: ``workflow_name=2024-01-01`` (a TOML date), ``rules[0].pattern=1.5``."""
+    if value is None or isinstance(value, (str, list, dict)):
+        return value
+    shape = tuple(int if isinstance(part, int) else part for part in parts)
+    if shape in _STRING_KEYS or (shape == ("storage",) and not isinstance(value, bool)):
+        return text
+    return value
 
 
 def _path(parts: list[str | int]) -> str:
