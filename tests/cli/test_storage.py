@@ -179,3 +179,41 @@ def test_storage_commands_failing_in_the_storage_are_one_line_exit_1(fuse: Fuse)
     )
     assert with_traceback.returncode == 1
     assert "Traceback" in with_traceback.stderr
+
+
+POINT_FLOW = """
+from functionfuse import workflow
+
+
+class Point:
+    def __init__(self, x):
+        self.x = x
+
+    def __repr__(self):
+        return f"Point({self.x})"
+
+
+@workflow
+def make():
+    return Point(3)
+
+
+point = make().set_name("point")
+"""
+
+
+@pytest.mark.parametrize("file_name", ["my-flow.py", "2nd flow.py"])  # not module names
+def test_show_a_result_whose_class_is_defined_in_a_target_file(
+    fuse: Fuse, tmp_path: Path, file_name: str
+) -> None:
+    (tmp_path / file_name).write_text(POINT_FLOW)
+    done = fuse("run", file_name, "--storage", "results", "-q")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "point = Point(3)\n"
+    workflow_name = file_name.removesuffix(".py")
+    shown = fuse("show", "results", workflow_name, "point")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[-1] == "Point(3)"
+    assert "type:" in shown.stdout
+    module = "_fuse_target_" + workflow_name.replace("-", "_").replace(" ", "_")
+    assert f"{module}.Point" in shown.stdout

@@ -21,6 +21,9 @@ def _open(args: argparse.Namespace) -> Storage:
     cwd = os.getcwd()
     if "" not in sys.path and cwd not in sys.path:
         sys.path.insert(0, cwd)
+    from functionfuse._target import install_target_finder
+
+    install_target_finder()  # ... and classes of target files such as my-flow.py
     args.storage_url = args.storage  # an error from here on is the storage's (see main)
     args.secrets = url_secrets(args.storage)  # credentials in the URL: never shown
     storage = args.storage_in_use = storage_factory(args.storage)

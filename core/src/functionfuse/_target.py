@@ -11,13 +11,18 @@ common import node`` does not make ``node`` one of its leaves).
 
 A file is loaded like ``python path/to/file.py`` loads it — its folder goes first on
 ``sys.path``, so it imports its neighbours — but under its own module name, not
-``__main__``: its ``if __name__ == "__main__":`` block does not run. A module is
-imported with the current folder on ``sys.path``, as ``python -m`` does.
+``__main__``: its ``if __name__ == "__main__":`` block does not run. A file whose
+name is not a module name (``my-flow.py``), or whose ``import`` would give another
+module, is loaded as ``_fuse_target_my_flow``: :func:`install_target_finder` lets
+``fuse show`` import it under that name, so that results of classes defined there
+unpickle. A module is imported with the current folder on ``sys.path``, as
+``python -m`` does.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -63,8 +68,13 @@ class Target:
 
     @property
     def default_workflow_name(self) -> str:
-        """The workflow name when none is given: the module's own (last) name."""
-        return self.module.__name__.rpartition(".")[2].removeprefix(_PRIVATE_PREFIX)
+        """The workflow name when none is given: the module's own (last) name, or the
+        name of its file (``my-flow``) when it was loaded under a name of ours."""
+        name = self.module.__name__
+        file: str | None = getattr(self.module, "__file__", None)
+        if name.startswith(_PRIVATE_PREFIX) and file:
+            return os.path.splitext(os.path.basename(file))[0]
+        return name.rpartition(".")[2]
 
 
 _PRIVATE_PREFIX = "_fuse_target_"
@@ -134,8 +144,9 @@ def _load_file(where: str) -> ModuleType:
         sys.path.insert(0, folder)
     stem = os.path.splitext(os.path.basename(path))[0]
     # Its own name when `import stem` would give this very file, so that results
-    # pickled from it (classes defined there) load again in another process.
-    name = stem if stem.isidentifier() and _imports_as(stem, path) else _PRIVATE_PREFIX + stem
+    # pickled from it (classes defined there) load again in another process; else a
+    # name that install_target_finder() maps back to the file (`fuse show`).
+    name = stem if stem.isidentifier() and _imports_as(stem, path) else target_module_name(stem)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise TargetError(f"{where!r} cannot be loaded as a Python module.")
@@ -147,6 +158,43 @@ def _load_file(where: str) -> ModuleType:
         sys.modules.pop(name, None)
         raise _user_error(f"running {where} failed", error) from error
     return module
+
+
+def target_module_name(stem: str) -> str:
+    """The module name of target file ``stem``.py when ``import stem`` would not give
+    it: ``my-flow`` → ``_fuse_target_my_flow``."""
+    return _PRIVATE_PREFIX + "".join(c if c.isalnum() or c == "_" else "_" for c in stem)
+
+
+class _TargetFinder:
+    """Finds module ``_fuse_target_NAME`` as the file of ``sys.path`` (the current folder
+    first) whose target module name it is, so that results pickled by ``fuse run`` from
+    a file such as ``my-flow.py`` unpickle in ``fuse show`` run from the same folder."""
+
+    def find_spec(
+        self, fullname: str, path: object = None, target: object = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if path is not None or not fullname.startswith(_PRIVATE_PREFIX):
+            return None
+        for folder in dict.fromkeys([os.getcwd(), *sys.path]):
+            folder = folder or os.getcwd()
+            try:
+                names = sorted(os.listdir(folder))
+            except (OSError, TypeError):
+                continue
+            for file_name in names:
+                stem, suffix = os.path.splitext(file_name)
+                if suffix == ".py" and target_module_name(stem) == fullname:
+                    return importlib.util.spec_from_file_location(
+                        fullname, os.path.join(folder, file_name)
+                    )
+        return None
+
+
+def install_target_finder() -> None:
+    """Let ``import _fuse_target_NAME`` find a target file (see :class:`_TargetFinder`)."""
+    if not any(isinstance(finder, _TargetFinder) for finder in sys.meta_path):
+        sys.meta_path.append(_TargetFinder())
 
 
 def _imports_as(name: str, path: str) -> bool:
