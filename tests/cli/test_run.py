@@ -346,6 +346,13 @@ def test_a_node_calling_sys_exit_fails_the_run(fuse: Fuse, tmp_path: Path) -> No
     assert "fuse run: error: a node exited (SystemExit: 0)" in quiet.stderr  # no reporter
 
 
+def test_a_keyboard_interrupt_in_a_node_exits_130(fuse: Fuse, tmp_path: Path) -> None:
+    write(tmp_path / "stops.py", QUITS.replace("sys.exit(0)", "raise KeyboardInterrupt"))
+    done = fuse("run", "stops.py", "-q")
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == "fuse run: error: interrupted.\n"
+
+
 # -- exit code 2: usage and configuration errors -----------------------------------------
 
 
