@@ -209,6 +209,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
     run.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="after a node fails, still run every node that does not depend on it",
+    )
+    run.add_argument(
         "--traceback", action="store_true", help="on a node failure, show its traceback"
     )
 
@@ -286,7 +291,15 @@ def _run(args: argparse.Namespace) -> int:
     reporter = None if args.quiet else ProgressReporter()
     try:
         with reporter if reporter is not None else contextlib.nullcontext():
-            result = wf.run()
+            result = wf.run(keep_going=True) if args.keep_going else wf.run()
+    except TypeError as error:
+        if not args.keep_going or "keep_going" not in str(error):
+            raise
+        raise _Failure(
+            f"the {wf.backend_name!r} backend cannot keep going after a failure "
+            f"({error}); run without --keep-going.",
+            EXIT_USAGE,
+        ) from None
     except SystemExit as exit_:  # sys.exit() in a node: not a success, whatever its code
         raise _Failure(
             f"{_running_node(reporter)} exited (SystemExit: {exit_.code}), so the run "

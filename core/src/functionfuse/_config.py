@@ -44,6 +44,7 @@ from functionfuse._errors import (
 from functionfuse._factories import backend, plugin, storage_factory
 from functionfuse._nodes import Instance, Node, NodeItem
 from functionfuse._registry import STORAGE, entry_point
+from functionfuse._retries import Retries
 from functionfuse._workflow import BaseWorkflow, Query
 from functionfuse.hookspecs import Storage
 
@@ -70,7 +71,8 @@ DEFAULT_BACKEND: Final = "local"
 _TOP_KEYS: Final = ("workflow_name", "backend", "storage", "rules")
 _BACKEND_KEYS: Final = ("name", "options")
 _STORAGE_KEYS: Final = ("kind", "url", "options")
-_RULE_KEYS: Final = ("pattern", "remote_args", "plugin", "storage")
+_RULE_KEYS: Final = ("pattern", "remote_args", "plugin", "storage", "retries")
+_RETRY_KEYS: Final = ("attempts", "exceptions", "delay")
 _PLUGIN_KEYS: Final = ("name", "options")
 
 ConfigSource = str | os.PathLike[str] | Mapping[str, Any]
@@ -100,7 +102,7 @@ class Rule:
     ``key`` says where the rule was written, e.g. ``"rules[0]"``.
     """
 
-    __slots__ = ("key", "pattern", "plugin", "remote_args", "storage")
+    __slots__ = ("key", "pattern", "plugin", "remote_args", "retries", "storage")
 
     def __init__(
         self,
@@ -109,12 +111,14 @@ class Rule:
         remote_args: dict[str, Any] | None,
         plugin: PluginSpec | None,
         storage: bool | None,
+        retries: Retries | None = None,
     ) -> None:
         self.key = key
         self.pattern = pattern
         self.remote_args = remote_args
         self.plugin = plugin
         self.storage = storage
+        self.retries = retries
 
     def __repr__(self) -> str:
         return f"<Rule {self.key} {self.pattern!r}>"
@@ -213,6 +217,10 @@ class WorkflowConfig:
                 query.set_plugin(rule.plugin.create())
             if rule.storage is not None:
                 query.set_storage(rule.storage)
+            if rule.retries is not None:
+                query.set_retries(
+                    rule.retries.attempts, rule.retries.exceptions, rule.retries.delay
+                )
         return wf
 
     def __repr__(self) -> str:
@@ -495,7 +503,7 @@ class _Checker:
         except re.error as error:
             self.fail(f"{key}.pattern", f"{pattern!r} is not a valid regular expression: {error}.")
         if len(table) == 1:
-            self.fail(key, "sets nothing: add remote_args, plugin or storage.")
+            self.fail(key, "sets nothing: add remote_args, plugin, storage or retries.")
         remote_args = table.get("remote_args")
         if remote_args is not None:
             remote_args = dict(self.table(remote_args, f"{key}.remote_args", "{num_cpus = 2}"))
@@ -505,7 +513,29 @@ class _Checker:
         spec = None
         if "plugin" in table:
             spec = self.plugin(table["plugin"], f"{key}.plugin")
-        return Rule(key, pattern, remote_args, spec, storage)
+        retries = None
+        if "retries" in table:
+            retries = self.retries(table["retries"], f"{key}.retries")
+        return Rule(key, pattern, remote_args, spec, storage, retries)
+
+    def retries(self, value: object, key: str) -> Retries:
+        table = self.table(value, key, '{attempts = 3, exceptions = ["OSError"], delay = 1.0}')
+        self.keys(table, key, _RETRY_KEYS)
+        if "attempts" not in table:
+            self.fail(key, "needs 'attempts': how many times a node may run (>= 1).")
+        exceptions = table.get("exceptions", ["Exception"])
+        if isinstance(exceptions, str):
+            exceptions = [exceptions]
+        if not isinstance(exceptions, list) or not all(isinstance(e, str) for e in exceptions):
+            self.fail(
+                f"{key}.exceptions",
+                "must be a list of exception class names, e.g. "
+                '["OSError", "package.module.Error"].',
+            )
+        try:
+            return Retries.of(table["attempts"], exceptions, table.get("delay", 0.0))
+        except ConfigurationError as error:
+            self.fail(key, str(error).removeprefix("retries: "))
 
     def plugin(self, value: object, key: str) -> PluginSpec:
         table = self.table(value, key, '{name = "random_state", options = {seed = 0}}')
