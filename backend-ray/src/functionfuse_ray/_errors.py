@@ -6,12 +6,21 @@ import re
 import traceback
 from typing import Final
 
-from ray.exceptions import RayActorError, RayTaskError
+from ray.exceptions import ObjectLostError, RayActorError, RayError, RayTaskError
 
 from functionfuse import NodeExecutionError
 from functionfuse_ray._worker import NODE_ATTRIBUTE, UnpicklableNodeError
 
-__all__ = ["failing_node", "node_execution_error", "original_error", "submit_error"]
+__all__ = [
+    "actor_started",
+    "failing_node",
+    "lost_object_id",
+    "node_execution_error",
+    "original_error",
+    "own_system_error",
+    "submit_error",
+    "system_error",
+]
 
 _COLOURS: Final = re.compile(r"\x1b\[[0-9;]*m")
 # What Ray prints for every task that did not run because an argument failed.
@@ -47,9 +56,11 @@ def original_error(error: BaseException) -> BaseException:
     return error
 
 
-def failing_node(error: BaseException, seen_at: str, actor_names: dict[str, str]) -> str:
+def failing_node(error: BaseException, seen_at: str, actor_names: dict[str, str]) -> str | None:
     """The node whose own code raised ``error`` (which may have reached us through
-    ``seen_at``, a node that depends on it)."""
+    ``seen_at``, a node that depends on it); ``None`` for a Ray system error (see
+    :func:`system_error`), which names no node: the driver looks for it among the tasks
+    of ``seen_at``'s ancestors."""
     name = getattr(error, NODE_ATTRIBUTE, None)
     if not isinstance(name, str):
         name = getattr(getattr(error, "cause", None), NODE_ATTRIBUTE, None)
@@ -59,7 +70,61 @@ def failing_node(error: BaseException, seen_at: str, actor_names: dict[str, str]
         owner = actor_names.get(error.actor_id or "")
         if owner is not None:
             return owner
+    if system_error(error) is not None:
+        return None
     return seen_at
+
+
+def system_error(error: BaseException) -> RayError | None:
+    """The Ray system error in ``error`` — a task's worker or node died, its object was
+    lost, it ran out of memory, its actor died, ... — or ``None`` for a node's own
+    exception. ``error`` is the system error itself when the task it came from is the
+    one that died, or a ``RayTaskError`` holding it as ``cause`` when it reached a task
+    that depends on that one (Ray's "an argument could not be computed")."""
+    if isinstance(error, RayTaskError):
+        cause = getattr(error, "cause", None)
+        return cause if isinstance(cause, RayError) and _is_system(cause) else None
+    return error if isinstance(error, RayError) and _is_system(error) else None
+
+
+def own_system_error(error: BaseException) -> bool:
+    """True when ``error``, the outcome of a node's own task, says that task died."""
+    return not isinstance(error, RayTaskError) and system_error(error) is not None
+
+
+def _is_system(error: RayError) -> bool:
+    if isinstance(error, RayTaskError):
+        return False
+    # A constructor that raised is the user's error, handled by original_error().
+    return not (isinstance(error, RayActorError) and error.actor_init_failed)
+
+
+def actor_started(actor_id: str) -> bool:
+    """Whether the actor ``actor_id`` (hex) was ever built — its constructor returned —
+    as the cluster's actor table says; ``True`` when it cannot tell.
+
+    Ray reports an actor whose process died in the same way whether the constructor or
+    a method was running; only the table's start time (0 until it is built) differs.
+    Asked only when an actor has died.
+    """
+    try:
+        from ray._private import state
+
+        info = state.actors(actor_id=actor_id)
+        return bool(info.get("StartTime", 1)) or int(info.get("NumRestarts", 0)) > 0
+    except Exception:  # a private table: if it changes, fall back to the method nodes
+        return True
+
+
+def lost_object_id(error: BaseException) -> str | None:
+    """For a lost object, its hex id (which starts with the id of the task that made
+    it); ``None`` for any other error."""
+    lost = system_error(error)
+    if isinstance(lost, ObjectLostError):
+        object_hex = getattr(lost, "object_ref_hex", None)
+        if isinstance(object_hex, str) and object_hex:
+            return object_hex
+    return None
 
 
 def remote_traceback(error: BaseException) -> str:

@@ -4,7 +4,9 @@ The driver submits every node when its turn comes in graph order, handing Ray th
 parents' ObjectRefs; it never waits for a result in order to submit. It keeps an
 ObjectRef only while something still needs it: until the node's last consumer has been
 submitted, for the results to return, and while the task is watched (see
-:mod:`functionfuse_ray._watch`).
+:mod:`functionfuse_ray._watch`). A node with consumers also has a *status*, a tiny
+second return the watcher holds, so that a Ray system error (a killed worker, ...) seen
+downstream can be traced to the node whose own task died.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class RunAttempt:
         self.storage_options: dict[str, Any] = workflow.storage_remote_args()
         self.pinned = bool(self.storage_options)
         self.watcher = Watcher(self.workflow_name, hooks)
+        self.watcher.suspects = self._suspects
         # With hooks listening for node_finish / node_error every task is watched.
         self.track_all = self.watcher.track_all
         self.tracking = self.track_all or max_pending_tasks > 0
@@ -193,6 +196,7 @@ class RunAttempt:
         watcher = self.watcher
         watch = watcher.refs
         statuses = watcher.statuses
+        held = watcher.held
         now = time.perf_counter
 
         name = ""
@@ -229,8 +233,11 @@ class RunAttempt:
                 fetched = fetch_leaves and node in leaf_nodes
                 watched = track_all or (consumers == 0 and not fetched and not (save and pinned))
                 # A method call always has a status: the next call on its instance waits on
-                # it (see ActorHost), so a failed call fails the later ones.
-                status = watched or kind is MethodNode
+                # it (see ActorHost), so a failed call fails the later ones. A function node
+                # with consumers has one for the watcher to hold (see _watch): a node
+                # without has no descendant through which its task's death could be seen.
+                # A class node has none: its actor's ``ready`` says how it was built.
+                status = kind is MethodNode or (kind is FunctionNode and (watched or consumers > 0))
 
                 if node_start is not None:
                     node_start(workflow_name=workflow_name, node_name=name)
@@ -322,9 +329,14 @@ class RunAttempt:
                         statuses[save_status] = (name, None, started)
 
                 # -- bookkeeping -------------------------------------------------------------
-                if status_ref is not None and watched:
-                    watch.append(status_ref)
-                    statuses[status_ref] = (name, result_ref, started)
+                if status_ref is not None:
+                    held[name] = status_ref
+                    if watched:
+                        watch.append(status_ref)
+                        statuses[status_ref] = (name, result_ref, started)
+                    elif tracking:
+                        watch.append(status_ref)
+                        statuses[status_ref] = (name, None, started)
                 elif tracking and result_ref is not None:
                     watch.append(result_ref)
                 if result_ref is not None:
@@ -445,6 +457,24 @@ class RunAttempt:
             self.leaf_refs[parent] = ref  # read once, also for the results
         if self.tracking:
             self.watcher.refs.append(ref)
+
+    def _suspects(self, name: str) -> set[str]:
+        """The nodes whose task's death could have failed node ``name``: its ancestors,
+        and a class node's method nodes, whose actor it is (only asked when a Ray system
+        error is seen; see :meth:`Watcher.note_failure`)."""
+        workflow = self.workflow
+        found = [node for node in workflow.nodes if workflow.name_of(node) == name]
+        seen: set[Node] = set()
+        stack = [parent for node in found for parent in node.parents]
+        for node in found:
+            if isinstance(node, ClassNode):
+                stack.extend(node.methods)
+        while stack:
+            node = stack.pop()
+            if node not in seen:
+                seen.add(node)
+                stack.extend(node.parents)
+        return {workflow.name_of(node) for node in seen}
 
     # -- the end -------------------------------------------------------------------------
 

@@ -5,25 +5,45 @@ to them inside Ray), plus every task when ``max_pending_tasks`` bounds the tasks
 flight. When hooks listen for ``node_finish`` / ``node_error`` it watches every task,
 through its *status*: a second, tiny return that says how the task ended without the
 driver fetching its result.
+
+A Ray system error — a worker killed, a node lost, out of memory — names no node: it
+reaches the driver as itself from the task that died, or inside the error of every task
+that depends on it. Every node that has consumers therefore gets a status too, which the
+watcher holds until it has seen it succeed (until the end of the run when it watches
+only the sinks); on such an error it looks among those of the node's ancestors for the
+first one whose own task died (see :meth:`Watcher.note_failure`).
 """
 
 from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any, Final, NoReturn
 
 import ray
+from ray.exceptions import RayActorError
 
 from functionfuse import FunctionFuseWarning
 from functionfuse.runtime import LifecycleHooks
-from functionfuse_ray._errors import failing_node, node_execution_error, original_error
+from functionfuse_ray._errors import (
+    actor_started,
+    failing_node,
+    lost_object_id,
+    node_execution_error,
+    original_error,
+    own_system_error,
+    system_error,
+)
 from functionfuse_ray._worker import StaleStoredResult
 
 __all__ = ["POLL_EVERY", "Restart", "Watcher"]
 
 #: How often (seconds) the driver looks for finished tasks when hooks are registered.
 POLL_EVERY: Final = 0.05
+#: How long (seconds) to wait for the ancestors' statuses when looking for the task that
+#: died (they have all ended by then: a task runs once its arguments exist).
+_LOCATE_TIMEOUT: Final = 5.0
 
 
 class Restart(Exception):
@@ -40,16 +60,21 @@ class Watcher:
     ``refs`` holds every watched ref (the submit loop appends to it directly);
     ``statuses`` maps the refs whose outcome matters — statuses, actor readiness — to
     ``(node name, result ref, submit time)``. Other watched refs only count as in flight.
+    ``held`` maps a node's name to its task's status until the status is seen to succeed
+    (in graph order); ``suspects`` gives the names of the nodes whose task's death could
+    have failed a node: its ancestors, and a class node's method nodes.
     """
 
     __slots__ = (
         "_last_poll",
         "actor_names",
         "failures",
+        "held",
         "hooks",
         "refs",
         "stale",
         "statuses",
+        "suspects",
         "track_all",
         "workflow_name",
     )
@@ -63,6 +88,8 @@ class Watcher:
         self.failures: dict[str, BaseException] = {}  # failing node -> its error
         self.stale: dict[str, str] = {}  # node with an unusable stored result -> why
         self.actor_names: dict[str, str] = {}  # actor id -> class node name
+        self.held: dict[str, Any] = {}  # node name -> its task's status ref
+        self.suspects: Callable[[str], set[str]] = lambda name: set()
         self._last_poll = 0.0
 
     @property
@@ -114,9 +141,12 @@ class Watcher:
                     errors[ref] = failure
         hooks = self.hooks
         end = time.perf_counter() if self.track_all else 0.0
+        held = self.held
         for ref, (name, result_ref, started) in finished:
             error = errors.get(ref)
             if error is None:
+                if held:
+                    held.pop(name, None)
                 if hooks.node_finish is not None and result_ref is not None:
                     hooks.node_finish(
                         workflow_name=self.workflow_name,
@@ -146,7 +176,47 @@ class Watcher:
             self.stale.setdefault(stale.node_name, stale.reason)
             return
         origin = failing_node(error, seen_at, self.actor_names)
+        if origin is None:  # a Ray system error: find the task that died
+            origin, error = self._locate(seen_at, error)
         self.failures.setdefault(origin, error)
+
+    def _locate(self, seen_at: str, error: BaseException) -> tuple[str, BaseException]:
+        """The node whose own task died of the system error ``error``, seen at node
+        ``seen_at``, and that task's own error: the class node when its actor died
+        before it was built; else the first of ``seen_at``'s suspects (see ``suspects``),
+        in graph order, whose status is the system error itself (or, for a lost object,
+        the one whose task made it); else ``seen_at``.
+        """
+        died = system_error(error)
+        if isinstance(died, RayActorError) and died.actor_id:
+            owner = self.actor_names.get(died.actor_id)
+            if owner is not None and not actor_started(died.actor_id):
+                return owner, error
+        held = self.held
+        if not held:
+            return seen_at, error
+        suspects = self.suspects(seen_at)
+        candidates = [(name, ref) for name, ref in held.items() if name in suspects]
+        if not candidates:
+            return seen_at, error
+        lost = lost_object_id(error)
+        if lost is not None:
+            for name, ref in candidates:
+                if lost.startswith(ref.task_id().hex()):
+                    return name, error
+        refs = [ref for _, ref in candidates]
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=_LOCATE_TIMEOUT, fetch_local=False)
+        ended = set(ready)
+        for name, ref in candidates:
+            if ref not in ended:
+                continue
+            try:
+                ray.get(ref)
+            except Exception as failure:
+                own = original_error(failure)
+                if own_system_error(own):
+                    return name, own
+        return seen_at, error
 
     def raise_failures(self, stored: bool) -> NoReturn:
         """The NodeExecutionError for the failures, or a Restart for stale results."""
