@@ -22,6 +22,7 @@ from functionfuse.hookspecs import Storage
 from functionfuse.runtime import (
     MISSING,
     REMOTE_ARGS,
+    RETRIES,
     STORAGE,
     ClassNode,
     FunctionNode,
@@ -29,6 +30,7 @@ from functionfuse.runtime import (
     MethodNode,
     Node,
     NodeItem,
+    Retries,
     node_of,
 )
 from functionfuse_ray._arguments import (
@@ -68,11 +70,14 @@ class RunAttempt:
         return_results: bool,
         max_pending_tasks: int,
         stored_names: set[str],
+        keep_going: bool = False,
     ) -> None:
         self.workflow = workflow
         self.workflow_name = workflow.workflow_name
         self.hooks = hooks
         self.return_results = return_results
+        self.keep_going = keep_going
+        self._retry_args: dict[tuple[int, int], tuple[Any, Retries, dict[str, Any]]] = {}
         self.max_pending = max_pending_tasks
         self.storage: Storage | None = workflow.storage
         self.storage_options: dict[str, Any] = workflow.storage_remote_args()
@@ -198,6 +203,9 @@ class RunAttempt:
         statuses = watcher.statuses
         held = watcher.held
         now = time.perf_counter
+        # keep_going: submit everything; Ray runs no task whose argument failed, so the
+        # failed nodes' descendants do not run, and everything else does.
+        keep_going = self.keep_going
 
         name = ""
         try:
@@ -216,7 +224,7 @@ class RunAttempt:
                             from_storage=True,
                         )
                     continue
-                if watcher.stopped:
+                if watcher.stale or (watcher.failures and not keep_going):
                     break  # stop submitting; what is in flight still finishes (and saves)
 
                 kind = type(node)
@@ -224,6 +232,9 @@ class RunAttempt:
                 save = False
                 if settings is not None:
                     remote_args = settings.get(REMOTE_ARGS)
+                    retries = settings.get(RETRIES)
+                    if retries is not None:
+                        remote_args = self._with_retries(name, kind, remote_args, retries)
                     save = storage is not None and settings.get(STORAGE) is not False
                 else:
                     save = storage is not None
@@ -477,6 +488,36 @@ class RunAttempt:
         return {workflow.name_of(node) for node in seen}
 
     # -- the end -------------------------------------------------------------------------
+
+    def _with_retries(
+        self, name: str, kind: type, remote_args: Mapping[str, Any] | None, retries: Retries
+    ) -> Mapping[str, Any]:
+        """Remote args with ``set_retries()`` mapped to Ray's: ``max_retries`` and
+        ``retry_exceptions`` for a task, ``max_task_retries`` and ``retry_exceptions``
+        for an actor call (Ray retries; it has no delay between attempts and reports
+        no attempt to the driver). One dict per combination, kept for the run, so that
+        the options caches keyed by ``id()`` stay right."""
+        if kind is ClassNode:
+            return remote_args or {}
+        key = (id(remote_args), id(retries))
+        kept = self._retry_args.get(key)
+        if kept is not None:
+            return kept[2]
+        retry_key = "max_task_retries" if kind is MethodNode else "max_retries"
+        given = dict(remote_args or {})
+        for option in (retry_key, "retry_exceptions"):
+            if option in given:
+                raise ConfigurationError(
+                    f"node {name!r} of workflow {self.workflow_name!r} sets retries with "
+                    f"set_retries() and {option!r} in its remote args; keep one of them."
+                )
+        merged = {
+            **given,
+            retry_key: retries.attempts - 1,
+            "retry_exceptions": list(retries.exceptions),
+        }
+        self._retry_args[key] = (remote_args, retries, merged)
+        return merged
 
     def _results(self) -> Any:
         if not self.return_results:

@@ -75,7 +75,9 @@ class RayWorkflow(BaseWorkflow):
             return {}
         return {"resources": {self.storage_resource: _STORAGE_RESOURCE_SHARE}}
 
-    def run(self, return_results: bool = True, max_pending_tasks: int = 0) -> Any:
+    def run(
+        self, return_results: bool = True, max_pending_tasks: int = 0, keep_going: bool = False
+    ) -> Any:
         """Run the workflow on Ray.
 
         :param return_results: Fetch the results of the nodes the workflow was given and
@@ -85,6 +87,9 @@ class RayWorkflow(BaseWorkflow):
         :param max_pending_tasks: When positive, at most this many tasks are in flight
             at once; the driver waits for some to finish before submitting more. Use it
             for very large workflows, to bound what the driver and the object store hold.
+        :param keep_going: After a node fails, still submit every other node: Ray runs
+            none whose arguments failed, so the failed nodes' descendants do not run and
+            everything else runs and is stored; the error lists every failed node.
         :raises functionfuse.NodeExecutionError: a node failed; it names the workflow and
             the node and carries the remote traceback. Every node that finished was
             stored first.
@@ -107,6 +112,7 @@ class RayWorkflow(BaseWorkflow):
                     return_results=return_results,
                     max_pending_tasks=max_pending_tasks,
                     stored_names=self._stored_names() - untrusted,
+                    keep_going=keep_going,
                 )
                 try:
                     return attempt.execute()

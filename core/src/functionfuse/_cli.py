@@ -292,14 +292,6 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with reporter if reporter is not None else contextlib.nullcontext():
             result = wf.run(keep_going=True) if args.keep_going else wf.run()
-    except TypeError as error:
-        if not args.keep_going or "keep_going" not in str(error):
-            raise
-        raise _Failure(
-            f"the {wf.backend_name!r} backend cannot keep going after a failure "
-            f"({error}); run without --keep-going.",
-            EXIT_USAGE,
-        ) from None
     except SystemExit as exit_:  # sys.exit() in a node: not a success, whatever its code
         raise _Failure(
             f"{_running_node(reporter)} exited (SystemExit: {exit_.code}), so the run "

@@ -234,9 +234,13 @@ class BaseWorkflow(abc.ABC):
         return results[0] if len(results) == 1 else results
 
     @abc.abstractmethod
-    def run(self, *, return_results: bool = True) -> Any:
+    def run(self, *, return_results: bool = True, keep_going: bool = False) -> Any:
         """Run the workflow; return the given node's result, or a list for several.
 
+        A failing node stops the run with :class:`functionfuse.NodeExecutionError`;
+        with ``keep_going`` every node that does not depend on a failed one still runs
+        and is stored, and the error lists every failed node. A backend that cannot keep
+        going raises :class:`functionfuse.ConfigurationError` for ``keep_going=True``.
         Backends may take more keyword-only options (Ray: ``max_pending_tasks``).
         """
 

@@ -81,8 +81,17 @@ class ThreadWorkflow(BaseWorkflow):
             )
         self.max_workers = max_workers
 
-    def run(self, *, return_results: bool = True) -> Any:
-        """Run the workflow; return the given node's result, or a list for several."""
+    def run(self, *, return_results: bool = True, keep_going: bool = False) -> Any:
+        """Run the workflow; return the given node's result, or a list for several.
+
+        The first failure stops the run (nodes already running finish and are saved);
+        ``keep_going`` is not supported.
+        """
+        if keep_going:
+            raise ConfigurationError(
+                f"workflow {self.workflow_name!r}: the threads backend stops at the first "
+                "failure; keep_going=True is not supported (use the local or ray backend)."
+            )
         hooks = lifecycle_hooks()
         with self.lifecycle(hooks):
             values = _Run(self, hooks, return_results).execute()
