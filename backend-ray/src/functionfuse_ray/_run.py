@@ -77,7 +77,6 @@ class RunAttempt:
         self.hooks = hooks
         self.return_results = return_results
         self.keep_going = keep_going
-        self._retry_args: dict[tuple[int, int], tuple[Any, Retries, dict[str, Any]]] = {}
         self.max_pending = max_pending_tasks
         self.storage: Storage | None = workflow.storage
         self.storage_options: dict[str, Any] = workflow.storage_remote_args()
@@ -198,6 +197,7 @@ class RunAttempt:
         batch = max(1, max_pending // 10)
         node_start = hooks.node_start
         node_finish = hooks.node_finish
+        node_retry = hooks.node_retry
         watcher = self.watcher
         watch = watcher.refs
         statuses = watcher.statuses
@@ -229,12 +229,11 @@ class RunAttempt:
 
                 kind = type(node)
                 remote_args: Mapping[str, Any] | None = None
+                retries: Retries | None = None
                 save = False
                 if settings is not None:
                     remote_args = settings.get(REMOTE_ARGS)
                     retries = settings.get(RETRIES)
-                    if retries is not None:
-                        remote_args = self._with_retries(name, kind, remote_args, retries)
                     save = storage is not None and settings.get(STORAGE) is not False
                 else:
                     save = storage is not None
@@ -249,6 +248,10 @@ class RunAttempt:
                 # without has no descendant through which its task's death could be seen.
                 # A class node has none: its actor's ``ready`` says how it was built.
                 status = kind is MethodNode or (kind is FunctionNode and (watched or consumers > 0))
+                if retries is not None and node_retry is not None and kind is not ClassNode:
+                    # Retries happen on the worker; the status brings the failed attempts
+                    # back to the node_retry hook, so it must be watched.
+                    status = watched = True
 
                 if node_start is not None:
                     node_start(workflow_name=workflow_name, node_name=name)
@@ -285,8 +288,10 @@ class RunAttempt:
                     args, kwargs = values, {}
 
                 inline_save = (storage, workflow_name) if save and not pinned else None
-                if template is None and initialize is None and inline_save is None and not status:
-                    spec: Any = name
+                if retries is not None:
+                    spec: Any = (name, template, initialize, inline_save, status, retries)
+                elif template is None and initialize is None and inline_save is None and not status:
+                    spec = name
                 else:
                     spec = (name, template, initialize, inline_save, status)
 
@@ -488,36 +493,6 @@ class RunAttempt:
         return {workflow.name_of(node) for node in seen}
 
     # -- the end -------------------------------------------------------------------------
-
-    def _with_retries(
-        self, name: str, kind: type, remote_args: Mapping[str, Any] | None, retries: Retries
-    ) -> Mapping[str, Any]:
-        """Remote args with ``set_retries()`` mapped to Ray's: ``max_retries`` and
-        ``retry_exceptions`` for a task, ``max_task_retries`` and ``retry_exceptions``
-        for an actor call (Ray retries; it has no delay between attempts and reports
-        no attempt to the driver). One dict per combination, kept for the run, so that
-        the options caches keyed by ``id()`` stay right."""
-        if kind is ClassNode:
-            return remote_args or {}
-        key = (id(remote_args), id(retries))
-        kept = self._retry_args.get(key)
-        if kept is not None:
-            return kept[2]
-        retry_key = "max_task_retries" if kind is MethodNode else "max_retries"
-        given = dict(remote_args or {})
-        for option in (retry_key, "retry_exceptions"):
-            if option in given:
-                raise ConfigurationError(
-                    f"node {name!r} of workflow {self.workflow_name!r} sets retries with "
-                    f"set_retries() and {option!r} in its remote args; keep one of them."
-                )
-        merged = {
-            **given,
-            retry_key: retries.attempts - 1,
-            "retry_exceptions": list(retries.exceptions),
-        }
-        self._retry_args[key] = (remote_args, retries, merged)
-        return merged
 
     def _results(self) -> Any:
         if not self.return_results:

@@ -35,7 +35,7 @@ from functionfuse_ray._errors import (
     own_system_error,
     system_error,
 )
-from functionfuse_ray._worker import StaleStoredResult
+from functionfuse_ray._worker import ATTEMPTS_ATTRIBUTE, StaleStoredResult
 
 __all__ = ["POLL_EVERY", "Restart", "Watcher"]
 
@@ -131,12 +131,15 @@ class Watcher:
         if not finished:
             return
         errors: dict[Any, BaseException] = {}
+        values: dict[Any, Any] = {}
         try:
-            ray.get([ref for ref, _ in finished])  # tiny objects, fetched in one call
+            # Tiny objects, fetched in one call: None, or a node's failed attempts.
+            refs = [ref for ref, _ in finished]
+            values = dict(zip(refs, ray.get(refs), strict=True))
         except Exception:
             for ref, _ in finished:
                 try:
-                    ray.get(ref)
+                    values[ref] = ray.get(ref)
                 except Exception as failure:
                     errors[ref] = failure
         hooks = self.hooks
@@ -144,6 +147,8 @@ class Watcher:
         held = self.held
         for ref, (name, result_ref, started) in finished:
             error = errors.get(ref)
+            if hooks.node_retry is not None:
+                self._report_attempts(name, values.get(ref), error)
             if error is None:
                 if held:
                     held.pop(name, None)
@@ -166,6 +171,25 @@ class Watcher:
                     error=cause if isinstance(cause, BaseException) else error,
                     duration=end - started,
                 )
+
+    def _report_attempts(self, name: str, value: Any, error: BaseException | None) -> None:
+        """Tell the node_retry hook of the attempts that failed before the last one
+        (brought back by the status, or on the node's final exception)."""
+        if error is not None:
+            cause = getattr(original_error(error), "cause", None)
+            value = getattr(cause, ATTEMPTS_ATTRIBUTE, None)
+        if not isinstance(value, list):
+            return
+        retry = self.hooks.node_retry
+        assert retry is not None
+        for attempt, failure, delay in value:
+            retry(
+                workflow_name=self.workflow_name,
+                node_name=name,
+                attempt=attempt,
+                error=failure,
+                delay=delay,
+            )
 
     def note_failure(self, seen_at: str, error: BaseException) -> None:
         """Record an error that reached the driver through node ``seen_at``."""

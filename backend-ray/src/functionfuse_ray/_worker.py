@@ -12,21 +12,26 @@ itself never leaves the driver. A spec is the node's name alone in the common ca
 - ``initialize``: the node plugins' worker-side callable, or ``None``;
 - ``save``: ``(storage, workflow_name)`` to save the result from here, or ``None``;
 - ``status``: the task has two returns, the result and a tiny status object the driver
-  fetches to learn whether the node failed without fetching its result.
+  fetches to learn whether the node failed without fetching its result (``None``, or the
+  attempts that failed before a retry succeeded);
+- a sixth element, only for nodes with ``query().set_retries()``: the :class:`Retries`
+  applied here, around the call (and the plugins' worker side, run before each attempt).
 """
 
 from __future__ import annotations
 
 import contextlib
 import pickle
+import time
 from collections.abc import Callable
 from typing import Any, Final, final
 
 from functionfuse import StorageIntegrityError
 from functionfuse.hookspecs import Storage
-from functionfuse.runtime import resolve_arguments
+from functionfuse.runtime import Retries, resolve_arguments
 
 __all__ = [
+    "ATTEMPTS_ATTRIBUTE",
     "NODE_ATTRIBUTE",
     "ActorHost",
     "ArgsTemplate",
@@ -46,6 +51,9 @@ __all__ = [
 NODE_ATTRIBUTE: Final = "__functionfuse_node__"
 
 Spec = Any  # str | tuple[str, ArgsTemplate | None, Callable | None, tuple | None, bool]
+#           (+ a sixth element, the node's Retries, when it has some)
+#: Set on a node's final exception: its earlier failed attempts, for the driver's hooks.
+ATTEMPTS_ATTRIBUTE: Final = "__functionfuse_attempts__"
 
 
 @final
@@ -149,13 +157,32 @@ def execute(func: Callable[..., Any], spec: Spec, args: Any, kwargs: dict[str, A
             if failure is error:
                 raise
             raise failure from error
-    name, template, initialize, save, status = spec
+    name, template, initialize, save, status, *more = spec
+    retries: Retries | None = more[0] if more else None
+    attempts: list[tuple[int, BaseException, float]] | None = None
     try:
-        if initialize is not None:
-            initialize()
         if template is not None:
             args, kwargs = resolve_arguments(template, args.__getitem__)
-        result = func(*args, **kwargs)
+        attempt = 1
+        while True:
+            try:
+                if initialize is not None:
+                    initialize()
+                result = func(*args, **kwargs)
+                break
+            except Exception as error:
+                if retries is None or attempt >= retries.attempts or not retries.retries_on(error):
+                    if attempts:
+                        # The attempts before the last reach the driver's hooks with it.
+                        with contextlib.suppress(Exception):
+                            setattr(error, ATTEMPTS_ATTRIBUTE, attempts)
+                    raise
+                if attempts is None:
+                    attempts = []
+                attempts.append((attempt, _failed(error, name), retries.delay))
+                if retries.delay:
+                    time.sleep(retries.delay)
+                attempt += 1
         if save is not None:
             result = save_result(save[0], save[1], name, result)
     except BaseException as error:
@@ -163,7 +190,8 @@ def execute(func: Callable[..., Any], spec: Spec, args: Any, kwargs: dict[str, A
         if failure is error:
             raise
         raise failure from error
-    return (result, None) if status else result
+    # The status: None, or the failed attempts (query().set_retries()) for the hooks.
+    return (result, attempts) if status else result
 
 
 def task_function(func: Callable[..., Any]) -> Callable[..., Any]:

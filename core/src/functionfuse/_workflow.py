@@ -299,9 +299,9 @@ class Query:
         ``exceptions`` (classes or names such as ``"OSError"``), ``delay`` seconds apart.
 
         Each failed attempt followed by another is reported to the
-        ``functionfuse_node_retry`` hook. On Ray this maps to ``max_retries`` and
-        ``retry_exceptions``. A retried method call runs again on the same instance,
-        in whatever state the failed attempt left it.
+        ``functionfuse_node_retry`` hook. On Ray the attempts run on the worker (Ray's
+        own ``max_retries`` still covers a dead worker). A retried method call runs
+        again on the same instance, in whatever state the failed attempt left it.
         """
         self.workflow._set(self.nodes, RETRIES, Retries.of(attempts, exceptions, delay))
         return self
