@@ -245,8 +245,9 @@ class _Run:
         """
         methods = self.methods.get(instance)
         if methods is None:
-            names = self.names
-            methods = self.methods[instance] = [m for m in instance.methods if m in names]
+            # Graph order is creation order: a later call is newer than every node here.
+            last = self.workflow._order[-1].seq
+            methods = self.methods[instance] = [m for m in instance.methods if m.seq <= last]
         return methods
 
     def _chain_stored(self, node: ClassNode) -> bool:

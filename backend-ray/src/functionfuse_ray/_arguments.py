@@ -13,13 +13,12 @@ parent's full result never goes to the driver.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from functionfuse.runtime import FunctionNode, MethodNode, Node, NodeItem
 from functionfuse_ray._worker import ArgsTemplate
 
-__all__ = ["direct_arguments", "is_direct", "referenced_nodes", "template_of"]
+__all__ = ["is_direct", "referenced_nodes", "template_of"]
 
 _WHOLE = (FunctionNode, MethodNode)
 
@@ -27,32 +26,6 @@ _WHOLE = (FunctionNode, MethodNode)
 def is_direct(deps: tuple[Any, ...]) -> bool:
     """True when every node reference is a whole top-level argument."""
     return all(type(deps[i]) in _WHOLE for i in range(1, len(deps), 2))
-
-
-def direct_arguments(
-    node: Node, deps: tuple[Any, ...], ref_of: Callable[[Node], Any]
-) -> tuple[tuple[Any, ...] | list[Any], dict[str, Any]]:
-    """The node's arguments with each parent replaced by its ObjectRef."""
-    args: tuple[Any, ...] | list[Any] = node.args
-    kwargs = node.kwargs
-    args_copy: list[Any] | None = None
-    kwargs_copy: dict[str, Any] | None = None
-    for i in range(0, len(deps), 2):
-        key = deps[i]
-        ref = ref_of(deps[i + 1])
-        if type(key) is int:
-            if args_copy is None:
-                args_copy = list(args)
-            args_copy[key] = ref
-        else:
-            if kwargs_copy is None:
-                kwargs_copy = dict(kwargs) if kwargs is not None else {}
-            kwargs_copy[key] = ref
-    if args_copy is not None:
-        args = args_copy
-    if kwargs_copy is None:
-        kwargs_copy = kwargs if kwargs is not None else {}
-    return args, kwargs_copy
 
 
 def template_of(node: Node, index_of: dict[Node, int]) -> ArgsTemplate:

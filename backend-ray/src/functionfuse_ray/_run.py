@@ -32,9 +32,9 @@ from functionfuse.runtime import (
     NodeItem,
     Retries,
     node_of,
+    replace_references,
 )
 from functionfuse_ray._arguments import (
-    direct_arguments,
     is_direct,
     referenced_nodes,
     template_of,
@@ -270,7 +270,7 @@ class RunAttempt:
                     kwargs = node.kwargs if node.kwargs is not None else {}
                     template = None
                 elif direct:
-                    args, kwargs = direct_arguments(node, deps, refs.__getitem__)
+                    args, kwargs = replace_references(node, deps, refs.__getitem__)
                     template = None
                 else:
                     inputs = [p for p in parents if type(p) is not ClassNode]

@@ -454,12 +454,24 @@ def resolve_arguments(
         return node.args, kwargs if kwargs is not None else {}
     if type(deps) is _Direct:
         return [value_of(arg) for arg in node.args], kwargs if kwargs is not None else {}
+    return replace_references(node, deps, lambda ref: _substitute(ref, value_of))
+
+
+def replace_references(
+    node: Node, deps: tuple[Any, ...], replace: Callable[[Any], Any]
+) -> tuple[tuple[Any, ...] | list[Any], dict[str, Any]]:
+    """``node``'s arguments with each reference of ``deps`` (as :attr:`Node.deps` lists
+    them) replaced by ``replace(ref)``: a value, or (Ray) the parent's ObjectRef.
+
+    Copies ``args`` and ``kwargs`` only where something is replaced.
+    """
     args: tuple[Any, ...] | list[Any] = node.args
+    kwargs = node.kwargs
     args_copy: list[Any] | None = None
     kwargs_copy: dict[str, Any] | None = None
     for i in range(0, len(deps), 2):
         key = deps[i]
-        value = _substitute(deps[i + 1], value_of)
+        value = replace(deps[i + 1])
         if type(key) is int:
             if args_copy is None:
                 args_copy = list(args)

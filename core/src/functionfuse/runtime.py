@@ -27,6 +27,7 @@ from functionfuse._nodes import (
     Node,
     NodeItem,
     node_of,
+    replace_references,
     resolve_arguments,
 )
 from functionfuse._plugins import NodePlugin, prepare_plugin
@@ -53,5 +54,6 @@ __all__ = [
     "node_of",
     "prepare_plugin",
     "read_stored",
+    "replace_references",
     "resolve_arguments",
 ]
