@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any, ClassVar, NoReturn
 
@@ -21,7 +21,6 @@ from functionfuse_fs._config import (
 )
 from functionfuse_fs._files import TEMP_PREFIX, Files, FsspecFiles, LocalFiles
 from functionfuse_fs._format import (
-    FIXED_HEADER_SIZE,
     HEADER_PROBE,
     FormatError,
     ResultHeader,
@@ -381,6 +380,46 @@ class FileStorage:
         """The fingerprint saved with the result of ``task_name``, or None if it has none."""
         return self.read_header(workflow_name, task_name).fingerprint or None
 
+    def read_fingerprints(
+        self, workflow_name: str, task_names: Iterable[str]
+    ) -> dict[str, bytes | None]:
+        """The fingerprints of many stored results at once, for deciding what to re-run.
+
+        Maps each name that has a stored result to the fingerprint saved with it
+        (``save(..., fingerprint=...)``), or to None when it was saved without one or its
+        header cannot be read or trusted (damaged, another format version, another
+        task's result): such a node is simply run again, and its result overwritten.
+        Names with nothing stored are left out. It never raises for one bad result and
+        never warns; an error of the whole filesystem call (e.g. a timeout) propagates.
+
+        Only the first :data:`HEADER_PROBE` bytes of each file are read, never the
+        payload (a header longer than that is then read whole, for that name alone),
+        and the digest is not checked: :meth:`read_task` checks everything. On remote
+        fsspec filesystems all names go in one ``cat_ranges`` call, whose requests
+        async filesystems (S3, GCS, HTTP...) send concurrently.
+        """
+        names = list(dict.fromkeys(task_names))
+        if not names:
+            return {}
+        folder = self._folder(workflow_name)
+        paths = [self._files.join(folder, encode_name(name)) for name in names]
+        found: dict[str, bytes | None] = {}
+        for name, path, head in zip(names, paths, self._read_heads(paths), strict=True):
+            if isinstance(head, FileNotFoundError):
+                continue
+            fingerprint = None
+            if not isinstance(head, Exception):
+                try:
+                    header = self._header_from(path, head)
+                except FileNotFoundError:
+                    continue  # removed since the first read
+                except (OSError, FormatError):
+                    header = None
+                if header is not None and header.task_name == name:
+                    fingerprint = header.fingerprint or None
+            found[name] = fingerprint
+        return found
+
     def file_exists(self, workflow_name: str, task_name: str) -> bool:
         """Whether a result is stored for ``task_name`` (it is not read or checked)."""
         return self._files.isfile(
@@ -534,12 +573,37 @@ class FileStorage:
             self._untrusted(workflow_name, task_name, path, "it is a folder, not a file")
 
     def _header_at(self, path: str) -> ResultHeader:
-        head = self._files.read_head(path, HEADER_PROBE)
-        if len(head) >= FIXED_HEADER_SIZE:
+        return self._header_from(path, self._files.read_head(path, HEADER_PROBE))
+
+    def _header_from(self, path: str, head: bytes) -> ResultHeader:
+        """Parse the header of ``path`` from ``head``, its first :data:`HEADER_PROBE`
+        bytes; a longer header (a huge name or fingerprint) costs one more read."""
+        if len(head) >= HEADER_PROBE:  # else the file ends inside the probe
             size = header_size(head)
             if size > len(head):
                 head = self._files.read_head(path, size)
         return parse_header(head)
+
+    def _read_heads(self, paths: list[str]) -> list[bytes | Exception]:
+        """The first :data:`HEADER_PROBE` bytes of each file, or the error reading it.
+
+        fsspec filesystems get one ``cat_ranges`` call: async ones (S3...) send the
+        requests concurrently instead of one round trip after another. The local disk
+        reads each file in turn, which costs a few microseconds.
+        """
+        files = self._files
+        if isinstance(files, FsspecFiles):
+            heads: list[bytes | Exception] = files._fs.cat_ranges(
+                paths, 0, HEADER_PROBE, on_error="return"
+            )
+            return heads
+        heads = []
+        for path in paths:
+            try:
+                heads.append(files.read_head(path, HEADER_PROBE))
+            except OSError as exc:
+                heads.append(exc)
+        return heads
 
     def _hashed_name(self, folder: str, filename: str) -> str | None:
         """The full name of a result stored under a cut, hash-suffixed file name."""

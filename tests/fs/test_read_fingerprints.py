@@ -1,0 +1,322 @@
+"""FileStorage.read_fingerprints on local disk, memory:// and S3 (moto).
+
+What the storage reads is recorded by wrappers that delegate to the real calls: the
+bytes each local read returned, and on S3 every GET request with the bytes the server
+sent for it (its ContentLength).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from functionfuse_fs import FileStorage
+from functionfuse_fs._files import LocalFiles
+from functionfuse_fs._format import HEADER_PROBE
+from functionfuse_fs._names import encode_name
+
+# The place fixture's Place (tests/fs/conftest.py): its folder is not a package.
+Place = Any
+
+BIG = 5 * 1024 * 1024
+
+
+@dataclass
+class Reads:
+    """What a storage read from its filesystem, as the real calls returned it."""
+
+    sizes: list[int] = field(default_factory=list)
+    whole_files: int = 0
+    requests: int = 0
+    batches: list[list[str]] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.sizes)
+
+
+def spy(place: Place, storage: FileStorage, monkeypatch: pytest.MonkeyPatch) -> Reads:
+    """Record every read ``storage`` makes from here on (the calls still happen)."""
+    reads = Reads()
+    if place.kind == "file":
+        real_head, real_read = LocalFiles.read_head, LocalFiles.read
+
+        def read_head(self: LocalFiles, path: str, size: int) -> bytes:
+            data = real_head(self, path, size)
+            reads.sizes.append(len(data))
+            return data
+
+        def read(self: LocalFiles, path: str) -> bytearray:
+            data = real_read(self, path)
+            reads.sizes.append(len(data))
+            reads.whole_files += 1
+            return data
+
+        monkeypatch.setattr(LocalFiles, "read_head", read_head)
+        monkeypatch.setattr(LocalFiles, "read", read)
+        return reads
+    fs = storage._files._fs  # type: ignore[attr-defined]
+    real_ranges = fs.cat_ranges
+
+    def cat_ranges(paths: list[str], starts: Any, ends: Any, **kwargs: Any) -> Any:
+        reads.batches.append(list(paths))
+        return real_ranges(paths, starts, ends, **kwargs)
+
+    monkeypatch.setattr(fs, "cat_ranges", cat_ranges)
+    if place.kind == "s3":
+        real_call = fs._call_s3
+
+        async def call_s3(method: str, *args: Any, **kwargs: Any) -> Any:
+            if method != "get_object":
+                return await real_call(method, *args, **kwargs)
+            reads.requests += 1
+            reads.in_flight += 1
+            reads.max_in_flight = max(reads.max_in_flight, reads.in_flight)
+            try:
+                response = await real_call(method, *args, **kwargs)
+            finally:
+                reads.in_flight -= 1
+            reads.sizes.append(response["ContentLength"])
+            reads.whole_files += "Range" not in kwargs
+            return response
+
+        monkeypatch.setattr(fs, "_call_s3", call_s3)
+    else:
+        real_cat = fs.cat_file
+
+        def cat_file(path: str, start: int | None = None, end: int | None = None) -> Any:
+            data = real_cat(path, start, end)
+            reads.sizes.append(len(data))
+            reads.whole_files += start is None and end is None
+            return data
+
+        monkeypatch.setattr(fs, "cat_file", cat_file)
+    return reads
+
+
+@pytest.fixture
+def no_warnings() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+def test_fingerprints_of_stored_results(storage: FileStorage) -> None:
+    storage.save("wf", "text", 1, fingerprint="sha256:abc")
+    storage.save("wf", "raw", 2, fingerprint=b"\x00\x01")
+    storage.save("wf", "plain", 3)
+    storage.save("wf", "empty", 4, fingerprint=b"")
+    names = ["text", "raw", "plain", "empty", "missing"]
+    assert storage.read_fingerprints("wf", names) == {
+        "text": b"sha256:abc",
+        "raw": b"\x00\x01",
+        "plain": None,
+        "empty": None,
+    }
+    for name in names[:-1]:
+        assert storage.read_fingerprints("wf", [name]) == {
+            name: storage.read_fingerprint("wf", name)
+        }
+
+
+def test_missing_names_and_workflows_are_left_out(storage: FileStorage) -> None:
+    storage.save("wf", "t", 1, fingerprint="f")
+    assert storage.read_fingerprints("wf", ["a", "b"]) == {}
+    assert storage.read_fingerprints("never-made", ["t"]) == {}
+    storage.remove_task("wf", "t")
+    assert storage.read_fingerprints("wf", ["t"]) == {}
+
+
+def test_any_iterable_and_duplicates(
+    storage: FileStorage, place: Place, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage.save("wf", "a", 1, fingerprint="fa")
+    storage.save("wf", "b", 2, fingerprint="fb")
+    reads = spy(place, storage, monkeypatch)
+    found = storage.read_fingerprints("wf", (n for n in ["b", "a", "b", "a", "c"]))
+    assert found == {"b": b"fb", "a": b"fa"}
+    assert list(found) == ["b", "a"]
+    # One read per distinct name that is stored, and one batch on fsspec.
+    assert len(reads.sizes) == 2
+    assert [len(batch) for batch in reads.batches] == ([] if place.kind == "file" else [3])
+
+
+def test_empty_input_reads_nothing(
+    storage: FileStorage, place: Place, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage.save("wf", "a", 1, fingerprint="fa")
+    reads = spy(place, storage, monkeypatch)
+    assert storage.read_fingerprints("wf", []) == {}
+    assert storage.read_fingerprints("wf", iter(())) == {}
+    assert (reads.sizes, reads.batches) == ([], [])
+    # The spy does see reads (so the assertion above can fail).
+    storage.read_fingerprints("wf", ["a"])
+    assert reads.sizes
+
+
+def damaged_files(good: bytes) -> dict[str, bytes]:
+    """Raw contents that are not a usable result, each named by what is wrong."""
+    version = bytearray(good)
+    version[8] = 99
+    codec = bytearray(good)
+    codec[9] = 77
+    name_len = bytearray(good)
+    name_len[12:14] = (0xFFFF).to_bytes(2, "big")  # the header claims 64 KiB of name
+    return {
+        "empty": b"",
+        "garbage": b"not a functionfuse result, just some text " * 3,
+        "garbage-big": bytes(range(256)) * 64,
+        "in-magic": good[:5],
+        "in-fixed": good[:20],
+        "in-name": good[:26],
+        "other-version": bytes(version),
+        "other-codec": bytes(codec),
+        "long-name-cut": bytes(name_len),
+        "bad-utf8": good[:24] + b"\xff" + good[25:],
+    }
+
+
+def test_damaged_results_are_none(storage: FileStorage, place: Place, no_warnings: None) -> None:
+    storage.save("wf", "good", list(range(100)), fingerprint="fp")
+    storage.save("wf", "template", "x" * 10_000, fingerprint="fp")
+    for name, data in damaged_files(place.read_raw("wf", "template")).items():
+        place.write_raw(data, "wf", name)
+        assert storage.read_fingerprints("wf", [name]) == {name: None}, name
+    names = ["good", *damaged_files(b"\0" * 30), "missing"]
+    expected: dict[str, bytes | None] = dict.fromkeys(names[1:-1])
+    assert storage.read_fingerprints("wf", names) == {"good": b"fp", **expected}
+
+
+def test_a_truncated_payload_still_gives_its_fingerprint(
+    storage: FileStorage, place: Place
+) -> None:
+    # Only the header is read, so a cut payload is not noticed: read_task checks that.
+    storage.save("wf", "t", b"x" * 10_000, fingerprint="fp")
+    place.write_raw(place.read_raw("wf", "t")[:HEADER_PROBE], "wf", "t")
+    assert storage.read_fingerprints("wf", ["t"]) == {"t": b"fp"}
+
+
+def test_another_tasks_result_is_none(
+    storage: FileStorage, place: Place, no_warnings: None
+) -> None:
+    storage.save("wf", "a", 1, fingerprint="fa")
+    storage.save("wf", "b", 2, fingerprint="fb")
+    place.write_raw(place.read_raw("wf", "a"), "wf", "b")
+    assert storage.read_fingerprints("wf", ["a", "b"]) == {"a": b"fa", "b": None}
+    # The same file under another workflow is that workflow's own task: accepted.
+    place.write_raw(place.read_raw("wf", "a"), "wf2", "a")
+    assert storage.read_fingerprints("wf2", ["a"]) == {"a": b"fa"}
+
+
+@pytest.mark.parametrize("place", ["file", "memory"], indirect=True)  # S3 has no folders
+def test_a_folder_in_place_of_a_result(storage: FileStorage, place: Place) -> None:
+    place.write_raw(b"x", "wf", "t", "inside")
+    found = storage.read_fingerprints("wf", ["t"])
+    assert found in ({"t": None}, {}), found
+
+
+@pytest.mark.parametrize(
+    "name", ["../escape", "/abs/path", "a/b", "..", ".", "nul\x00byte", "C:\\x", "~%2F", "é ü"]
+)
+def test_hostile_names_stay_in_their_folder(storage: FileStorage, place: Place, name: str) -> None:
+    storage.save("wf", name, 1, fingerprint="in")
+    assert storage.read_fingerprints("wf", [name]) == {name: b"in"}
+    assert "/" not in encode_name(name)
+    # A result outside the folder that a raw path would reach is never read.
+    storage.save("victim", "t", 1, fingerprint="outside")
+    storage.save("victim", "wf", 1, fingerprint="outside")
+    for hostile in ["../victim/t", "../wf", "..", "/", "../../victim/t"]:
+        found = storage.read_fingerprints("wf", [hostile])
+        assert found == ({hostile: b"in"} if hostile == name else {}), hostile
+
+
+def test_a_header_longer_than_the_probe_is_read_whole(
+    storage: FileStorage, place: Place, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long_name = "n" * 3000  # a cut, hash-suffixed file name
+    fingerprint = bytes(range(256)) * 200  # 51 KiB
+    storage.save("wf", long_name, b"payload" * 100_000, fingerprint=fingerprint)
+    storage.save("wf", "short", 1, fingerprint="s")
+    short_size = len(place.read_raw("wf", "short"))
+    reads = spy(place, storage, monkeypatch)
+    found = storage.read_fingerprints("wf", [long_name, "short"])
+    assert found == {long_name: fingerprint, "short": b"s"}
+    # The probe of each name, then the long header alone: never a whole file.
+    header_size = 24 + len(long_name) + len(fingerprint)
+    assert reads.whole_files == 0
+    assert sorted(reads.sizes) == [short_size, HEADER_PROBE, header_size]
+
+
+@pytest.mark.parametrize("fingerprint", [b"sha256:" + b"0" * 64, None])
+def test_a_big_payload_is_not_downloaded(
+    storage: FileStorage,
+    place: Place,
+    monkeypatch: pytest.MonkeyPatch,
+    fingerprint: bytes | None,
+) -> None:
+    storage.save("wf", "big", b"\x01" * BIG, fingerprint=fingerprint)
+    storage.save("wf", "array", bytearray(BIG), fingerprint=fingerprint)
+    reads = spy(place, storage, monkeypatch)
+    assert storage.read_fingerprints("wf", ["big", "array"]) == {
+        "big": fingerprint,
+        "array": fingerprint,
+    }
+    assert reads.whole_files == 0
+    assert reads.sizes == [HEADER_PROBE, HEADER_PROBE]
+    # The spy sees a whole read (so the assertions above can fail).
+    storage.read_task("wf", "big")
+    assert reads.whole_files == 1
+    assert reads.total > BIG
+
+
+@pytest.mark.parametrize("place", ["memory", "s3"], indirect=True)
+def test_remote_names_go_in_one_batched_call(
+    storage: FileStorage, place: Place, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [f"task_{i}" for i in range(50)]
+    for i, name in enumerate(names):
+        storage.save("wf", name, i, fingerprint=None if i % 7 == 0 else f"fp{i}")
+    reads = spy(place, storage, monkeypatch)
+    found = storage.read_fingerprints("wf", [*names, "missing_1", "missing_2"])
+    assert found == {
+        name: None if i % 7 == 0 else f"fp{i}".encode() for i, name in enumerate(names)
+    }
+    assert len(reads.batches) == 1
+    assert sorted(reads.batches[0]) == sorted(
+        place.path("wf", name) for name in [*names, "missing_1", "missing_2"]
+    )
+    if place.kind == "s3":
+        # One ranged GET per name, sent concurrently; nothing else fetched.
+        assert reads.requests == 52
+        assert reads.whole_files == 0
+        assert reads.max_in_flight > 1
+        assert max(reads.sizes) < 100
+    # The loop of single reads does not batch (so the assertions above can fail).
+    reads.batches.clear()
+    for name in names[:3]:
+        storage.read_fingerprint("wf", name)
+    assert reads.batches == []
+
+
+@pytest.mark.parametrize("place", ["s3"], indirect=True)
+def test_s3_errors_of_one_object_are_none(
+    storage: FileStorage, place: Place, monkeypatch: pytest.MonkeyPatch, no_warnings: None
+) -> None:
+    storage.save("wf", "a", 1, fingerprint="fa")
+    storage.save("wf", "b", 2, fingerprint="fb")
+    fs = storage._files._fs  # type: ignore[attr-defined]
+    real_cat_file = fs._cat_file
+
+    async def cat_file(path: str, *args: Any, **kwargs: Any) -> Any:
+        if path.endswith("/b"):
+            raise PermissionError(path)
+        return await real_cat_file(path, *args, **kwargs)
+
+    monkeypatch.setattr(fs, "_cat_file", cat_file)
+    assert storage.read_fingerprints("wf", ["a", "b", "c"]) == {"a": b"fa", "b": None}
