@@ -235,14 +235,23 @@ class Canary:
         return (pathlib.Path.touch, (self.path,))
 
 
-def forge(task: str, payload_object: Any, *, kind: int, digest: bytes | None = None) -> bytes:
+def forge(
+    task: str,
+    payload_object: Any,
+    *,
+    kind: int,
+    fingerprint: bytes = b"",
+    digest: bytes | None = None,
+) -> bytes:
     """A result in format version 1 written by hand: digest kind 1 (SHA-256, correct
     unless ``digest`` is given) or 2 (HMAC, which the forger cannot compute)."""
     name = task.encode()
     stream = pickle.dumps(payload_object, protocol=5)
     payload = struct.pack(">IQ", 0, len(stream)) + stream
-    header = struct.pack(">8sBBBBHHQ", MAGIC, 1, 1, kind, 0, len(name), 0, len(payload))
-    header += name
+    header = struct.pack(
+        ">8sBBBBHHQ", MAGIC, 1, 1, kind, 0, len(name), len(fingerprint), len(payload)
+    )
+    header += name + fingerprint
     if digest is None:
         digest = hashlib.sha256(header + payload).digest()
     return header + payload + digest
@@ -255,13 +264,19 @@ def _flip_payload_byte(data: bytes) -> bytes:
 
 
 def plant(case: str, place: Place, target: str, canary: Path) -> str:
-    """Store the planted result of ``case`` under ``target``; the refusal's reason."""
+    """Store the planted result of ``case`` under ``target``; the refusal's reason.
+
+    The planted header carries the good result's fingerprint (fingerprints are no
+    secret), so that resuming takes it for up to date and the signature must refuse it.
+    """
     evil = Canary(canary)
+    stamp = place.storage().read_fingerprint(WF, target)
+    assert stamp is not None
     if case == "unsigned":
-        place.storage().save(WF, target, evil)
+        place.storage().save(WF, target, evil, fingerprint=stamp)
         return "it is not signed"
     if case == "another key":
-        place.storage(signing_key="the attacker's key").save(WF, target, evil)
+        place.storage(signing_key="the attacker's key").save(WF, target, evil, fingerprint=stamp)
         return "its signature does not match"
     if case == "tampered":
         place.write_raw(target, _flip_payload_byte(place.read_raw(target)))
@@ -271,10 +286,12 @@ def plant(case: str, place: Place, target: str, canary: Path) -> str:
         place.write_raw(target, place.read_raw(other))
         return "its signature does not match"
     if case == "forged unsigned":
-        place.write_raw(target, forge(target, evil, kind=1))
+        place.write_raw(target, forge(target, evil, kind=1, fingerprint=stamp))
         return "it is not signed"
     if case == "forged signed":
-        place.write_raw(target, forge(target, evil, kind=2, digest=os.urandom(32)))
+        place.write_raw(
+            target, forge(target, evil, kind=2, fingerprint=stamp, digest=os.urandom(32))
+        )
         return "its signature does not match"
     raise AssertionError(case)
 

@@ -17,10 +17,12 @@ from functionfuse.runtime import (
     LifecycleHooks,
     MethodNode,
     Node,
+    ResumePlan,
     Retries,
     lifecycle_hooks,
     read_stored,
     resolve_arguments,
+    save_result,
 )
 
 __all__ = ["LocalWorkflow"]
@@ -32,8 +34,9 @@ class LocalWorkflow(BaseWorkflow):
     - Nodes run in graph order; each result is released as soon as every node that
       uses it has run (the results of the nodes given to the workflow are kept).
     - With a storage, every function and method result is saved right after it runs,
-      and a node whose result is stored is not run: its result is read only if a node
-      that runs needs it (or it is a result of the workflow).
+      with its fingerprint, and a node whose stored result is up to date (see
+      ``resume``) is not run: its result is read only if a node that runs needs it (or
+      it is a result of the workflow).
     - A class node's method calls resume as a chain: when any of their results is
       missing, the instance is built again and all its method calls run again.
     - A node that raises stops the run with :class:`functionfuse.NodeExecutionError`
@@ -42,16 +45,23 @@ class LocalWorkflow(BaseWorkflow):
 
     backend_name = "local"
 
-    def run(self, *, return_results: bool = True, keep_going: bool = False) -> Any:
+    def run(
+        self,
+        *,
+        return_results: bool = True,
+        keep_going: bool = False,
+        resume: Any = None,
+    ) -> Any:
         """Run the workflow; return the given node's result, or a list for several.
 
         A failing node stops the run, unless ``keep_going``: then every node that does
         not depend on a failed one still runs (and is stored), and the error raised at
-        the end lists every failed node.
+        the end lists every failed node. ``resume``: ``"fingerprint"`` (the default),
+        ``"name"`` or ``False``, as :class:`functionfuse.BaseWorkflow` explains.
         """
         hooks = lifecycle_hooks()
-        run = _Run(self, hooks)
         with self.lifecycle(hooks):
+            run = _Run(self, hooks, resume)
             run.execute(keep_going)
             return self.collect_results(run.value_of) if return_results else None
 
@@ -59,7 +69,7 @@ class LocalWorkflow(BaseWorkflow):
 class _Run:
     """The state of one run: values alive, consumers left, what storage holds."""
 
-    def __init__(self, workflow: LocalWorkflow, hooks: LifecycleHooks) -> None:
+    def __init__(self, workflow: LocalWorkflow, hooks: LifecycleHooks, resume: Any) -> None:
         self.workflow = workflow
         self.hooks = hooks
         self.values: dict[Node, Any] = {}
@@ -69,10 +79,14 @@ class _Run:
         # (unreadable, or replayed): its plugins were initialized once, in graph order.
         self.deferred: dict[Node, Callable[[], object]] = {}
         self.methods: dict[ClassNode, list[MethodNode]] = {}
+        self.plan: ResumePlan | None = None
         if self.storage is not None:
             self.storage.new_workflow(workflow.workflow_name)
-            # One listing instead of a request per node.
-            self.stored = set(self.storage.list_tasks(workflow.workflow_name))
+            # One listing instead of a request per node, then the stored fingerprints.
+            listed = set(self.storage.list_tasks(workflow.workflow_name))
+            self.plan = workflow.resume_plan(hooks, listed, resume)
+            # What may be read instead of run: stored and up to date.
+            self.stored = set(self.plan.usable)
 
     @property
     def names(self) -> dict[Node, str]:
@@ -306,7 +320,10 @@ class _Run:
                 and type(node) is not ClassNode
                 and (settings is None or settings.get(STORAGE, True))
             ):
-                self.storage.save(workflow.workflow_name, name, result)
+                assert self.plan is not None, "a run with a storage has a plan"
+                save_result(
+                    self.storage, workflow.workflow_name, name, result, self.plan.stamp(node)
+                )
                 # Saved: if its value is dropped and needed again later (by a stored
                 # node found unreadable and run again), it is read, not run again.
                 self.stored.add(name)

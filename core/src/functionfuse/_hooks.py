@@ -96,6 +96,7 @@ class LifecycleHooks:
         "local_initialize",
         "node_error",
         "node_finish",
+        "node_rerun",
         "node_retry",
         "node_start",
         "remote_initialize",
@@ -106,6 +107,7 @@ class LifecycleHooks:
     local_initialize: pluggy.HookCaller | None
     node_error: pluggy.HookCaller | None
     node_finish: pluggy.HookCaller | None
+    node_rerun: pluggy.HookCaller | None
     node_retry: pluggy.HookCaller | None
     node_start: pluggy.HookCaller | None
     remote_initialize: pluggy.HookCaller | None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
+import weakref
 from collections.abc import Callable
 from typing import Any, Final, Generic, TypeVar, final, overload
 
@@ -26,6 +27,7 @@ __all__ = [
     "node_of",
     "resolve_arguments",
     "task",
+    "version_of",
     "workflow",
 ]
 
@@ -565,11 +567,40 @@ class _ClassFactory:
         return f"<workflow class {_qualname(self.cls)}>"
 
 
+# ``@workflow(version=...)``: the version that stands for a function's or class's code
+# in fingerprints. Kept here rather than on the object (or on every node).
+_versions: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+_strong_versions: dict[Any, str] = {}  # for callables that take no weak reference
+
+
+def version_of(obj: Any) -> str | None:
+    """The ``version=`` given to ``@workflow`` for ``obj``, or ``None``."""
+    try:
+        return _versions.get(obj)
+    except TypeError:
+        return _strong_versions.get(obj)
+
+
+def _set_version(obj: Any, version: object) -> None:
+    if isinstance(version, bool) or not isinstance(version, (str, int)):
+        raise ConfigurationError(
+            f"version= of @workflow for {_qualname(obj)!r} must be a string or an int, "
+            f"got {version!r}; bump it when the code changes in a way fingerprints do "
+            "not see."
+        )
+    try:
+        _versions[obj] = str(version)
+    except TypeError:
+        _strong_versions[obj] = str(version)
+
+
 @overload
-def workflow(func: type) -> _ClassFactory: ...  # type: ignore[overload-overlap]
+def workflow(func: type, /) -> _ClassFactory: ...  # type: ignore[overload-overlap]
 @overload
-def workflow(func: Callable[..., T]) -> _FunctionFactory[T]: ...
-def workflow(func: Any) -> Any:
+def workflow(func: Callable[..., T], /) -> _FunctionFactory[T]: ...
+@overload
+def workflow(*, version: str | int) -> Callable[[Any], Any]: ...
+def workflow(func: Any = None, /, *, version: str | int | None = None) -> Any:
     """Decorate a function or class so that calling it builds a node of the graph.
 
     ::
@@ -579,15 +610,29 @@ def workflow(func: Any) -> Any:
 
         data = load(1000).set_name("data")   # a node; nothing runs yet
 
+    ``@workflow(version="2")`` pins the code fingerprint: stored results stay valid
+    whatever the code says until the version changes (bump it for changes that
+    fingerprints cannot see, e.g. in an installed package the function relies on).
     The original function or class stays reachable as ``__wrapped__``.
     """
+    if func is None:
+        if version is None:
+            raise ConfigurationError(
+                "@workflow() needs a function or class, or version=: write @workflow "
+                'or @workflow(version="1").'
+            )
+        return functools.partial(workflow, version=version)
     if isinstance(func, type):
-        return _ClassFactory(func)
-    if not callable(func):
+        factory: Any = _ClassFactory(func)
+    elif not callable(func):
         raise ConfigurationError(
             f"@workflow decorates functions and classes, not {type(func).__name__} {func!r}."
         )
-    return _FunctionFactory(func)
+    else:
+        factory = _FunctionFactory(func)
+    if version is not None:
+        _set_version(func, version)
+    return factory
 
 
 task = workflow

@@ -6,7 +6,7 @@ import abc
 import contextlib
 import re
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from time import perf_counter
 from typing import Any, ClassVar, Final, final
 
@@ -15,6 +15,7 @@ from functionfuse._graph import connected_nodes, default_names
 from functionfuse._hooks import LifecycleHooks
 from functionfuse._nodes import Instance, Node, NodeItem, node_of
 from functionfuse._plugins import prepare_plugin
+from functionfuse._resume import ResumeMode, ResumePlan, check_resume
 from functionfuse._retries import RETRIES, Retries
 from functionfuse.hookspecs import Storage
 
@@ -33,6 +34,12 @@ class BaseWorkflow(abc.ABC):
     belong to (their ancestors, their descendants and so on), as the original Function
     Fuse does: handing it any node of a pipeline runs the pipeline. ``run()`` returns the
     result of the single node given, or a list with one result per node given.
+
+    With a storage, ``run()`` resumes: a node whose stored result matches its
+    fingerprint (its code, literal arguments and upstream) is not run. ``resume``
+    (``run(resume=...)`` for one run, or this attribute) says how: ``"fingerprint"``
+    (the default), ``"name"`` (any result stored under the node's name, as the original
+    Function Fuse does) or ``False`` (run everything, replacing what is stored).
 
     Settings made through :meth:`query`, :meth:`set_plugin` and :meth:`set_storage`
     belong to this workflow; the nodes themselves are never changed, so the same nodes
@@ -64,6 +71,7 @@ class BaseWorkflow(abc.ABC):
                 raise GraphError(_duplicates_message(workflow_name, order, names))
         self._settings: dict[Node, dict[str, Any]] = {}
         self.storage: Storage | None = None
+        self.resume: ResumeMode = "fingerprint"
 
     # -- the graph ---------------------------------------------------------------------
 
@@ -194,6 +202,27 @@ class BaseWorkflow(abc.ABC):
             return None
         return calls[0] if len(calls) == 1 else _CallAll(calls)
 
+    def resume_plan(
+        self,
+        hooks: LifecycleHooks,
+        stored: Collection[str],
+        resume: object = None,
+        read: Callable[[list[str]], Mapping[str, bytes | Exception | None]] | None = None,
+    ) -> ResumePlan:
+        """For backends with a storage: which stored results this run may use.
+
+        ``stored``: the names listed in storage; ``resume``: ``run()``'s argument
+        (``None``: :attr:`resume`); ``read``: how to read stored fingerprints, when the
+        storage is reached elsewhere (Ray's storage tasks). Reports the nodes that run
+        again, and why, to the ``functionfuse_node_rerun`` hook.
+        """
+        storage = self.storage
+        assert storage is not None, "resume_plan() is for workflows with a storage"
+        mode = check_resume(
+            self.resume if resume is None else resume, f"workflow {self.workflow_name!r}"
+        )
+        return ResumePlan(self, storage, stored, mode, hooks, read)
+
     @contextlib.contextmanager
     def lifecycle(self, hooks: LifecycleHooks) -> Iterator[None]:
         """For backends: report the run in the ``with`` block to the workflow hooks.
@@ -234,13 +263,20 @@ class BaseWorkflow(abc.ABC):
         return results[0] if len(results) == 1 else results
 
     @abc.abstractmethod
-    def run(self, *, return_results: bool = True, keep_going: bool = False) -> Any:
+    def run(
+        self,
+        *,
+        return_results: bool = True,
+        keep_going: bool = False,
+        resume: ResumeMode | bool | None = None,
+    ) -> Any:
         """Run the workflow; return the given node's result, or a list for several.
 
         A failing node stops the run with :class:`functionfuse.NodeExecutionError`;
         with ``keep_going`` every node that does not depend on a failed one still runs
         and is stored, and the error lists every failed node. A backend that cannot keep
         going raises :class:`functionfuse.ConfigurationError` for ``keep_going=True``.
+        ``resume`` overrides :attr:`resume` for this run (see the class docstring).
         Backends may take more keyword-only options (Ray: ``max_pending_tasks``).
         """
 

@@ -32,6 +32,7 @@ __all__ = [
     "functionfuse_local_initialize",
     "functionfuse_node_error",
     "functionfuse_node_finish",
+    "functionfuse_node_rerun",
     "functionfuse_node_retry",
     "functionfuse_node_start",
     "functionfuse_remote_initialize",
@@ -82,6 +83,21 @@ def functionfuse_workflow_finish(
 # ---------------------------------------------------------------------------------------
 # Node lifecycle (driver side)
 # ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def functionfuse_node_rerun(workflow_name: str, node_name: str, reasons: Sequence[str]) -> None:
+    """Called at the start of a run for each node that will run although a result is
+    stored under its name, because that result is out of date — and for each node that
+    cannot be fingerprinted, which runs on every run.
+
+    :param reasons: Why, for people: ``"code changed"``, ``"argument changed"``,
+        ``"upstream changed ('load_0')"``, ``"stored without a fingerprint"``,
+        ``"cannot be fingerprinted: ..."``, ``"upstream node 'x' cannot be
+        fingerprinted"``. Not called with ``run(resume="name")`` or ``resume=False``.
+
+    Added in 0.2.
+    """
 
 
 @hookspec

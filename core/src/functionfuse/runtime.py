@@ -6,7 +6,8 @@ A backend is a :class:`functionfuse.BaseWorkflow` subclass published under the
 ``graph_traversal()`` inside that block and, for each node:
 
 - skips or reads it from storage (see :func:`read_stored`) unless
-  ``settings(node).get(STORAGE) is False``;
+  ``settings(node).get(STORAGE) is False`` — only what ``resume_plan(...)`` lists as
+  ``usable`` (stored and up to date);
 - computes arguments with :func:`resolve_arguments` (nodes replaced by their values);
 - calls ``node_initializer(...)``'s callable, if any, right before the node, where it runs;
 - runs a node again while it raises, as ``settings(node).get(RETRIES)`` (a
@@ -14,6 +15,7 @@ A backend is a :class:`functionfuse.BaseWorkflow` subclass published under the
 - calls a :class:`FunctionNode` with ``node.call(args, kwargs)``, builds a
   :class:`ClassNode`'s instance with ``node.call(args, kwargs)`` and runs a
   :class:`MethodNode` with ``node.call_on(instance, args, kwargs)``;
+- saves a result with :func:`save_result` and the plan's ``stamp(node)``;
 - reports to the hooks of :func:`lifecycle_hooks` and wraps a node's exception in
   :class:`functionfuse.NodeExecutionError`.
 """
@@ -31,6 +33,7 @@ from functionfuse._nodes import (
     resolve_arguments,
 )
 from functionfuse._plugins import NodePlugin, prepare_plugin
+from functionfuse._resume import ResumePlan, read_fingerprints, save_result
 from functionfuse._retries import RETRIES, Retries
 from functionfuse._storage import MISSING, read_stored
 from functionfuse._workflow import PLUGIN, REMOTE_ARGS, STORAGE
@@ -49,11 +52,14 @@ __all__ = [
     "Node",
     "NodeItem",
     "NodePlugin",
+    "ResumePlan",
     "Retries",
     "lifecycle_hooks",
     "node_of",
     "prepare_plugin",
+    "read_fingerprints",
     "read_stored",
     "replace_references",
     "resolve_arguments",
+    "save_result",
 ]

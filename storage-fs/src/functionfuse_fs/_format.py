@@ -47,6 +47,7 @@ __all__ = [
     "FormatError",
     "ResultHeader",
     "Signer",
+    "another_task",
     "header_size",
     "pack_result",
     "parse_header",
@@ -252,10 +253,13 @@ def verify(
             )
         raise FormatError("its SHA-256 digest does not match: it is corrupt")
     if header.task_name != task_name:
-        raise FormatError(
-            f"it holds the result of task {header.task_name!r} (was it copied or renamed?)"
-        )
+        raise FormatError(another_task(header.task_name))
     return _split_payload(view, header.header_size, header.payload_size)
+
+
+def another_task(task_name: str) -> str:
+    """Why a result whose header names ``task_name`` is refused for another task."""
+    return f"it holds the result of task {task_name!r} (was it copied or renamed?)"
 
 
 def _split_payload(view: memoryview, start: int, size: int) -> tuple[memoryview, list[memoryview]]:

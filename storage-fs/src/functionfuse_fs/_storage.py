@@ -25,6 +25,7 @@ from functionfuse_fs._format import (
     FormatError,
     ResultHeader,
     Signer,
+    another_task,
     header_size,
     pack_result,
     parse_header,
@@ -368,12 +369,7 @@ class FileStorage:
         except FormatError as exc:
             self._untrusted(workflow_name, task_name, path, str(exc))
         if header.task_name != task_name:
-            self._untrusted(
-                workflow_name,
-                task_name,
-                path,
-                f"it holds the result of task {header.task_name!r} (was it copied or renamed?)",
-            )
+            self._untrusted(workflow_name, task_name, path, another_task(header.task_name))
         return header
 
     def read_fingerprint(self, workflow_name: str, task_name: str) -> bytes | None:
@@ -382,15 +378,16 @@ class FileStorage:
 
     def read_fingerprints(
         self, workflow_name: str, task_names: Iterable[str]
-    ) -> dict[str, bytes | None]:
+    ) -> dict[str, bytes | StorageIntegrityError | None]:
         """The fingerprints of many stored results at once, for deciding what to re-run.
 
         Maps each name that has a stored result to the fingerprint saved with it
-        (``save(..., fingerprint=...)``), or to None when it was saved without one or its
-        header cannot be read or trusted (damaged, another format version, another
-        task's result): such a node is simply run again, and its result overwritten.
-        Names with nothing stored are left out. It never raises for one bad result and
-        never warns; an error of the whole filesystem call (e.g. a timeout) propagates.
+        (``save(..., fingerprint=...)``), to None when it was saved without one, or to
+        a :class:`functionfuse.StorageIntegrityError` (not raised) saying why its header
+        cannot be read or trusted (damaged, another format version, another task's
+        result): the backend warns and runs such a node again, overwriting it. Names
+        with nothing stored are left out. An error of the whole filesystem call (e.g. a
+        timeout) propagates.
 
         Only the first :data:`HEADER_PROBE` bytes of each file are read, never the
         payload (a header longer than that is then read whole, for that name alone),
@@ -403,21 +400,27 @@ class FileStorage:
             return {}
         folder = self._folder(workflow_name)
         paths = [self._files.join(folder, encode_name(name)) for name in names]
-        found: dict[str, bytes | None] = {}
+        found: dict[str, bytes | StorageIntegrityError | None] = {}
         for name, path, head in zip(names, paths, self._read_heads(paths), strict=True):
             if isinstance(head, FileNotFoundError):
                 continue
-            fingerprint = None
-            if not isinstance(head, Exception):
+            if isinstance(head, Exception):
+                reason = f"it cannot be read ({type(head).__name__}: {head})"
+            else:
                 try:
                     header = self._header_from(path, head)
                 except FileNotFoundError:
                     continue  # removed since the first read
-                except (OSError, FormatError):
-                    header = None
-                if header is not None and header.task_name == name:
-                    fingerprint = header.fingerprint or None
-            found[name] = fingerprint
+                except FormatError as exc:
+                    reason = str(exc)
+                except OSError as exc:
+                    reason = f"it cannot be read ({type(exc).__name__}: {exc})"
+                else:
+                    if header.task_name == name:
+                        found[name] = header.fingerprint or None
+                        continue
+                    reason = another_task(header.task_name)
+            found[name] = self._refusal(workflow_name, name, path, reason)
         return found
 
     def file_exists(self, workflow_name: str, task_name: str) -> bool:
@@ -630,12 +633,17 @@ class FileStorage:
         reason: str,
         cause: BaseException | None = None,
     ) -> NoReturn:
-        raise StorageIntegrityError(
+        raise self._refusal(workflow_name, task_name, path, reason) from cause
+
+    def _refusal(
+        self, workflow_name: str, task_name: str, path: str, reason: str
+    ) -> StorageIntegrityError:
+        return StorageIntegrityError(
             f"the stored result of task {task_name!r} of workflow {workflow_name!r} "
             f"({self._files.display(path)}) cannot be used: {reason}. Remove it with "
             f"remove_task({workflow_name!r}, {task_name!r}) or re-run the node "
             "(a backend resuming the workflow re-runs it)."
-        ) from cause
+        )
 
 
 class S3Storage(FileStorage):

@@ -1,0 +1,656 @@
+"""Fingerprints: what a node's result depends on, as a 16-byte digest, Merkle-style.
+
+A node's fingerprint hashes the code it calls, its literal arguments, and the
+fingerprints of its parents together with the items it takes from them (``node[0]``) —
+never a parent's value, so nothing big is hashed twice and a whole graph costs one small
+hash per node. The code fingerprint of a function covers its bytecode, constants,
+defaults, closure values, the module-level data it reads and, recursively, the functions
+and classes of its own module that it refers to; file names, line numbers and docstrings
+are left out, so moving code around or documenting it does not make results stale.
+``@workflow(version=...)`` replaces the code fingerprint with a version the user bumps
+by hand.
+
+What is not seen: code of installed packages and the standard library (a function of
+``numpy`` counts by its name), state reached through attributes at run time (files,
+databases, environment variables), and arguments compared by ``pickle`` whose classes
+changed code. A value that cannot be fingerprinted at all (a lock, a generator, an
+unpicklable object) makes its node *unknown*: it runs on every run, as do its
+descendants.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import marshal
+import pickle
+import sys
+import sysconfig
+import types
+from collections.abc import Callable, Iterable
+from hashlib import blake2b
+from typing import Any, Final
+
+from functionfuse._nodes import (
+    _DIRECT,
+    FunctionNode,
+    MethodNode,
+    Node,
+    NodeItem,
+    _ClassFactory,
+    _FunctionFactory,
+    _Nested,
+    version_of,
+)
+
+__all__ = ["FORMAT", "Lineage", "Unfingerprintable", "describe_stamp"]
+
+#: The first bytes of every fingerprint stamp we store; a different prefix (an older or
+#: newer scheme) never matches, so changing the scheme makes results stale, not wrong.
+FORMAT: Final = b"ff1:"
+_SIZE: Final = 16
+_STAMP_SIZE: Final = len(FORMAT) + 3 * _SIZE
+
+_dumps = marshal.dumps
+# Exact types that marshal (format 2: no back-references, so no dependence on object
+# identity) writes deterministically and unambiguously, type included.
+_ATOMS: Final = frozenset({int, float, complex, bool, str, bytes, type(None), type(Ellipsis)})
+
+# Tags of the encoding; marshal never starts an item with a byte below 0x20.
+_REF = b"\x01"
+_ITEM = b"\x02"
+_LIST = b"\x03"
+_TUPLE = b"\x04"
+_DICT = b"\x05"
+_SET = b"\x06"
+_CODE = b"\x07"
+_NAMED = b"\x08"
+_PICKLED = b"\x09"
+_CUSTOM = b"\x0a"
+_TYPED = b"\x0b"
+_END = b"\x0c"
+_EMPTY_CELL = b"\x0d"
+
+
+def _digest(data: bytes) -> bytes:
+    # blake2b-512 cut to 16 bytes: passing digest_size costs more than the cut (~90 ns
+    # against ~40 ns per node), and the cut is as strong as any 128-bit digest.
+    return blake2b(data).digest()[:_SIZE]
+
+
+class Unfingerprintable(Exception):
+    """A value or a piece of code that cannot be fingerprinted; says what and where."""
+
+
+class _Upstream(Exception):
+    """A parent is unknown, so this node is too (internal)."""
+
+    def __init__(self, parent: Node) -> None:
+        self.parent = parent
+
+
+# -- values --------------------------------------------------------------------------------
+
+
+class _Encoder:
+    """Encodes literal values and code to bytes; one per run (code is cached by object:
+    closures and module data may change between runs of a notebook)."""
+
+    def __init__(self) -> None:
+        self._code: dict[Any, bytes] = {}
+        self._own: dict[Any, tuple[bytes, list[Any]]] = {}
+
+    # -- literal values ----------------------------------------------------------------
+
+    def literal(self, value: Any) -> bytes:
+        """The encoding of a literal value (raises :class:`Unfingerprintable`)."""
+        if type(value) in _ATOMS:
+            return _dumps(value, 2)
+        out: list[bytes] = []
+        self._walk(value, out, _no_parents)
+        return b"".join(out)
+
+    def _walk(self, value: Any, out: list[bytes], fp_of: Callable[[Node], bytes]) -> None:
+        kind = type(value)
+        if kind in _ATOMS:
+            out.append(_dumps(value, 2))
+        elif kind is FunctionNode or kind is MethodNode:
+            out += (_REF, fp_of(value))
+        elif kind is NodeItem:
+            out += (_ITEM, fp_of(value.node))
+            self._walk(value.indices, out, fp_of)
+        elif kind is _Nested:
+            self._walk(value.value, out, fp_of)
+        elif kind is list or kind is tuple:
+            out += (_LIST if kind is list else _TUPLE, _dumps(len(value), 2))
+            for item in value:
+                self._walk(item, out, fp_of)
+        elif kind is dict:
+            out += (_DICT, _dumps(len(value), 2))
+            for key, item in value.items():
+                self._walk(key, out, fp_of)
+                self._walk(item, out, fp_of)
+        elif kind is set or kind is frozenset:
+            # Iteration order follows hashes, which vary between processes: sort.
+            items = sorted(self.literal(item) for item in value)
+            out += (_SET, _dumps(kind is set, 2), _dumps(len(items), 2), *items)
+        elif isinstance(value, (list, tuple, dict)) and _plain_state(value):
+            # A namedtuple, an OrderedDict, ...: its type, then its items.
+            out += (_TYPED, _qualified(kind).encode())
+            self._walk(dict(value) if isinstance(value, dict) else list(value), out, fp_of)
+        elif isinstance(value, (types.FunctionType, type, _FunctionFactory, _ClassFactory)):
+            out.append(self._callable(value))
+        elif isinstance(value, types.ModuleType):
+            out += (_NAMED, value.__name__.encode(), _END)
+        elif isinstance(value, (types.BuiltinFunctionType, types.MethodWrapperType)):
+            out += (_NAMED, _qualified(value).encode(), _END)
+        elif isinstance(value, types.MethodType):
+            out.append(self._callable(value.__func__))
+            self._walk(value.__self__, out, fp_of)
+        elif isinstance(value, functools.partial):
+            out.append(_TYPED + b"partial")
+            self._walk((value.func, value.args, value.keywords), out, fp_of)
+        else:
+            custom = getattr(kind, "__functionfuse_fingerprint__", None)
+            if custom is not None:
+                data = custom(value)
+                if isinstance(data, str):
+                    data = data.encode("utf-8", "surrogatepass")
+                if not isinstance(data, bytes):
+                    raise Unfingerprintable(
+                        f"{_qualified(kind)}.__functionfuse_fingerprint__ returned "
+                        f"{type(data).__name__}, not bytes or str"
+                    )
+                out += (_CUSTOM, _qualified(kind).encode(), _END, _dumps(data, 2))
+            else:
+                out += (_PICKLED, _pickled(value))
+
+    def _callable(self, value: Any) -> bytes:
+        """A function or class given as a value: by its code when it is code of this
+        project, by its qualified name when it comes from an installed package."""
+        target = value.func if isinstance(value, _FunctionFactory) else value
+        target = target.cls if isinstance(target, _ClassFactory) else target
+        if _installed(getattr(target, "__module__", None)):
+            return _NAMED + _qualified(target).encode() + _END
+        return _CODE + self.code(target)
+
+    # -- code ----------------------------------------------------------------------------
+
+    def code(self, obj: Any) -> bytes:
+        """The code fingerprint of a decorated function or class (cached per run)."""
+        found = self._code.get(obj)
+        if found is not None:
+            return found
+        version = version_of(obj)
+        if version is not None:
+            fp = _digest(b"V" + _qualname(obj).encode() + _END + version.encode())
+        else:
+            # The object and, depth first, every function and class it reaches: each
+            # one's own encoding, once (recursion and mutual recursion end here).
+            seen: set[int] = set()
+            parts: list[bytes] = []
+            stack = [obj]
+            while stack:
+                item = stack.pop()
+                if id(item) in seen:
+                    continue
+                seen.add(id(item))
+                own, edges = self._own_code(item)
+                parts.append(own)
+                stack.extend(reversed(edges))
+            fp = _digest(b"".join(parts))
+        self._code[obj] = fp
+        return fp
+
+    def _own_code(self, obj: Any) -> tuple[bytes, list[Any]]:
+        """``obj``'s own encoding, and the functions and classes it refers to."""
+        found = self._own.get(obj)
+        if found is None:
+            if isinstance(obj, type):
+                found = self._class(obj)
+            elif isinstance(obj, types.FunctionType):
+                found = self._function(obj)
+            elif isinstance(obj, functools.partial):
+                found = (
+                    _TYPED + b"partial" + self.literal((obj.args, obj.keywords)),
+                    [obj.func],
+                )
+            elif isinstance(obj, types.MethodType):
+                found = (self.literal(obj.__self__), [obj.__func__])
+            elif isinstance(obj, (types.BuiltinFunctionType, types.MethodWrapperType)):
+                found = (_NAMED + _qualified(obj).encode() + _END, [])
+            else:
+                raise Unfingerprintable(
+                    f"{_qualified(obj)} is a {type(obj).__name__}, whose code cannot be "
+                    "fingerprinted"
+                )
+            self._own[obj] = found
+        return found
+
+    def _function(self, func: types.FunctionType) -> tuple[bytes, list[Any]]:
+        qualname = func.__qualname__
+        out: list[bytes] = [b"F", qualname.encode(), _END]
+        names: list[str] = []
+        self._code_object(func.__code__, out, names, func.__doc__)
+        edges: list[Any] = []
+        try:
+            out.append(self.literal(func.__defaults__))
+            out.append(self.literal(func.__kwdefaults__))
+        except Unfingerprintable as error:
+            raise Unfingerprintable(f"a default argument of {qualname}: {error}") from None
+        for variable, cell in zip(func.__code__.co_freevars, func.__closure__ or (), strict=True):
+            try:
+                value = cell.cell_contents
+            except ValueError:  # not assigned yet
+                out.append(_EMPTY_CELL)
+                continue
+            try:
+                out.append(self._reference(value, edges, None) or self.literal(value))
+            except Unfingerprintable as error:
+                raise Unfingerprintable(
+                    f"closure variable {variable!r} of {qualname}: {error}"
+                ) from None
+        # Module-level names the code reads: functions and classes of the same module are
+        # followed and constants (numbers, strings, tuples of them...) are part of the
+        # fingerprint; mutable data (a dict used as a cache, a counter) is state, not
+        # code, and is left out like modules and everything else.
+        module_globals = func.__globals__
+        module = func.__module__
+        for name in dict.fromkeys(names):
+            value = module_globals.get(name, _ABSENT)
+            reference = self._reference(value, edges, module)
+            if reference is not None:
+                out += (name.encode(), _END, reference)
+            elif _constant(value):
+                out += (name.encode(), _END, self.literal(value))
+        return b"".join(out), edges
+
+    def _reference(self, value: Any, edges: list[Any], module: str | None) -> bytes | None:
+        """For a function or class that code refers to: a marker, with the object added
+        to ``edges``. ``module``: follow only that module's objects (None: any code of
+        this project). ``None`` for anything else."""
+        target = value
+        if isinstance(value, _FunctionFactory):
+            target = value.func
+        elif isinstance(value, _ClassFactory):
+            target = value.cls
+        if not isinstance(target, (types.FunctionType, type)):
+            return None
+        owner = getattr(target, "__module__", None)
+        if module is None:
+            if _installed(owner):
+                return _NAMED + _qualified(target).encode() + _END
+        elif owner != module:
+            return None
+        edges.append(target)
+        return _CODE + _qualname(target).encode() + _END
+
+    def _code_object(
+        self, code: types.CodeType, out: list[bytes], names: list[str], doc: object = None
+    ) -> None:
+        out += (
+            code.co_code,
+            _dumps(
+                (
+                    code.co_argcount,
+                    code.co_posonlyargcount,
+                    code.co_kwonlyargcount,
+                    code.co_flags,
+                    code.co_varnames,
+                    code.co_freevars,
+                    code.co_cellvars,
+                    code.co_names,
+                ),
+                2,
+            ),
+        )
+        names.extend(code.co_names)
+        consts = code.co_consts
+        if doc is not None and consts and consts[0] is doc:
+            consts = consts[1:]  # the docstring: documenting code does not change it
+            out.append(b"D")
+        for const in consts:
+            if type(const) is types.CodeType:
+                out.append(_CODE)
+                self._code_object(const, out, names)
+            else:
+                out.append(self.literal(const))
+        out.append(_END)
+
+    def _class(self, cls: type) -> tuple[bytes, list[Any]]:
+        out: list[bytes] = [b"C", _qualname(cls).encode(), _END]
+        edges: list[Any] = []
+        for base in cls.__bases__:
+            if base is not object:
+                out.append(self._reference(base, edges, None) or _NAMED)
+        for name in sorted(vars(cls)):
+            if name in _CLASS_BOOKKEEPING:
+                continue
+            value = vars(cls)[name]
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
+            if isinstance(value, property):
+                accessors = (value.fget, value.fset, value.fdel)
+                parts = [self._reference(f, edges, None) or b"" for f in accessors]
+                out += (name.encode(), _END, b"P", *parts)
+                continue
+            reference = self._reference(value, edges, None)
+            if reference is not None:
+                out += (name.encode(), _END, reference)
+            elif _constant(value):  # as for module-level names: constants, not state
+                out += (name.encode(), _END, self.literal(value))
+        return b"".join(out), edges
+
+
+_ABSENT = object()
+# Entries of a class's namespace that are not its code, or that Python and the
+# standard library change behind its back (pickle caches __slotnames__ on first use).
+_CLASS_BOOKKEEPING: Final = frozenset(
+    {
+        "__dict__",
+        "__weakref__",
+        "__module__",
+        "__qualname__",
+        "__doc__",
+        "__firstlineno__",
+        "__static_attributes__",
+        "__slotnames__",
+        "__abstractmethods__",
+        "_abc_impl",
+        "__parameters__",
+        "__orig_bases__",
+    }
+)
+
+
+def _constant(value: Any) -> bool:
+    """True for an immutable literal: an atom, or a tuple or frozenset of constants."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return True
+    if kind is tuple or kind is frozenset:
+        return all(_constant(item) for item in value)
+    return False
+
+
+def _no_parents(node: Node) -> bytes:
+    return b""
+
+
+def _plain_state(value: Any) -> bool:
+    """True for a container subclass whose instances hold nothing besides their items."""
+    return not getattr(value, "__dict__", None)
+
+
+def _qualified(obj: Any) -> str:
+    module = getattr(obj, "__module__", None) or ""
+    qualname = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if qualname is None:
+        qualname = type(obj).__qualname__
+    return f"{module}:{qualname}"
+
+
+def _qualname(obj: Any) -> str:
+    """The name of code of this project, without its module: a script run as
+    ``__main__`` and the same file imported as a module share fingerprints."""
+    return getattr(obj, "__qualname__", None) or type(obj).__qualname__
+
+
+def _pickled(value: Any) -> bytes:
+    """The digest of ``value``'s pickle, written straight into the hash."""
+    hasher = blake2b()
+    try:
+        pickle.Pickler(_HashWriter(hasher), protocol=5).dump(value)
+    except Exception as error:
+        raise Unfingerprintable(
+            f"{type(value).__qualname__} value cannot be fingerprinted ({type(error).__name__}: "
+            f"{error})"
+        ) from None
+    return hasher.digest()[:_SIZE]
+
+
+class _HashWriter(io.RawIOBase):
+    """A file whose writes go to a hash: pickles of any size without a copy in memory."""
+
+    def __init__(self, hasher: Any) -> None:
+        self.hasher = hasher
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.hasher.update(data)
+        return len(data)
+
+
+_INSTALLED_ROOTS: tuple[str, ...] | None = None
+_installed_modules: dict[str, bool] = {}
+
+
+def _installed(module_name: str | None) -> bool:
+    """True for a module of the standard library or an installed package (or a built-in
+    one): code outside this project, which is counted by name, not walked."""
+    if module_name is None:
+        return True
+    found = _installed_modules.get(module_name)
+    if found is not None:
+        return found
+    global _INSTALLED_ROOTS
+    if _INSTALLED_ROOTS is None:
+        paths = sysconfig.get_paths()
+        roots = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+        _INSTALLED_ROOTS = tuple(sorted(roots))
+    module = sys.modules.get(module_name)
+    file = getattr(module, "__file__", None) if module is not None else None
+    if module_name == "__main__":
+        found = False
+    elif file is None:
+        found = module is None or module_name in sys.builtin_module_names
+    else:
+        found = file.startswith(_INSTALLED_ROOTS)
+    _installed_modules[module_name] = found
+    return found
+
+
+# -- nodes -----------------------------------------------------------------------------------
+
+
+class Lineage:
+    """The fingerprints of every node of a graph, computed once for a run.
+
+    ``fingerprints[node]`` is the node's 16-byte digest, or ``None`` when it is
+    unknown: something it depends on cannot be fingerprinted; :meth:`unknown_reason`
+    says what. :meth:`stamp` is what is saved with a node's result and :meth:`explain`
+    compares a saved stamp with the node as it is now.
+    """
+
+    def __init__(self, order: Iterable[Node]) -> None:
+        self._encoder = encoder = _Encoder()
+        self.fingerprints: dict[Node, bytes | None] = {}
+        self._problems: dict[Node, str | Node] = {}
+        fingerprints = self.fingerprints
+        # A function's or class's code fingerprint, or why it has none.
+        codes: dict[Any, bytes | str] = {}
+        atoms_only = _ATOMS.issuperset
+        for node in order:
+            kind = type(node)
+            what = node.func if kind is FunctionNode else _class_of(node)  # type: ignore[attr-defined]
+            code = codes.get(what)
+            if code is None:
+                code = codes[what] = self._code(what)
+            if kind is FunctionNode and type(code) is bytes and node.kwargs is None:
+                # The common cases inlined (see _arguments, which they must agree with):
+                # a chain or fan-in of nodes, or small literals only.
+                deps = node._deps
+                args = node.args
+                if deps is _DIRECT:
+                    if len(args) == 1:
+                        parent = fingerprints[args[0]]
+                        if parent is not None:
+                            fingerprints[node] = blake2b(code + b"D" + parent).digest()[:_SIZE]
+                            continue
+                elif deps is None and atoms_only(map(type, args)):
+                    fingerprints[node] = blake2b(code + b"A" + _dumps(args, 2)).digest()[:_SIZE]
+                    continue
+            try:
+                if not isinstance(code, bytes):
+                    raise Unfingerprintable(code)
+                if kind is MethodNode:
+                    first = fingerprints[node.parents[0]]
+                    if first is None:
+                        raise _Upstream(node.parents[0])
+                    code = code + node.method.encode() + _END + first  # type: ignore[attr-defined]
+                fingerprints[node] = _digest(code + _arguments(node, encoder, fingerprints))
+            except _Upstream as upstream:
+                fingerprints[node] = None
+                self._problems[node] = upstream.parent
+            except Unfingerprintable as error:
+                fingerprints[node] = None
+                self._problems[node] = str(error)
+            except RecursionError:
+                fingerprints[node] = None
+                self._problems[node] = "an argument is nested too deeply"
+        self._codes = codes
+
+    def _code(self, what: Any) -> bytes | str:
+        """The code fingerprint of a function or class, or why it has none."""
+        try:
+            return self._encoder.code(what)
+        except Unfingerprintable as error:
+            return str(error)
+        except RecursionError:
+            return f"{_qualified(what)} is nested too deeply"
+
+    def unknown_reason(self, node: Node, name_of: Callable[[Node], str]) -> str:
+        """Why ``node`` has no fingerprint (so runs on every run)."""
+        problem = self._problems[node]
+        if isinstance(problem, Node):
+            # Walk up to the node whose own code or argument is the cause.
+            while isinstance(problem, Node):
+                origin = problem
+                problem = self._problems[problem]
+            return f"upstream node {name_of(origin)!r} cannot be fingerprinted"
+        return f"cannot be fingerprinted: {problem}"
+
+    def stamp(self, node: Node) -> bytes | None:
+        """What to save with the node's result: :data:`FORMAT`, the node's fingerprint,
+        its code's and its arguments' (these two say what changed when it no longer
+        matches). ``None`` for an unknown node."""
+        fingerprint = self.fingerprints[node]
+        if fingerprint is None:
+            return None
+        return FORMAT + fingerprint + self._code_of(node) + self._arguments_digest(node)
+
+    def matches(self, node: Node, stamp: bytes | None) -> bool:
+        """True when a stored result with ``stamp`` is this node's result as it is now."""
+        fingerprint = self.fingerprints[node]
+        return (
+            fingerprint is not None
+            and stamp is not None
+            and len(stamp) == _STAMP_SIZE
+            and stamp.startswith(FORMAT)
+            and stamp[len(FORMAT) : len(FORMAT) + _SIZE] == fingerprint
+        )
+
+    def explain(self, node: Node, stamp: bytes | None) -> list[str]:
+        """What differs between a stored result's stamp and the node now: ``"code
+        changed"``, ``"argument changed"``; empty when neither (its upstream did)."""
+        if stamp is None or len(stamp) != _STAMP_SIZE or not stamp.startswith(FORMAT):
+            return ["stored without a fingerprint"]
+        reasons = []
+        start = len(FORMAT) + _SIZE
+        if stamp[start : start + _SIZE] != self._code_of(node):
+            reasons.append("code changed")
+        if stamp[start + _SIZE :] != self._arguments_digest(node):
+            reasons.append("argument changed")
+        return reasons
+
+    def _code_of(self, node: Node) -> bytes:
+        code = self._codes[_code_owner(node)]
+        assert isinstance(code, bytes), "only known nodes are stamped or explained"
+        return code
+
+    def _arguments_digest(self, node: Node) -> bytes:
+        # The arguments with each reference to a parent standing for "a parent's value"
+        # (its fingerprint left out): a change there is an upstream change.
+        return _digest(_arguments(node, self._encoder, _Blank()))
+
+
+class _Blank(dict):  # type: ignore[type-arg]
+    """Fingerprints that are all empty (a parent reference counts only by position)."""
+
+    def __missing__(self, key: Any) -> bytes:
+        return b""
+
+
+def _class_of(node: Node) -> type:
+    if isinstance(node, MethodNode):
+        return node.instance.cls
+    return node.cls  # type: ignore[attr-defined, no-any-return]
+
+
+def _code_owner(node: Node) -> Any:
+    """What a node's code fingerprint is the fingerprint of: its function or class."""
+    return node.func if isinstance(node, FunctionNode) else _class_of(node)
+
+
+def _arguments(node: Node, encoder: _Encoder, fingerprints: dict[Node, bytes | None]) -> bytes:
+    """The encoding of ``node``'s arguments, parents standing as their fingerprints."""
+    deps = node._deps
+    args = node.args
+    kwargs = node.kwargs
+    if deps is None:
+        if _ATOMS.issuperset(map(type, args)):
+            body = b"A" + _dumps(args, 2)
+        else:
+            body = b"W" + encoder.literal(args)
+    elif deps is _DIRECT:
+        try:
+            body = b"D" + b"".join([fingerprints[parent] for parent in args])  # type: ignore[misc]
+        except TypeError:  # an unknown parent (None)
+            raise _Upstream(next(p for p in args if fingerprints[p] is None)) from None
+    else:
+        # Nodes in containers, items, keywords: one walk over args and kwargs.
+        out: list[bytes] = [b"G"]
+        encoder._walk(_with_references(node, deps), out, _known(fingerprints))  # type: ignore[arg-type]
+        return b"".join(out)
+    if kwargs:
+        if _ATOMS.issuperset(map(type, kwargs.values())):
+            return body + b"K" + _dumps(kwargs, 2)
+        return body + b"k" + encoder.literal(kwargs)
+    return body
+
+
+def _with_references(node: Node, deps: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``(args, kwargs)`` with the recorded references (nodes, items, nested
+    containers) in place of the values they came from."""
+    args = list(node.args)
+    kwargs = dict(node.kwargs) if node.kwargs else {}
+    for i in range(0, len(deps), 2):
+        key = deps[i]
+        if type(key) is int:
+            args[key] = deps[i + 1]
+        else:
+            kwargs[key] = deps[i + 1]
+    return (args, kwargs)
+
+
+def _known(fingerprints: dict[Node, bytes | None]) -> Callable[[Node], bytes]:
+    def fingerprint_of(node: Node) -> bytes:
+        fingerprint = fingerprints[node]
+        if fingerprint is None:
+            raise _Upstream(node)
+        return fingerprint
+
+    return fingerprint_of
+
+
+def describe_stamp(stamp: bytes) -> str:
+    """A stored stamp for people: the node's fingerprint, then what it was made of."""
+    if len(stamp) != _STAMP_SIZE or not stamp.startswith(FORMAT):
+        return stamp.hex()
+    start = len(FORMAT)
+    node, code, arguments = (
+        stamp[start + i * _SIZE : start + (i + 1) * _SIZE].hex() for i in range(3)
+    )
+    return f"{node} (code {code}, arguments {arguments})"

@@ -1,0 +1,254 @@
+"""Which stored results a run may use: resume by fingerprint, by name, or not at all.
+
+Every backend makes one :class:`ResumePlan` at the start of a run that has a storage.
+By default a stored result is used only when the fingerprint saved with it (see
+:mod:`functionfuse._fingerprint`) matches the node as it is now; a node whose result is
+out of date runs again — and so does everything downstream of it, whose fingerprints
+change with it — and the run says why through the ``functionfuse_node_rerun`` hook.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from functionfuse._errors import ConfigurationError, FunctionFuseWarning
+from functionfuse._nodes import ClassNode, Node
+from functionfuse.hookspecs import Storage
+
+if TYPE_CHECKING:
+    from functionfuse._fingerprint import Lineage
+    from functionfuse._hooks import LifecycleHooks
+    from functionfuse._workflow import BaseWorkflow
+
+__all__ = [
+    "RESUME_MODES",
+    "ResumeMode",
+    "ResumePlan",
+    "check_resume",
+    "read_fingerprints",
+    "save_result",
+]
+
+ResumeMode = Literal["fingerprint", "name", False]
+#: What ``run(resume=...)`` takes (``True`` is ``"fingerprint"``).
+RESUME_MODES: Final = ("fingerprint", "name", False)
+
+#: Reasons reported to ``functionfuse_node_rerun`` (more may follow, e.g. "upstream ...").
+CODE_CHANGED: Final = "code changed"
+ARGUMENT_CHANGED: Final = "argument changed"
+
+
+def check_resume(value: object, where: str) -> ResumeMode:
+    """``value`` as a resume mode, or a ConfigurationError naming ``where``."""
+    if value is True:
+        return "fingerprint"
+    if value is False or value == "fingerprint" or value == "name":
+        return value
+    raise ConfigurationError(
+        f"resume of {where} must be 'fingerprint' (use a stored result only if its "
+        "code, arguments and upstream are unchanged; the default), 'name' (use any "
+        f"result stored under the node's name) or False (run everything), got {value!r}."
+    )
+
+
+def fingerprinting(storage: Storage) -> bool:
+    """Whether ``storage`` keeps fingerprints (``save(..., fingerprint=)`` and
+    ``read_fingerprint``/``read_fingerprints``): the storages of functionfuse-fs do."""
+    return callable(getattr(storage, "read_fingerprints", None)) or callable(
+        getattr(storage, "read_fingerprint", None)
+    )
+
+
+def read_fingerprints(
+    storage: Storage, workflow_name: str, task_names: Iterable[str]
+) -> dict[str, bytes | Exception | None]:
+    """The stamps stored with these tasks' results: names with nothing stored are left
+    out; ``None``: stored without one; an exception (not raised): the stored result
+    cannot be trusted. Uses the storage's batched ``read_fingerprints`` when it has one."""
+    batched = getattr(storage, "read_fingerprints", None)
+    if callable(batched):
+        return dict(batched(workflow_name, list(task_names)))
+    single: Callable[[str, str], bytes | None] = storage.read_fingerprint  # type: ignore[attr-defined]
+    found: dict[str, bytes | Exception | None] = {}
+    for name in task_names:
+        try:
+            found[name] = single(workflow_name, name)
+        except FileNotFoundError:
+            continue
+        except Exception as error:
+            found[name] = error  # damaged: the node runs again and replaces it
+    return found
+
+
+def save_result(
+    storage: Storage, workflow_name: str, task_name: str, result: Any, stamp: bytes | None
+) -> None:
+    """``storage.save``, with the node's stamp when there is one (a storage that keeps
+    no fingerprints never gets the keyword)."""
+    if stamp is None:
+        storage.save(workflow_name, task_name, result)
+    else:
+        storage.save(workflow_name, task_name, result, fingerprint=stamp)  # type: ignore[call-arg]
+
+
+class ResumePlan:
+    """The stored results a run may use, and the stamp to save with each new result.
+
+    :attr:`usable` holds the names whose stored result may be read instead of running
+    the node; a backend treats it as the listing of what is stored. :meth:`stamp` is
+    ``None`` when the storage keeps no fingerprints or the node cannot be fingerprinted.
+    """
+
+    def __init__(
+        self,
+        workflow: BaseWorkflow,
+        storage: Storage,
+        stored: Collection[str],
+        mode: ResumeMode,
+        hooks: LifecycleHooks,
+        read: Callable[[list[str]], Mapping[str, bytes | Exception | None]] | None = None,
+    ) -> None:
+        self.workflow = workflow
+        self.mode = mode
+        self._read = read or (
+            lambda names: read_fingerprints(storage, workflow.workflow_name, names)
+        )
+        self._stamps: dict[str, bytes | None] = {}  # as stored, for the names read
+        self.lineage: Lineage | None = None
+        if fingerprinting(storage):
+            from functionfuse._fingerprint import Lineage
+
+            self.lineage = Lineage(workflow._order)
+        elif mode == "fingerprint":
+            warnings.warn(
+                f"storage {storage!r} of workflow {workflow.workflow_name!r} keeps no "
+                "fingerprints, so stored results are used by node name alone and may be "
+                "out of date. Use a storage of functionfuse-fs, or pass resume='name' "
+                "to say that this is what you want.",
+                FunctionFuseWarning,
+                stacklevel=4,
+            )
+            mode = self.mode = "name"
+        self.usable: set[str] = set()
+        #: ``(name, reasons)`` of each node that runs although a result is stored under
+        #: its name, or that cannot be fingerprinted, in graph order.
+        self.reruns: list[tuple[str, list[str]]] = []
+        self._explained = False
+        self.refresh(stored)
+        if self.reruns and hooks.node_rerun is not None:
+            workflow_name = workflow.workflow_name
+            for name, reasons in self.reruns:
+                hooks.node_rerun(workflow_name=workflow_name, node_name=name, reasons=reasons)
+        self._warn_unknown()
+
+    def refresh(self, stored: Collection[str]) -> None:
+        """Decide from a listing of what is stored (Ray lists again when a run starts
+        over): results stored since are used if they match; reasons are found once."""
+        mode = self.mode
+        if mode is False:
+            return
+        if mode == "name" or self.lineage is None:
+            self.usable = set(stored)
+            return
+        lineage = self.lineage
+        fingerprints = lineage.fingerprints
+        names = self.workflow._names
+        explain = not self._explained
+        self._explained = True
+        candidates: list[tuple[Node, str]] = []
+        reruns: list[tuple[str, list[str]]] = []
+        for node in self.workflow._order:
+            if type(node) is ClassNode:
+                continue  # never stored; its method calls carry its fingerprint
+            name = names[node]
+            if fingerprints[node] is None:
+                if explain:
+                    reruns.append((name, [lineage.unknown_reason(node, names.__getitem__)]))
+            elif name in stored:
+                candidates.append((node, name))
+        unread = [name for _, name in candidates if name not in self._stamps]
+        if unread:
+            found = self._read(unread)
+            for name in unread:
+                stamp = found.get(name)
+                if isinstance(stamp, Exception):
+                    # Damaged or planted: warned about as a read would be, then re-run.
+                    _warn_unusable(self.workflow.workflow_name, name, stamp)
+                    stamp = _DAMAGED
+                self._stamps[name] = stamp
+        usable: set[str] = set()
+        stale: set[Node] = set()
+        for node, name in candidates:
+            stamp = self._stamps[name]
+            if lineage.matches(node, stamp):
+                usable.add(name)
+                continue
+            stale.add(node)
+            if explain:
+                reasons = (
+                    ["stored result is damaged"]
+                    if stamp is _DAMAGED
+                    else lineage.explain(node, stamp)
+                )
+                changed = [names[parent] for parent in node.parents if parent in stale]
+                if changed:
+                    reasons.append(f"upstream changed ({_listing(changed)})")
+                elif not reasons:
+                    reasons.append("upstream changed")
+                reruns.append((name, reasons))
+        self.usable = usable
+        if explain:
+            if stale and len(reruns) > len(stale):
+                # Unknown nodes and stale ones were found in two passes: graph order.
+                order = {names[node]: i for i, node in enumerate(self.workflow._order)}
+                reruns.sort(key=lambda entry: order[entry[0]])
+            self.reruns = reruns
+
+    def stamp(self, node: Node) -> bytes | None:
+        """What to save with ``node``'s result (``None``: save without a fingerprint)."""
+        lineage = self.lineage
+        return lineage.stamp(node) if lineage is not None else None
+
+    def _warn_unknown(self) -> None:
+        lineage = self.lineage
+        if lineage is None or self.mode != "fingerprint":
+            return
+        names = self.workflow._names
+        own = [
+            node
+            for node in self.workflow._order
+            if lineage.fingerprints[node] is None and not isinstance(lineage._problems[node], Node)
+        ]
+        if own:
+            listing = "; ".join(
+                f"{names[node]!r}: {lineage.unknown_reason(node, names.__getitem__)}"
+                for node in own[:3]
+            )
+            warnings.warn(
+                f"{len(own)} node(s) of workflow {self.workflow.workflow_name!r} cannot "
+                f"be fingerprinted, so they and their descendants run on every run "
+                f"({listing}). Give the value a __functionfuse_fingerprint__ method, pass "
+                "it another way, or pin the code with @workflow(version=...).",
+                FunctionFuseWarning,
+                stacklevel=4,
+            )
+
+
+#: The stamp of a stored result whose header cannot be read or trusted.
+_DAMAGED: Final = b"damaged"
+
+
+def _warn_unusable(workflow_name: str, task_name: str, error: Exception) -> None:
+    warnings.warn(
+        f"stored result of node {task_name!r} in workflow {workflow_name!r} is not "
+        f"usable ({error}); running the node again.",
+        FunctionFuseWarning,
+        stacklevel=6,
+    )
+
+
+def _listing(names: list[str], limit: int = 3) -> str:
+    shown = ", ".join(repr(name) for name in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
