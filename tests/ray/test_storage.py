@@ -111,13 +111,22 @@ def test_resume_with_bounded_tasks_in_flight(storage: Any, counter: Counter) -> 
     assert counter.counts() == {"double": 1}
 
 
+def _spoil(result: bytes) -> bytes:
+    """A stored result with its last byte (in the digest) flipped."""
+    return result[:-1] + bytes([result[-1] ^ 1])
+
+
 def test_stored_results_not_needed_are_not_read(tmp_path: Path, counter: Counter) -> None:
     # "source" is needed only by stored nodes: were it read, its corrupt file would be
     # noticed and the node run again.
     storage = ff.storage_factory(str(tmp_path / "store"))
     run_pipeline(storage, counter)
     counter.clear()
-    (tmp_path / "store" / "resume" / "source").write_bytes(b"garbage")
+    source = tmp_path / "store" / "resume" / "source"
+    good = source.read_bytes()
+    # Damaged after the header, which holds the (up to date) fingerprint: the damage is
+    # found only by reading the result (a damaged header is found before the run).
+    source.write_bytes(_spoil(good))
     storage.remove_task("resume", "combine")  # combine reads double and source...
     storage.remove_task("resume", "add_2")  # ... and this replays the chain, which reads it
     with pytest.warns(FunctionFuseWarning, match="'source'.*not usable"):
@@ -128,7 +137,7 @@ def test_stored_results_not_needed_are_not_read(tmp_path: Path, counter: Counter
     assert counter.counts() == {"source": 1, "combine": 1, "Accumulator": 2, "add": 2}
 
     counter.clear()
-    (tmp_path / "store" / "resume" / "source").write_bytes(b"garbage")
+    source.write_bytes(_spoil(source.read_bytes()))
     wf = RayWorkflow(*pipeline(counter), workflow_name="resume")
     wf.set_storage(storage)
     assert wf.run(return_results=False) is None  # nothing runs, nothing needs "source"

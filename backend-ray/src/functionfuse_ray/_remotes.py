@@ -18,6 +18,7 @@ from functionfuse_ray._worker import (
     read_stored_result,
     save_pinned,
     select_item,
+    storage_fingerprints,
     storage_setup,
     task_function,
 )
@@ -47,4 +48,5 @@ def remote_helpers() -> dict[str, Any]:
         "save": ray.remote(num_returns=2)(save_pinned),
         "select": ray.remote(select_item),
         "setup": ray.remote(storage_setup),
+        "fingerprints": ray.remote(storage_fingerprints),
     }

@@ -30,6 +30,7 @@ from functionfuse.runtime import (
     MethodNode,
     Node,
     NodeItem,
+    ResumePlan,
     Retries,
     node_of,
     replace_references,
@@ -59,6 +60,10 @@ class _SubmitFailed(Exception):
         self.error = error
 
 
+def _no_stamp(node: Node) -> None:
+    return None
+
+
 class RunAttempt:
     """The state of one attempt; :meth:`execute` returns what ``run()`` returns."""
 
@@ -70,6 +75,7 @@ class RunAttempt:
         return_results: bool,
         max_pending_tasks: int,
         stored_names: set[str],
+        plan: ResumePlan | None = None,
         keep_going: bool = False,
     ) -> None:
         self.workflow = workflow
@@ -79,6 +85,7 @@ class RunAttempt:
         self.keep_going = keep_going
         self.max_pending = max_pending_tasks
         self.storage: Storage | None = workflow.storage
+        self.plan = plan
         self.storage_options: dict[str, Any] = workflow.storage_remote_args()
         self.pinned = bool(self.storage_options)
         self.watcher = Watcher(self.workflow_name, hooks)
@@ -189,6 +196,7 @@ class RunAttempt:
         leaf_nodes = self.leaf_nodes
         leaf_refs = self.leaf_refs
         storage = self.storage
+        stamp_of = self.plan.stamp if self.plan is not None else _no_stamp
         pinned = self.pinned
         track_all = self.track_all
         tracking = self.tracking
@@ -287,7 +295,8 @@ class RunAttempt:
                     values = [refs[p] for p in inputs]
                     args, kwargs = values, {}
 
-                inline_save = (storage, workflow_name) if save and not pinned else None
+                stamp = stamp_of(node) if save else None
+                inline_save = (storage, workflow_name, stamp) if save and not pinned else None
                 if retries is not None:
                     spec: Any = (name, template, initialize, inline_save, status, retries)
                 elif template is None and initialize is None and inline_save is None and not status:
@@ -337,7 +346,7 @@ class RunAttempt:
                         saved_ref, save_status = (
                             remote_helpers()["save"]
                             .options(**self.storage_options)
-                            .remote(storage, workflow_name, name, result_ref)
+                            .remote(storage, workflow_name, name, result_ref, stamp)
                         )
                         if storage is not None and storage.always_read:
                             result_ref = saved_ref

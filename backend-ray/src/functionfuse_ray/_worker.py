@@ -10,7 +10,8 @@ itself never leaves the driver. A spec is the node's name alone in the common ca
   whose node references are ``NodeItem(index, indices)`` into the task's positional
   values, rebuilt here by :func:`functionfuse.runtime.resolve_arguments`;
 - ``initialize``: the node plugins' worker-side callable, or ``None``;
-- ``save``: ``(storage, workflow_name)`` to save the result from here, or ``None``;
+- ``save``: ``(storage, workflow_name, stamp)`` to save the result from here (with the
+  node's fingerprint stamp, or ``None``), or ``None``;
 - ``status``: the task has two returns, the result and a tiny status object the driver
   fetches to learn whether the node failed without fetching its result (``None``, or the
   attempts that failed before a retry succeeded);
@@ -28,7 +29,8 @@ from typing import Any, Final, final
 
 from functionfuse import StorageIntegrityError
 from functionfuse.hookspecs import Storage
-from functionfuse.runtime import Retries, resolve_arguments
+from functionfuse.runtime import Retries, read_fingerprints, resolve_arguments
+from functionfuse.runtime import save_result as save_stamped
 
 __all__ = [
     "ATTEMPTS_ATTRIBUTE",
@@ -42,6 +44,7 @@ __all__ = [
     "save_pinned",
     "save_result",
     "select_item",
+    "storage_fingerprints",
     "storage_setup",
     "task_function",
 ]
@@ -184,7 +187,7 @@ def execute(func: Callable[..., Any], spec: Spec, args: Any, kwargs: dict[str, A
                     time.sleep(retries.delay)
                 attempt += 1
         if save is not None:
-            result = save_result(save[0], save[1], name, result)
+            result = save_result(save[0], save[1], name, result, save[2])
     except BaseException as error:
         failure = _failed(error, name)
         if failure is error:
@@ -235,21 +238,26 @@ class ActorHost:
         """Nothing; fails when the constructor failed, which the driver waits on."""
 
 
-def save_result(storage: Storage, workflow_name: str, name: str, result: Any) -> Any:
-    """Save a node's result where the task runs; with ``always_read``, read it back."""
-    storage.save(workflow_name, name, result)
+def save_result(
+    storage: Storage, workflow_name: str, name: str, result: Any, stamp: bytes | None
+) -> Any:
+    """Save a node's result (and its fingerprint stamp) where the task runs; with
+    ``always_read``, read it back."""
+    save_stamped(storage, workflow_name, name, result, stamp)
     if storage.always_read:
         return storage.read_task(workflow_name, name)
     return result
 
 
-def save_pinned(storage: Storage, workflow_name: str, name: str, result: Any) -> tuple[Any, None]:
+def save_pinned(
+    storage: Storage, workflow_name: str, name: str, result: Any, stamp: bytes | None
+) -> tuple[Any, None]:
     """The save task of a node when storage is pinned to nodes holding a resource.
 
     Two returns: the result read back (with ``always_read``; else ``None``) and a status.
     """
     try:
-        value = save_result(storage, workflow_name, name, result)
+        value = save_result(storage, workflow_name, name, result, stamp)
     except BaseException as error:
         _mark(error, name)
         raise
@@ -289,3 +297,10 @@ def storage_setup(storage: Storage, workflow_name: str) -> list[str]:
     """Prepare the workflow's folder and list what is stored, where the storage lives."""
     storage.new_workflow(workflow_name)
     return storage.list_tasks(workflow_name)
+
+
+def storage_fingerprints(
+    storage: Storage, workflow_name: str, names: list[str]
+) -> dict[str, bytes | Exception | None]:
+    """The fingerprint stamps stored with these results, read where the storage lives."""
+    return read_fingerprints(storage, workflow_name, names)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import ray
 
 from functionfuse import BaseWorkflow, ConfigurationError
-from functionfuse.runtime import Instance, Node, NodeItem, lifecycle_hooks
+from functionfuse.runtime import Instance, Node, NodeItem, ResumePlan, lifecycle_hooks
 from functionfuse_ray._remotes import remote_helpers
 from functionfuse_ray._run import RunAttempt
 from functionfuse_ray._startup import ensure_ray
@@ -76,7 +76,11 @@ class RayWorkflow(BaseWorkflow):
         return {"resources": {self.storage_resource: _STORAGE_RESOURCE_SHARE}}
 
     def run(
-        self, return_results: bool = True, max_pending_tasks: int = 0, keep_going: bool = False
+        self,
+        return_results: bool = True,
+        max_pending_tasks: int = 0,
+        keep_going: bool = False,
+        resume: Any = None,
     ) -> Any:
         """Run the workflow on Ray.
 
@@ -90,6 +94,9 @@ class RayWorkflow(BaseWorkflow):
         :param keep_going: After a node fails, still submit every other node: Ray runs
             none whose arguments failed, so the failed nodes' descendants do not run and
             everything else runs and is stored; the error lists every failed node.
+        :param resume: ``"fingerprint"`` (the default: a stored result is used only when
+            its node's code, literal arguments and upstream are unchanged), ``"name"``
+            or ``False``, as :class:`functionfuse.BaseWorkflow` explains.
         :raises functionfuse.NodeExecutionError: a node failed; it names the workflow and
             the node and carries the remote traceback. Every node that finished was
             stored first.
@@ -103,15 +110,18 @@ class RayWorkflow(BaseWorkflow):
         hooks = lifecycle_hooks()
         with self.lifecycle(hooks):
             untrusted: set[str] = set()
+            plan: ResumePlan | None = None
+            if self.storage is not None:
+                read = self._read_stamps if self.storage_resource is not None else None
+                plan = self.resume_plan(hooks, self._stored_names(), resume, read)
             while True:
-                # Listed again for each attempt: what an attempt that had to start over
-                # finished (and stored) is read, not run again.
                 attempt = RunAttempt(
                     self,
                     hooks,
                     return_results=return_results,
                     max_pending_tasks=max_pending_tasks,
-                    stored_names=self._stored_names() - untrusted,
+                    stored_names=plan.usable - untrusted if plan is not None else set(),
+                    plan=plan,
                     keep_going=keep_going,
                 )
                 try:
@@ -119,6 +129,16 @@ class RayWorkflow(BaseWorkflow):
                 except Restart as restart:
                     # Unusable stored results: their nodes run again, all else resumes.
                     untrusted |= restart.names
+                    # Listed again: what the attempt finished (and stored) is read, not
+                    # run again.
+                    assert plan is not None, "only stored results make a run start over"
+                    plan.refresh(self._stored_names())
+
+    def _read_stamps(self, names: list[str]) -> Any:
+        """The fingerprint stamps stored with these results, read on a node holding
+        ``storage_resource``."""
+        task = remote_helpers()["fingerprints"].options(**self.storage_remote_args())
+        return ray.get(task.remote(self.storage, self.workflow_name, names))
 
     def _stored_names(self) -> set[str]:
         """What the storage holds for this workflow (listed at the start of each attempt)."""

@@ -27,7 +27,7 @@ import pickle
 import sys
 import sysconfig
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from hashlib import blake2b
 from typing import Any, Final
 
@@ -39,7 +39,6 @@ from functionfuse._nodes import (
     NodeItem,
     _ClassFactory,
     _FunctionFactory,
-    _Nested,
     version_of,
 )
 
@@ -107,29 +106,35 @@ class _Encoder:
         if type(value) in _ATOMS:
             return _dumps(value, 2)
         out: list[bytes] = []
-        self._walk(value, out, _no_parents)
+        self._walk(value, out, _NO_PARENTS)
         return b"".join(out)
 
-    def _walk(self, value: Any, out: list[bytes], fp_of: Callable[[Node], bytes]) -> None:
+    def _walk(self, value: Any, out: list[bytes], fps: Mapping[Node, bytes | None]) -> None:
+        """Append ``value``'s encoding to ``out``; a node in it stands as its
+        fingerprint in ``fps`` (an unknown one raises :class:`_Upstream`)."""
         kind = type(value)
         if kind in _ATOMS:
             out.append(_dumps(value, 2))
         elif kind is FunctionNode or kind is MethodNode:
-            out += (_REF, fp_of(value))
+            fingerprint = fps[value]
+            if fingerprint is None:
+                raise _Upstream(value)
+            out += (_REF, fingerprint)
         elif kind is NodeItem:
-            out += (_ITEM, fp_of(value.node))
-            self._walk(value.indices, out, fp_of)
-        elif kind is _Nested:
-            self._walk(value.value, out, fp_of)
+            fingerprint = fps[value.node]
+            if fingerprint is None:
+                raise _Upstream(value.node)
+            out += (_ITEM, fingerprint)
+            self._walk(value.indices, out, fps)
         elif kind is list or kind is tuple:
             out += (_LIST if kind is list else _TUPLE, _dumps(len(value), 2))
             for item in value:
-                self._walk(item, out, fp_of)
+                self._walk(item, out, fps)
         elif kind is dict:
             out += (_DICT, _dumps(len(value), 2))
             for key, item in value.items():
-                self._walk(key, out, fp_of)
-                self._walk(item, out, fp_of)
+                self._walk(key, out, fps)
+                self._walk(item, out, fps)
         elif kind is set or kind is frozenset:
             # Iteration order follows hashes, which vary between processes: sort.
             items = sorted(self.literal(item) for item in value)
@@ -137,7 +142,7 @@ class _Encoder:
         elif isinstance(value, (list, tuple, dict)) and _plain_state(value):
             # A namedtuple, an OrderedDict, ...: its type, then its items.
             out += (_TYPED, _qualified(kind).encode())
-            self._walk(dict(value) if isinstance(value, dict) else list(value), out, fp_of)
+            self._walk(dict(value) if isinstance(value, dict) else list(value), out, fps)
         elif isinstance(value, (types.FunctionType, type, _FunctionFactory, _ClassFactory)):
             out.append(self._callable(value))
         elif isinstance(value, types.ModuleType):
@@ -146,10 +151,10 @@ class _Encoder:
             out += (_NAMED, _qualified(value).encode(), _END)
         elif isinstance(value, types.MethodType):
             out.append(self._callable(value.__func__))
-            self._walk(value.__self__, out, fp_of)
+            self._walk(value.__self__, out, fps)
         elif isinstance(value, functools.partial):
             out.append(_TYPED + b"partial")
-            self._walk((value.func, value.args, value.keywords), out, fp_of)
+            self._walk((value.func, value.args, value.keywords), out, fps)
         else:
             custom = getattr(kind, "__functionfuse_fingerprint__", None)
             if custom is not None:
@@ -373,10 +378,6 @@ def _constant(value: Any) -> bool:
     return False
 
 
-def _no_parents(node: Node) -> bytes:
-    return b""
-
-
 def _plain_state(value: Any) -> bool:
     """True for a container subclass whose instances hold nothing besides their items."""
     return not getattr(value, "__dict__", None)
@@ -489,9 +490,26 @@ class Lineage:
                         if parent is not None:
                             fingerprints[node] = blake2b(code + b"D" + parent).digest()[:_SIZE]
                             continue
-                elif deps is None and atoms_only(map(type, args)):
-                    fingerprints[node] = blake2b(code + b"A" + _dumps(args, 2)).digest()[:_SIZE]
-                    continue
+                elif deps is None:
+                    if atoms_only(map(type, args)):
+                        fingerprints[node] = blake2b(code + b"A" + _dumps(args, 2)).digest()[:_SIZE]
+                        continue
+                else:  # nodes and small literals side by side: step(previous, 0.1)
+                    parts = [code, b"G"]
+                    for value in args:
+                        value_kind = type(value)
+                        if value_kind in _ATOMS:
+                            parts.append(_dumps(value, 2))
+                        elif value_kind is FunctionNode or value_kind is MethodNode:
+                            parent = fingerprints[value]
+                            if parent is None:
+                                break
+                            parts += (_REF, parent)
+                        else:
+                            break
+                    else:
+                        fingerprints[node] = blake2b(b"".join(parts)).digest()[:_SIZE]
+                        continue
             try:
                 if not isinstance(code, bytes):
                     raise Unfingerprintable(code)
@@ -500,7 +518,8 @@ class Lineage:
                     if first is None:
                         raise _Upstream(node.parents[0])
                     code = code + node.method.encode() + _END + first  # type: ignore[attr-defined]
-                fingerprints[node] = _digest(code + _arguments(node, encoder, fingerprints))
+                arguments = _arguments(node, encoder, fingerprints)
+                fingerprints[node] = blake2b(code + arguments).digest()[:_SIZE]
             except _Upstream as upstream:
                 fingerprints[node] = None
                 self._problems[node] = upstream.parent
@@ -583,6 +602,9 @@ class _Blank(dict):  # type: ignore[type-arg]
         return b""
 
 
+_NO_PARENTS: Final = _Blank()
+
+
 def _class_of(node: Node) -> type:
     if isinstance(node, MethodNode):
         return node.instance.cls
@@ -610,39 +632,31 @@ def _arguments(node: Node, encoder: _Encoder, fingerprints: dict[Node, bytes | N
         except TypeError:  # an unknown parent (None)
             raise _Upstream(next(p for p in args if fingerprints[p] is None)) from None
     else:
-        # Nodes in containers, items, keywords: one walk over args and kwargs.
+        # Nodes among literals, in containers, items, keywords: argument by argument.
         out: list[bytes] = [b"G"]
-        encoder._walk(_with_references(node, deps), out, _known(fingerprints))  # type: ignore[arg-type]
+        walk = encoder._walk
+        for value in args:
+            kind = type(value)
+            if kind in _ATOMS:
+                out.append(_dumps(value, 2))
+            elif kind is FunctionNode or kind is MethodNode:  # _walk's case, inlined
+                fingerprint = fingerprints[value]
+                if fingerprint is None:
+                    raise _Upstream(value)
+                out += (_REF, fingerprint)
+            else:
+                walk(value, out, fingerprints)
+        if kwargs:
+            out.append(b"K")
+            for key, value in kwargs.items():
+                out.append(_dumps(key, 2))
+                walk(value, out, fingerprints)
         return b"".join(out)
     if kwargs:
         if _ATOMS.issuperset(map(type, kwargs.values())):
             return body + b"K" + _dumps(kwargs, 2)
         return body + b"k" + encoder.literal(kwargs)
     return body
-
-
-def _with_references(node: Node, deps: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``(args, kwargs)`` with the recorded references (nodes, items, nested
-    containers) in place of the values they came from."""
-    args = list(node.args)
-    kwargs = dict(node.kwargs) if node.kwargs else {}
-    for i in range(0, len(deps), 2):
-        key = deps[i]
-        if type(key) is int:
-            args[key] = deps[i + 1]
-        else:
-            kwargs[key] = deps[i + 1]
-    return (args, kwargs)
-
-
-def _known(fingerprints: dict[Node, bytes | None]) -> Callable[[Node], bytes]:
-    def fingerprint_of(node: Node) -> bytes:
-        fingerprint = fingerprints[node]
-        if fingerprint is None:
-            raise _Upstream(node)
-        return fingerprint
-
-    return fingerprint_of
 
 
 def describe_stamp(stamp: bytes) -> str:

@@ -168,7 +168,9 @@ class ResumePlan:
                     reruns.append((name, [lineage.unknown_reason(node, names.__getitem__)]))
             elif name in stored:
                 candidates.append((node, name))
-        unread = [name for _, name in candidates if name not in self._stamps]
+        # Read once; read again only what was not up to date (a run that started over
+        # may have stored it since).
+        unread = [name for _, name in candidates if name not in self.usable]
         if unread:
             found = self._read(unread)
             for name in unread:
@@ -193,6 +195,13 @@ class ResumePlan:
                     else lineage.explain(node, stamp)
                 )
                 changed = [names[parent] for parent in node.parents if parent in stale]
+                if not changed and not reasons:
+                    # The change came through parents with no stored result to compare
+                    # (a class node, never stored; a node kept out of storage): of those
+                    # parents, name the ones whose fingerprints were not found current.
+                    changed = [
+                        names[parent] for parent in node.parents if names[parent] not in usable
+                    ]
                 if changed:
                     reasons.append(f"upstream changed ({_listing(changed)})")
                 elif not reasons:

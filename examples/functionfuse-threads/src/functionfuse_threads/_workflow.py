@@ -27,10 +27,12 @@ from functionfuse.runtime import (
     MethodNode,
     Node,
     NodeItem,
+    ResumePlan,
     lifecycle_hooks,
     node_of,
     read_stored,
     resolve_arguments,
+    save_result,
 )
 
 __all__ = ["ThreadWorkflow"]
@@ -81,11 +83,14 @@ class ThreadWorkflow(BaseWorkflow):
             )
         self.max_workers = max_workers
 
-    def run(self, *, return_results: bool = True, keep_going: bool = False) -> Any:
+    def run(
+        self, *, return_results: bool = True, keep_going: bool = False, resume: Any = None
+    ) -> Any:
         """Run the workflow; return the given node's result, or a list for several.
 
         The first failure stops the run (nodes already running finish and are saved);
-        ``keep_going`` is not supported.
+        ``keep_going`` is not supported. ``resume`` works as on every backend (see
+        :class:`functionfuse.BaseWorkflow`).
         """
         if keep_going:
             raise ConfigurationError(
@@ -94,14 +99,16 @@ class ThreadWorkflow(BaseWorkflow):
             )
         hooks = lifecycle_hooks()
         with self.lifecycle(hooks):
-            values = _Run(self, hooks, return_results).execute()
+            values = _Run(self, hooks, return_results, resume).execute()
             return self.collect_results(values.__getitem__) if return_results else None
 
 
 class _Run:
     """One run: the plan (what is stored, what runs), then reads, then the pool."""
 
-    def __init__(self, workflow: ThreadWorkflow, hooks: LifecycleHooks, fetch: bool) -> None:
+    def __init__(
+        self, workflow: ThreadWorkflow, hooks: LifecycleHooks, fetch: bool, resume: Any
+    ) -> None:
         self.workflow = workflow
         self.workflow_name = workflow.workflow_name
         self.hooks = hooks
@@ -127,12 +134,14 @@ class _Run:
                     self.before[node] = call
             if self.storage is not None and _storage_on(settings):
                 self.saved.add(node)
-        self.skip = self._stored_nodes()
+        self.plan: ResumePlan | None = None
+        self.skip = self._stored_nodes(resume)
 
     # -- the plan ----------------------------------------------------------------------
 
-    def _stored_nodes(self) -> set[Node]:
-        """The nodes not to run: stored functions, and class nodes with every call stored.
+    def _stored_nodes(self, resume: Any) -> set[Node]:
+        """The nodes not to run: stored functions, and class nodes with every call stored
+        (stored and up to date, as the workflow's resume plan says).
 
         As on the local backend, a class node and its method calls resume as one chain:
         skipped together, or built and called again in full, so that each call sees the
@@ -142,7 +151,9 @@ class _Run:
         if storage is None:
             return set()
         storage.new_workflow(self.workflow_name)
-        stored = set(storage.list_tasks(self.workflow_name))  # one listing, not one per node
+        listed = set(storage.list_tasks(self.workflow_name))  # one listing, not one per node
+        self.plan = self.workflow.resume_plan(self.hooks, listed, resume)
+        stored = self.plan.usable
         if not stored:
             return set()
         names = self.names
@@ -313,8 +324,9 @@ class _Run:
             return None
         instance = self.values[node.instance] if type(node) is MethodNode else MISSING
         save = node in self.saved and type(node) is not ClassNode
+        stamp = self.plan.stamp(node) if save and self.plan is not None else None
         return pool.submit(
-            self._call, node, name, args, kwargs, self.before.get(node), instance, save
+            self._call, node, name, args, kwargs, self.before.get(node), instance, save, stamp
         )
 
     def _call(
@@ -326,8 +338,9 @@ class _Run:
         before: Callable[[], object] | None,
         instance: Any,
         save: bool,
+        stamp: bytes | None,
     ) -> _Outcome:
-        """Pool side: run one node and save its result."""
+        """Pool side: run one node and save its result (with its fingerprint stamp)."""
         start = perf_counter()
         try:
             if before is not None:
@@ -338,7 +351,7 @@ class _Run:
                 result = node.call(args, kwargs)  # type: ignore[attr-defined]
             storage = self.storage
             if save and storage is not None:
-                storage.save(self.workflow_name, name, result)
+                save_result(storage, self.workflow_name, name, result, stamp)
                 if storage.always_read:
                     result = storage.read_task(self.workflow_name, name)
         except Exception as error:
