@@ -59,6 +59,8 @@ class Files(Protocol):
 
     def read_head(self, path: str, size: int) -> bytes: ...
 
+    def read_heads(self, paths: list[str], size: int) -> list[bytes | Exception]: ...
+
     def isfile(self, path: str) -> bool: ...
 
     def list_files(self, folder: str) -> list[str]: ...
@@ -149,8 +151,23 @@ class LocalFiles:
             return data
 
     def read_head(self, path: str, size: int) -> bytes:
-        with open(path, "rb") as f:
-            return f.read(size)
+        # os.open/os.read: half the cost of a buffered open() for a few bytes, which
+        # counts when a resume reads the header of every stored result.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            return os.read(fd, size)
+        finally:
+            os.close(fd)
+
+    def read_heads(self, paths: list[str], size: int) -> list[bytes | Exception]:
+        """The first ``size`` bytes of each file, or the error reading it; in turn."""
+        heads: list[bytes | Exception] = []
+        for path in paths:
+            try:
+                heads.append(self.read_head(path, size))
+            except OSError as exc:
+                heads.append(exc)
+        return heads
 
     def isfile(self, path: str) -> bool:
         return os.path.isfile(path)
@@ -313,6 +330,13 @@ class FsspecFiles:
         data = self._fs.cat_file(path, start=0, end=size)
         assert isinstance(data, bytes)
         return data
+
+    def read_heads(self, paths: list[str], size: int) -> list[bytes | Exception]:
+        """The first ``size`` bytes of each file, or the error reading it: one
+        ``cat_ranges`` call, whose requests async filesystems (S3...) send concurrently
+        rather than one round trip after another."""
+        heads: list[bytes | Exception] = self._fs.cat_ranges(paths, 0, size, on_error="return")
+        return heads
 
     def isfile(self, path: str) -> bool:
         self._fs.invalidate_cache(path)

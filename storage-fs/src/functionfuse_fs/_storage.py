@@ -401,7 +401,8 @@ class FileStorage:
         folder = self._folder(workflow_name)
         paths = [self._files.join(folder, encode_name(name)) for name in names]
         found: dict[str, bytes | StorageIntegrityError | None] = {}
-        for name, path, head in zip(names, paths, self._read_heads(paths), strict=True):
+        heads = self._files.read_heads(paths, HEADER_PROBE)
+        for name, path, head in zip(names, paths, heads, strict=True):
             if isinstance(head, FileNotFoundError):
                 continue
             if isinstance(head, Exception):
@@ -586,27 +587,6 @@ class FileStorage:
             if size > len(head):
                 head = self._files.read_head(path, size)
         return parse_header(head)
-
-    def _read_heads(self, paths: list[str]) -> list[bytes | Exception]:
-        """The first :data:`HEADER_PROBE` bytes of each file, or the error reading it.
-
-        fsspec filesystems get one ``cat_ranges`` call: async ones (S3...) send the
-        requests concurrently instead of one round trip after another. The local disk
-        reads each file in turn, which costs a few microseconds.
-        """
-        files = self._files
-        if isinstance(files, FsspecFiles):
-            heads: list[bytes | Exception] = files._fs.cat_ranges(
-                paths, 0, HEADER_PROBE, on_error="return"
-            )
-            return heads
-        heads = []
-        for path in paths:
-            try:
-                heads.append(files.read_head(path, HEADER_PROBE))
-            except OSError as exc:
-                heads.append(exc)
-        return heads
 
     def _hashed_name(self, folder: str, filename: str) -> str | None:
         """The full name of a result stored under a cut, hash-suffixed file name."""
