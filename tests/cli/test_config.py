@@ -92,6 +92,56 @@ def test_workflow_name_argument_wins_and_one_is_needed(tmp_path: Path) -> None:
         functionfuse.from_config({}, report)
 
 
+@pytest.mark.parametrize("resume", ["name", False, "fingerprint"])
+def test_resume_sets_the_workflows_resume(tmp_path: Path, resume: object) -> None:
+    *_, report = graph()
+    text = json.dumps(resume) if resume is not False else "false"
+    path = toml_file(tmp_path, f'workflow_name = "w"\nresume = {text}\n')
+    assert functionfuse.load_config(path).resume == resume
+    assert functionfuse.from_config(path, report).resume == resume
+    # Unset: the backend's default.
+    assert functionfuse.load_config({}).resume is None
+    assert functionfuse.from_config({}, report, workflow_name="w").resume == "fingerprint"
+
+
+def test_config_resume_name_uses_an_out_of_date_result(tmp_path: Path) -> None:
+    storage = str(tmp_path / "runs")
+    functionfuse.from_config({"storage": storage}, source(3), workflow_name="w").run()
+    assert functionfuse.from_config(
+        {"storage": storage, "resume": "name"}, source(5), workflow_name="w"
+    ).run() == [0, 1, 2]
+    assert functionfuse.from_config({"storage": storage}, source(5), workflow_name="w").run() == [
+        0,
+        1,
+        2,
+        3,
+        4,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("resume", "says"),
+    [
+        ("off", "not the string 'off' (write false, without quotes)"),
+        (True, "not the boolean true"),
+        ("Name", "not the string 'Name'"),
+        ({"mode": "name"}, "not a table"),
+    ],
+)
+def test_resume_errors_name_the_file_key_and_what_is_allowed(
+    tmp_path: Path, resume: object, says: str
+) -> None:
+    path = tmp_path / "fuse.json"
+    path.write_text(json.dumps({"resume": resume}))
+    with pytest.raises(ConfigurationError) as caught:
+        functionfuse.load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f'config file {str(path)!r}, key resume: must be "fingerprint" (')
+    assert '"name" (' in message
+    assert "or false (run every node)" in message
+    assert message.endswith(f"{says}.")
+
+
 def test_json_file_and_mapping_are_the_same_config(tmp_path: Path) -> None:
     config = {"workflow_name": "w", "storage": "memory://cfg-json", "backend": {"name": "local"}}
     path = tmp_path / "fuse.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -51,6 +52,49 @@ def test_show_shortens_long_results(fuse: Fuse, flow: Path, tmp_path: Path) -> N
     assert short.stdout.splitlines()[-1] == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, ...]"
     full = fuse("show", "results", "flow", "data", "--full")
     assert full.stdout.splitlines()[-1] == repr(list(range(5000)))
+
+
+def _fingerprint_line(stdout: str) -> str:
+    (line,) = [line for line in stdout.splitlines() if line.startswith("fingerprint:")]
+    return line.removeprefix("fingerprint:").strip()
+
+
+def test_show_prints_the_fingerprint_by_its_parts(fuse: Fuse, flow: Path, tmp_path: Path) -> None:
+    from functionfuse_fs import FileStorage
+
+    stamp = re.compile(r"([0-9a-f]{32}) \(code ([0-9a-f]{32}), arguments ([0-9a-f]{32})\)")
+    assert fuse("run", "flow.py:data", "--storage", "results", "-q").returncode == 0
+    before = stamp.fullmatch(_fingerprint_line(fuse("show", "results", "flow", "data").stdout))
+    assert before is not None
+    header = FileStorage(str(tmp_path / "results")).read_header("flow", "data")
+    assert header.fingerprint.startswith(b"ff1:")
+    assert before.groups() == tuple(
+        header.fingerprint[4 + 16 * i : 20 + 16 * i].hex() for i in range(3)
+    )
+
+    # Another literal argument: another node and argument fingerprint, the same code.
+    done = fuse("run", "flow.py:data", "--storage", "results", "-q", env={"FLOW_N": "5"})
+    assert done.returncode == 0, done.stderr
+    after = stamp.fullmatch(_fingerprint_line(fuse("show", "results", "flow", "data").stdout))
+    assert after is not None
+    assert after.group(1) != before.group(1)
+    assert after.group(2) == before.group(2)
+    assert after.group(3) != before.group(3)
+
+
+@pytest.mark.parametrize(
+    ("fingerprint", "shown"),
+    [(None, "(none)"), (b"v2:" + bytes(range(40)), (b"v2:" + bytes(range(29))).hex() + "...")],
+)
+def test_show_prints_other_fingerprints_as_before(
+    fuse: Fuse, tmp_path: Path, fingerprint: bytes | None, shown: str
+) -> None:
+    from functionfuse_fs import FileStorage
+
+    FileStorage(str(tmp_path / "results")).save("w", "t", [1], fingerprint=fingerprint)
+    done = fuse("show", "results", "w", "t")
+    assert done.returncode == 0, done.stderr
+    assert _fingerprint_line(done.stdout) == shown
 
 
 def test_show_missing_task_exits_2(fuse: Fuse, stored: Path) -> None:

@@ -130,6 +130,7 @@ def test_a_failing_node_is_failed_and_the_rest_not_run() -> None:
     assert summary.nodes["total"].duration is None
     assert summary.counts() == {
         "ran": 2,
+        "re-ran": 0,
         "from storage": 0,
         "failed": 1,
         "not run": 1,

@@ -214,6 +214,15 @@ def _parser() -> argparse.ArgumentParser:
         help="after a node fails, still run every node that does not depend on it",
     )
     run.add_argument(
+        "--resume",
+        choices=_RESUME_CHOICES,
+        help="when a stored result is used instead of running its node: fingerprint (the "
+        "default) if the node's code, literal arguments and upstream are unchanged, and "
+        "otherwise it runs again and the progress says why; name: any result stored "
+        "under the node's name, even an out-of-date one; off: run every node, replacing "
+        "what is stored (default: the config's resume, else fingerprint)",
+    )
+    run.add_argument(
         "--traceback", action="store_true", help="on a node failure, show its traceback"
     )
 
@@ -258,6 +267,9 @@ def _parser() -> argparse.ArgumentParser:
 
 # -- fuse run ---------------------------------------------------------------------------
 
+#: ``--resume`` choices and what each passes to ``run(resume=...)``.
+_RESUME_CHOICES: Final = {"fingerprint": "fingerprint", "name": "name", "off": False}
+
 
 def _run(args: argparse.Namespace) -> int:
     from functionfuse._config import parse_config, read_config_file, secret_strings
@@ -289,9 +301,15 @@ def _run(args: argparse.Namespace) -> int:
     wf = config.workflow(*target.leaves, workflow_name=name)
     # --quiet: no reporter at all, so that no hook listens (Ray then watches no task).
     reporter = None if args.quiet else ProgressReporter()
+    options: dict[str, Any] = {}
+    if args.keep_going:
+        options["keep_going"] = True
+    if args.resume is not None:
+        _check_takes(wf, "resume", "--resume")
+        options["resume"] = _RESUME_CHOICES[args.resume]
     try:
         with reporter if reporter is not None else contextlib.nullcontext():
-            result = wf.run(keep_going=True) if args.keep_going else wf.run()
+            result = wf.run(**options)
     except SystemExit as exit_:  # sys.exit() in a node: not a success, whatever its code
         raise _Failure(
             f"{_running_node(reporter)} exited (SystemExit: {exit_.code}), so the run "
@@ -302,6 +320,24 @@ def _run(args: argparse.Namespace) -> int:
     for leaf, value in zip(target.leaves, results, strict=True):
         print(f"{leaf_label(leaf, wf.name_of(leaf))} = {short_repr(value)}")
     return EXIT_OK
+
+
+def _check_takes(wf: Any, keyword: str, option: str) -> None:
+    """A usage error when the backend's ``run()`` has no ``keyword`` (an old backend)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(wf.run).parameters
+    except (TypeError, ValueError):
+        return
+    if keyword in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return
+    cls = type(wf)
+    raise _Failure(
+        f"{option}: backend {getattr(cls, 'backend_name', cls.__name__)!r} "
+        f"({cls.__module__}.{cls.__qualname__}) does not take run({keyword}=...); upgrade "
+        f"it, or leave out {option}."
+    )
 
 
 def _running_node(reporter: ProgressReporter | None) -> str:

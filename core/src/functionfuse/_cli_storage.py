@@ -92,12 +92,25 @@ def _fields(header: Any) -> list[tuple[str, str]]:
     for name, value in items:
         if name == "task_name":
             continue  # the same as the task shown above (read_header checks it)
-        if isinstance(value, bytes):
+        if name == "fingerprint" and isinstance(value, bytes) and value:
+            text = _fingerprint(value)
+        elif isinstance(value, bytes):
             text = value[:32].hex() + ("..." if len(value) > 32 else "") if value else "(none)"
         else:
             text = str(value)
         shown.append((name.replace("_", " "), text))
     return shown
+
+
+def _fingerprint(value: bytes) -> str:
+    """A stamp of functionfuse's fingerprints read as its parts; other bytes as hex."""
+    from functionfuse._fingerprint import FORMAT, describe_stamp  # not at import time
+
+    if value.startswith(FORMAT):
+        described = describe_stamp(value)
+        if described != value.hex():  # the stamp's layout: its parts
+            return described
+    return value[:32].hex() + ("..." if len(value) > 32 else "")
 
 
 def _missing(storage: Storage, workflow: str, task: str) -> Exception:

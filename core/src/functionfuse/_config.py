@@ -3,6 +3,7 @@
 A config is a TOML file (JSON for a ``.json`` file) or the same data as a mapping::
 
     workflow_name = "experiment"          # default name of the workflow (optional)
+    resume = "fingerprint"                # optional; or "name", or false (see below)
 
     [backend]                             # optional; default: the "local" backend
     name = "ray"                          # entry-point name in functionfuse.backends
@@ -17,6 +18,12 @@ A config is a TOML file (JSON for a ``.json`` file) or the same data as a mappin
     remote_args = {num_gpus = 1}
     plugin = {name = "random_state", options = {seed = 0}}
     storage = false
+
+``resume`` sets the workflow's :attr:`~functionfuse.BaseWorkflow.resume`: use a stored
+result only when its node's code, literal arguments and upstream are unchanged
+(``"fingerprint"``, the default), any result stored under the node's name
+(``"name"``), or none (``false``: run everything). ``run(resume=...)`` and
+``fuse run --resume`` win over it.
 
 Every key, name and type is checked before anything runs; an error names the file,
 the key path (``rules[1].plugin.name``) and what is allowed. Reading the file is the
@@ -44,6 +51,7 @@ from functionfuse._errors import (
 from functionfuse._factories import backend, plugin, storage_factory
 from functionfuse._nodes import Instance, Node, NodeItem
 from functionfuse._registry import STORAGE, entry_point
+from functionfuse._resume import ResumeMode
 from functionfuse._retries import Retries
 from functionfuse._workflow import BaseWorkflow, Query
 from functionfuse.hookspecs import Storage
@@ -68,7 +76,7 @@ __all__ = [
 #: The backend of a config that names none.
 DEFAULT_BACKEND: Final = "local"
 
-_TOP_KEYS: Final = ("workflow_name", "backend", "storage", "rules")
+_TOP_KEYS: Final = ("workflow_name", "backend", "storage", "resume", "rules")
 _BACKEND_KEYS: Final = ("name", "options")
 _STORAGE_KEYS: Final = ("kind", "url", "options")
 _RULE_KEYS: Final = ("pattern", "remote_args", "plugin", "storage", "retries")
@@ -130,11 +138,13 @@ class WorkflowConfig:
 
     Every name is already resolved (the backend class imported, the storage created,
     each plugin created once with its options), so building cannot fail on the config.
+    ``resume``: the workflows' resume mode, ``None`` when the config sets none.
     """
 
     __slots__ = (
         "backend_name",
         "backend_options",
+        "resume",
         "rules",
         "secrets",
         "source",
@@ -152,6 +162,7 @@ class WorkflowConfig:
         storage: Storage | None,
         rules: tuple[Rule, ...],
         secrets: tuple[tuple[str, str], ...] = (),
+        resume: ResumeMode | None = None,
     ) -> None:
         self.source = source
         #: The config's strings that no message may show (see :func:`secret_strings`).
@@ -161,6 +172,7 @@ class WorkflowConfig:
         self.backend_options = backend_options
         self.storage = storage
         self.rules = rules
+        self.resume = resume
 
     def workflow(
         self, *leaves: Node | NodeItem | Instance, workflow_name: str | None = None
@@ -200,6 +212,8 @@ class WorkflowConfig:
             ) from error
         if self.storage is not None:
             wf.set_storage(self.storage)
+        if self.resume is not None:
+            wf.resume = self.resume
         for rule in self.rules:
             nodes = wf.find_nodes(rule.pattern)
             if not nodes:
@@ -304,7 +318,7 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise ConfigurationError(
                 f"config file {path!r} must hold a JSON object (keys workflow_name, "
-                f"backend, storage, rules), not {_kind(data)}."
+                f"backend, storage, resume, rules), not {_kind(data)}."
             )
         return data
     toml = toml_module()
@@ -340,6 +354,7 @@ def parse_config(data: Mapping[str, Any], *, source: str) -> WorkflowConfig:
         )
     backend_name, backend_options = check.backend(data.get("backend"))
     storage = check.storage(data.get("storage"))
+    resume = check.resume(data["resume"]) if "resume" in data else None
     rules = check.rules(data.get("rules"))
     return WorkflowConfig(
         source=source,
@@ -349,6 +364,7 @@ def parse_config(data: Mapping[str, Any], *, source: str) -> WorkflowConfig:
         storage=storage,
         rules=rules,
         secrets=secrets,
+        resume=resume,
     )
 
 
@@ -480,6 +496,20 @@ class _Checker:
             if not isinstance(error, FunctionFuseError):
                 error = ConfigurationError(f"the storage refused it: {error}")
             self.component_error(where, error)
+
+    def resume(self, value: object) -> ResumeMode:
+        if value is False or value in ("fingerprint", "name"):
+            return value
+        hint = ""
+        if isinstance(value, str) and value.strip().lower() in ("false", "off", "no", "none"):
+            hint = " (write false, without quotes)"
+        self.fail(
+            "resume",
+            f'must be "fingerprint" (use a stored result only if its node\'s code, '
+            f'literal arguments and upstream are unchanged; the default), "name" (any '
+            f"result stored under the node's name) or false (run every node), not "
+            f"{_kind(value, 'resume')}{hint}.",
+        )
 
     def rules(self, section: object) -> tuple[Rule, ...]:
         if section is None:

@@ -7,14 +7,18 @@ registered only while a ``with`` block runs::
 
     with ProgressReporter() as reporter:
         wf.run()
-    reporter.summary.nodes["fit"].status  # "ran", "from storage", "failed", "not run"
+    reporter.summary.nodes["fit"].status  # "ran", "re-ran", "from storage", "failed", ...
+    reporter.summary.nodes["fit"].reasons  # ("code changed",): why it ran again
 
 On a terminal with ``rich`` installed (``pip install 'functionfuse[cli]'``) it draws a
-live line (a bar with done / total, from storage, running, failed, elapsed); anywhere
-else it writes plain lines: one per node that ran or failed, one per batch of nodes read
-from storage, and a totals line per run. When the block ends it prints a table of every
-node with its status and duration. ``quiet=True`` prints nothing but still collects
-:attr:`ProgressReporter.summary`.
+live line (a bar with done / total, from storage, re-ran, running, failed, elapsed);
+anywhere else it writes plain lines: one per node that ran or failed, one per batch of
+nodes read from storage, and a totals line per run. Either way, each node that runs
+again although a result is stored (out of date), or that cannot be fingerprinted (so
+runs every time), gets a line saying why when the run starts (the first
+:attr:`ProgressReporter.max_reasons`, then a count). When the block ends it prints a
+table of every node with its status and duration, then those reasons. ``quiet=True``
+prints nothing but still collects :attr:`ProgressReporter.summary`.
 
 Its hooks do a few dictionary updates per node (the live line is drawn by rich's own
 refresh thread from counters), and a run without a reporter pays nothing for it.
@@ -41,6 +45,7 @@ __all__ = [
     "INTERRUPTED",
     "NOT_RUN",
     "RAN",
+    "RERAN",
     "RUNNING",
     "NodeReport",
     "ProgressReporter",
@@ -49,14 +54,16 @@ __all__ = [
 
 # A node's status in a RunSummary.
 RAN: Final = "ran"
+RERAN: Final = "re-ran"  # ran again: its stored result was out of date
 FROM_STORAGE: Final = "from storage"
 FAILED: Final = "failed"
 NOT_RUN: Final = "not run"
 RUNNING: Final = "running"  # only while the run goes on
 INTERRUPTED: Final = "interrupted"  # started, but the run ended before it finished
 
-_STATUSES: Final = (RAN, FROM_STORAGE, FAILED, NOT_RUN, INTERRUPTED)
-_ENDED: Final = frozenset({RAN, FROM_STORAGE, FAILED})
+_STATUSES: Final = (RAN, RERAN, FROM_STORAGE, FAILED, NOT_RUN, INTERRUPTED)
+_ENDED: Final = frozenset({RAN, RERAN, FROM_STORAGE, FAILED})
+_TOTALS: Final = (RAN, FROM_STORAGE, FAILED, NOT_RUN)  # always in totals(); others if any
 
 
 # Plain classes rather than dataclasses: ``import functionfuse`` imports this module,
@@ -67,14 +74,17 @@ _ENDED: Final = frozenset({RAN, FROM_STORAGE, FAILED})
 class NodeReport:
     """What happened to one node in one run.
 
-    ``status``: ``"ran"``, ``"from storage"``, ``"failed"``, ``"not run"``,
+    ``status``: ``"ran"``, ``"re-ran"`` (ran although a result was stored, because that
+    result was out of date), ``"from storage"``, ``"failed"``, ``"not run"``,
     ``"interrupted"`` (started, but the run ended before it finished) or, while the run
     goes on, ``"running"``. ``duration``: seconds it ran (for a stored result, the read:
     0.0 when it was not read); ``None`` for a node that did not run. ``error``: the
-    node's exception, for a failed node.
+    node's exception, for a failed node. ``reasons``: why the backend did not use a
+    stored result (the ``functionfuse_node_rerun`` hook), e.g. ``("code changed",)``;
+    empty when it did not say.
     """
 
-    __slots__ = ("duration", "error", "name", "status")
+    __slots__ = ("duration", "error", "name", "reasons", "status")
 
     def __init__(
         self,
@@ -82,11 +92,18 @@ class NodeReport:
         status: str = NOT_RUN,
         duration: float | None = None,
         error: BaseException | None = None,
+        reasons: Sequence[str] = (),
     ) -> None:
         self.name = name
         self.status = status
         self.duration = duration
         self.error = error
+        self.reasons = tuple(reasons)
+
+    @property
+    def runs_every_time(self) -> bool:
+        """Whether the reasons say it cannot be fingerprinted (itself or upstream)."""
+        return any(_UNKNOWN in reason for reason in self.reasons)
 
     def __repr__(self) -> str:
         return f"NodeReport({self.name!r}, {self.status!r}, duration={self.duration!r})"
@@ -125,30 +142,59 @@ class RunSummary:
         return counts
 
     def totals(self) -> str:
-        """``"3 ran, 2 from storage, 0 failed, 0 not run"`` (+ interrupted when any)."""
+        """``"3 ran, 2 from storage, 0 failed, 0 not run"``; re-ran (after ran) and
+        interrupted only when any."""
         counts = self.counts()
-        parts = [f"{counts[status]} {status}" for status in (RAN, FROM_STORAGE, FAILED, NOT_RUN)]
+        parts = [f"{counts[status]} {status}" for status in _TOTALS]
+        if counts[RERAN]:
+            parts.insert(1, f"{counts[RERAN]} {RERAN}")
         parts.extend(
             f"{count} {status}"
             for status, count in counts.items()
-            if count and status not in (RAN, FROM_STORAGE, FAILED, NOT_RUN)
+            if count and status not in _TOTALS and status != RERAN
         )
         return ", ".join(parts)
+
+    def reruns(self) -> tuple[list[NodeReport], list[NodeReport]]:
+        """The nodes the backend said run again, in graph order: those whose stored
+        result was out of date, and those that cannot be fingerprinted."""
+        stale: list[NodeReport] = []
+        unknown: list[NodeReport] = []
+        for report in self.nodes.values():
+            if report.reasons:
+                (unknown if report.runs_every_time else stale).append(report)
+        return stale, unknown
 
 
 @final
 class _Active:
     """A run in progress: its summary, live counters, start times of running nodes."""
 
-    __slots__ = ("failed", "finished", "run", "start", "started", "stored", "total")
+    __slots__ = (
+        "failed",
+        "finished",
+        "reran",
+        "rerun_hidden",
+        "rerun_shown",
+        "run",
+        "stale",
+        "start",
+        "started",
+        "stored",
+        "total",
+    )
 
     def __init__(self, run: RunSummary) -> None:
         self.run = run
         self.start = perf_counter()
         self.total = len(run.nodes)
-        self.finished = 0  # ran + from storage + failed
+        self.finished = 0  # ran + re-ran + from storage + failed
         self.stored = 0
         self.failed = 0
+        self.reran = 0
+        self.stale = 0  # nodes reported out of date
+        self.rerun_shown = 0  # rerun lines shown, ...
+        self.rerun_hidden = 0  # ... and not shown yet: counted in one line
         self.started: dict[str, float] = {}  # running nodes -> perf_counter at start
 
     def settle(self, name: str, status: str, duration: float) -> NodeReport:
@@ -163,9 +209,11 @@ class _Active:
             self.finished -= 1
             self.stored -= old == FROM_STORAGE
             self.failed -= old == FAILED
+            self.reran -= old == RERAN
         self.finished += 1
         self.stored += status == FROM_STORAGE
         self.failed += status == FAILED
+        self.reran += status == RERAN
         report.status = status
         report.duration = duration
         return report
@@ -195,6 +243,9 @@ class ProgressReporter:
 
     #: Nodes shown in a summary table at most; beyond, failed and slowest first.
     max_rows: ClassVar[int] = 100
+    #: Nodes whose reasons to run again are shown at most, per run (then a count): when
+    #: the run starts, and in each of the summary's two lists.
+    max_reasons: ClassVar[int] = 10
 
     __slots__ = ("_active", "_display", "live", "quiet", "stream", "summaries")
 
@@ -240,7 +291,7 @@ class ProgressReporter:
                 _close(active.run, perf_counter() - active.start, None)
             self._active.clear()
             if self.summaries:
-                display.summarize(self.summaries, self.max_rows)
+                display.summarize(self.summaries, self.max_rows, self.max_reasons)
 
     def _make_display(self) -> _Display:
         live = self.live
@@ -266,10 +317,39 @@ class ProgressReporter:
         self._display.start(active)
 
     @hookimpl
+    def functionfuse_node_rerun(
+        self, workflow_name: str, node_name: str, reasons: Sequence[str]
+    ) -> None:
+        active = self._active.get(workflow_name)
+        if active is None:
+            return
+        nodes = active.run.nodes
+        report = nodes.get(node_name)
+        if report is None:
+            report = nodes[node_name] = NodeReport(node_name)
+        again = bool(report.reasons)  # reported twice: count it once
+        report.reasons = tuple(reasons)
+        if not again and not report.runs_every_time:
+            active.stale += 1
+        if active.rerun_shown < self.max_reasons:
+            active.rerun_shown += 1
+            self._display.node_rerun(active, report)
+        else:
+            active.rerun_hidden += 1
+
+    def _more_reruns(self, active: _Active) -> None:
+        """Say how many rerun lines were left out (once nodes start)."""
+        count = active.rerun_hidden
+        active.rerun_hidden = 0
+        self._display.more_reruns(active, count)
+
+    @hookimpl
     def functionfuse_node_start(self, workflow_name: str, node_name: str) -> None:
         active = self._active.get(workflow_name)
         if active is None:
             return
+        if active.rerun_hidden:
+            self._more_reruns(active)
         active.started[node_name] = perf_counter()
         report = active.run.nodes.get(node_name)
         if report is None:
@@ -283,8 +363,15 @@ class ProgressReporter:
         active = self._active.get(workflow_name)
         if active is None:
             return
+        if active.rerun_hidden:
+            self._more_reruns(active)
         active.started.pop(node_name, None)
-        report = active.settle(node_name, FROM_STORAGE if from_storage else RAN, duration)
+        status = FROM_STORAGE if from_storage else RAN
+        if not from_storage and active.stale:
+            known = active.run.nodes.get(node_name)
+            if known is not None and known.reasons and not known.runs_every_time:
+                status = RERAN
+        report = active.settle(node_name, status, duration)
         self._display.node_finished(active, report)
 
     @hookimpl
@@ -294,6 +381,8 @@ class ProgressReporter:
         active = self._active.get(workflow_name)
         if active is None:
             return
+        if active.rerun_hidden:
+            self._more_reruns(active)
         started = active.started.pop(node_name, None)
         if not duration and started is not None:
             duration = perf_counter() - started  # the backend did not time it
@@ -308,6 +397,8 @@ class ProgressReporter:
         active = self._active.pop(workflow_name, None)
         if active is None:
             return
+        if active.rerun_hidden:
+            self._more_reruns(active)
         _close(active.run, duration, error)
         self._display.finish(active)
 
@@ -340,6 +431,12 @@ class _Display:
     def start(self, active: _Active) -> None:
         pass
 
+    def node_rerun(self, active: _Active, report: NodeReport) -> None:
+        pass
+
+    def more_reruns(self, active: _Active, count: int) -> None:
+        pass
+
     def node_finished(self, active: _Active, report: NodeReport) -> None:
         pass
 
@@ -349,7 +446,7 @@ class _Display:
     def stop(self) -> None:
         pass
 
-    def summarize(self, runs: list[RunSummary], max_rows: int) -> None:
+    def summarize(self, runs: list[RunSummary], max_rows: int, max_reasons: int) -> None:
         pass
 
 
@@ -372,6 +469,12 @@ class _PlainDisplay(_Display):
             f"{_plural(active.total, 'node')}\n"
         )
 
+    def node_rerun(self, active: _Active, report: NodeReport) -> None:
+        self._write(f"rerun   {report.name}: {_one_line(_why(report))}\n")
+
+    def more_reruns(self, active: _Active, count: int) -> None:
+        self._write(f"rerun   ... and {_plural(count, 'more node')}\n")
+
     def node_finished(self, active: _Active, report: NodeReport) -> None:
         if report.status == FROM_STORAGE:
             self.pending_stored += 1
@@ -383,7 +486,8 @@ class _PlainDisplay(_Display):
             reason = _reason(report.error)
             self._write(f"{prefix} failed  {report.name}: {_one_line(reason)}\n")
         else:
-            self._write(f"{prefix} ran     {report.name} ({_seconds(report.duration)})\n")
+            label = f"{report.status:<7}"  # ran, re-ran
+            self._write(f"{prefix} {label} {report.name} ({_seconds(report.duration)})\n")
 
     def finish(self, active: _Active) -> None:
         run = active.run
@@ -405,7 +509,7 @@ class _PlainDisplay(_Display):
     def _position(active: _Active, position: int) -> str:
         return f"[{position:>{len(str(active.total))}}/{active.total}]"
 
-    def summarize(self, runs: list[RunSummary], max_rows: int) -> None:
+    def summarize(self, runs: list[RunSummary], max_rows: int, max_reasons: int) -> None:
         lines: list[str] = []
         for run in runs:
             rows, hidden = _rows(run, max_rows)
@@ -423,6 +527,10 @@ class _PlainDisplay(_Display):
                     lines.append("  ".join("-" * w for w in widths))
             if hidden:
                 lines.append(f"... and {_hidden_note(hidden)}")
+            reasons = _reason_lines(run, max_reasons)
+            if reasons:
+                lines.append("")
+                lines.extend(reasons)
         self._write("\n".join(lines) + "\n")
 
     def _write(self, text: str) -> None:
@@ -481,20 +589,33 @@ class _LiveDisplay(_Display):
             ProgressBar(total=max(active.total, 1), completed=active.done, width=30),
             Text(f"{active.done}/{active.total}"),
             Text(f"{active.stored} from storage", style="cyan"),
+            *(
+                [Text(f"{active.reran}/{active.stale} re-ran", style="magenta")]
+                if active.stale
+                else []
+            ),
             Text(f"{running} running", style="yellow"),
             Text(f"{active.failed} failed", style="red" if active.failed else "dim"),
             Text(_seconds(elapsed), style="dim"),
         )
         return grid
 
+    def node_rerun(self, active: _Active, report: NodeReport) -> None:
+        self._print("rerun", "magenta", f"{report.name}: {_one_line(_why(report))}")
+
+    def more_reruns(self, active: _Active, count: int) -> None:
+        self._print("rerun", "magenta", f"... and {_plural(count, 'more node')}")
+
     def node_finished(self, active: _Active, report: NodeReport) -> None:
-        if report.status == FAILED and self.live is not None:
-            reason = _reason(report.error)
-            self.live.console.print(
-                f"[red]failed[/red] {report.name}: {_one_line(reason)}",
-                markup=True,
-                highlight=False,
-            )
+        if report.status == FAILED:
+            self._print("failed", "red", f"{report.name}: {_one_line(_reason(report.error))}")
+
+    def _print(self, label: str, style: str, text: str) -> None:
+        """A line above the live line (names are never read as markup)."""
+        from rich.text import Text
+
+        if self.live is not None:
+            self.live.console.print(Text.assemble((label, style), " ", text), highlight=False)
 
     def finish(self, active: _Active) -> None:
         self.stop()
@@ -504,11 +625,17 @@ class _LiveDisplay(_Display):
         if live is not None:
             live.stop()  # draws the final state once more
 
-    def summarize(self, runs: list[RunSummary], max_rows: int) -> None:
+    def summarize(self, runs: list[RunSummary], max_rows: int, max_reasons: int) -> None:
         from rich.table import Table
         from rich.text import Text
 
-        styles = {RAN: "green", FROM_STORAGE: "cyan", FAILED: "red", NOT_RUN: "dim"}
+        styles = {
+            RAN: "green",
+            RERAN: "magenta",
+            FROM_STORAGE: "cyan",
+            FAILED: "red",
+            NOT_RUN: "dim",
+        }
         for run in runs:
             rows, hidden = _rows(run, max_rows)
             outcome = "finished in" if run.error is None else "failed after"
@@ -529,6 +656,8 @@ class _LiveDisplay(_Display):
             if hidden:
                 table.caption = f"... and {_hidden_note(hidden)}"
             self.console.print(table, highlight=False)
+            for line in _reason_lines(run, max_reasons):
+                self.console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 # -- formatting -------------------------------------------------------------------------
@@ -543,7 +672,7 @@ def _rows(run: RunSummary, max_rows: int) -> tuple[list[NodeReport], list[NodeRe
     reports = list(run.nodes.values())
     if len(reports) <= max_rows:
         return reports, []
-    rank = {FAILED: 0, INTERRUPTED: 1, RAN: 2}
+    rank = {FAILED: 0, INTERRUPTED: 1, RAN: 2, RERAN: 2}
     order = sorted(
         range(len(reports)),
         key=lambda i: (rank.get(reports[i].status, 3), -(reports[i].duration or 0.0)),
@@ -560,6 +689,33 @@ def _hidden_note(hidden: list[NodeReport]) -> str:
         counts[report.status] = counts.get(report.status, 0) + 1
     detail = ", ".join(f"{count} {status}" for status, count in counts.items())
     return f"{_plural(len(hidden), 'more node')} ({detail})"
+
+
+#: In the reasons of a node that cannot be fingerprinted (see functionfuse._fingerprint).
+_UNKNOWN: Final = "cannot be fingerprinted"
+
+
+def _why(report: NodeReport) -> str:
+    """A node's reasons to run again, on one line."""
+    reasons = ", ".join(report.reasons)
+    return f"runs every time: {reasons}" if report.runs_every_time else reasons
+
+
+def _reason_lines(run: RunSummary, limit: int) -> list[str]:
+    """The summary's lists of why nodes ran again: at most ``limit`` nodes per list."""
+    lines: list[str] = []
+    stale, unknown = run.reruns()
+    for reports, heading in (
+        (stale, "stored result out of date"),
+        (unknown, "runs every time"),
+    ):
+        if not reports:
+            continue
+        lines.append(f"{heading} ({_plural(len(reports), 'node')}):")
+        lines.extend(f"  {r.name}: {_one_line(', '.join(r.reasons))}" for r in reports[:limit])
+        if len(reports) > limit:
+            lines.append(f"  ... and {len(reports) - limit:,} more")
+    return lines
 
 
 def _duration_cell(report: NodeReport) -> str:
