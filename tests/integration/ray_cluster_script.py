@@ -50,9 +50,9 @@ class NodeRecordingStorage(FileStorage):
         with open(os.path.join(self.url, "where.log"), "a") as log:
             log.write(f"{what} {task_name} {ray.get_runtime_context().get_node_id()}\n")
 
-    def save(self, workflow_name: str, task_name: str, obj: object) -> None:  # type: ignore[override]
+    def save(self, workflow_name: str, task_name: str, obj: object, **options: Any) -> None:  # type: ignore[override]
         self._note("save", task_name)
-        super().save(workflow_name, task_name, obj)
+        super().save(workflow_name, task_name, obj, **options)
 
     def read_task(self, workflow_name: str, task_name: str) -> Any:
         self._note("read", task_name)

@@ -9,6 +9,7 @@ change with it — and the run says why through the ``functionfuse_node_rerun`` 
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -54,10 +55,22 @@ def check_resume(value: object, where: str) -> ResumeMode:
 
 
 def fingerprinting(storage: Storage) -> bool:
-    """Whether ``storage`` keeps fingerprints (``save(..., fingerprint=)`` and
-    ``read_fingerprint``/``read_fingerprints``): the storages of functionfuse-fs do."""
-    return callable(getattr(storage, "read_fingerprints", None)) or callable(
-        getattr(storage, "read_fingerprint", None)
+    """Whether ``storage`` keeps fingerprints: it reads them (``read_fingerprints`` or
+    ``read_fingerprint``) and its ``save`` takes ``fingerprint=`` — the storages of
+    functionfuse-fs do; a subclass whose ``save`` override dropped the keyword does not.
+    """
+    if not (
+        callable(getattr(storage, "read_fingerprints", None))
+        or callable(getattr(storage, "read_fingerprint", None))
+    ):
+        return False
+    try:
+        parameters = inspect.signature(storage.save).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: trust the read methods
+        return True
+    return any(
+        parameter.name == "fingerprint" or parameter.kind is inspect.Parameter.VAR_KEYWORD
+        for parameter in parameters
     )
 
 
@@ -124,9 +137,10 @@ class ResumePlan:
         elif mode == "fingerprint":
             warnings.warn(
                 f"storage {storage!r} of workflow {workflow.workflow_name!r} keeps no "
-                "fingerprints, so stored results are used by node name alone and may be "
-                "out of date. Use a storage of functionfuse-fs, or pass resume='name' "
-                "to say that this is what you want.",
+                "fingerprints (it needs read_fingerprint(s) and a save() that takes "
+                "fingerprint=), so stored results are used by node name alone and may "
+                "be out of date. Use a storage of functionfuse-fs, or pass "
+                "resume='name' to say that this is what you want.",
                 FunctionFuseWarning,
                 stacklevel=4,
             )
