@@ -168,7 +168,7 @@ class _Encoder:
                     )
                 out += (_CUSTOM, _qualified(kind).encode(), _END, _dumps(data, 2))
             else:
-                out += (_PICKLED, _pickled(value))
+                out += (_PICKLED, _pickled(value, self))
 
     def _callable(self, value: Any) -> bytes:
         """A function or class given as a value: by its code when it is code of this
@@ -397,17 +397,33 @@ def _qualname(obj: Any) -> str:
     return getattr(obj, "__qualname__", None) or type(obj).__qualname__
 
 
-def _pickled(value: Any) -> bytes:
+def _pickled(value: Any, encoder: _Encoder) -> bytes:
     """The digest of ``value``'s pickle, written straight into the hash."""
     hasher = blake2b()
     try:
-        pickle.Pickler(_HashWriter(hasher), protocol=5).dump(value)
+        _Pickler(_HashWriter(hasher), encoder).dump(value)
     except Exception as error:
         raise Unfingerprintable(
             f"{type(value).__qualname__} value cannot be fingerprinted ({type(error).__name__}: "
             f"{error})"
         ) from None
     return hasher.digest()[:_SIZE]
+
+
+class _Pickler(pickle.Pickler):
+    """A pickler that writes each set and frozenset as its encoding, whose items are
+    sorted: pickle writes them in iteration order, which follows string hashes and so
+    changes from one process to the next (``PYTHONHASHSEED``)."""
+
+    def __init__(self, file: Any, encoder: _Encoder) -> None:
+        super().__init__(file, protocol=5)
+        self.encoder = encoder
+
+    def persistent_id(self, obj: Any) -> bytes | None:
+        kind = type(obj)
+        if kind is set or kind is frozenset:
+            return self.encoder.literal(obj)
+        return None
 
 
 class _HashWriter(io.RawIOBase):
@@ -420,8 +436,11 @@ class _HashWriter(io.RawIOBase):
         return True
 
     def write(self, data: Any) -> int:
+        if type(data) is pickle.PickleBuffer:
+            # Protocol 5 hands large buffers (a numpy array's data) over as they are.
+            data = data.raw()
         self.hasher.update(data)
-        return len(data)
+        return memoryview(data).nbytes
 
 
 _INSTALLED_ROOTS: tuple[str, ...] | None = None
