@@ -743,3 +743,51 @@ def test_fingerprints_are_the_same_in_processes_with_other_hash_seeds(
     assert None not in first.values()
     for out in outputs[1:]:
         assert out["fingerprints"] == first
+
+
+CONFIG_SOURCE = """
+from functionfuse import workflow
+
+class Settings:
+    def __init__(self, depth):
+        self.depth = depth
+
+    def layers(self):
+        return [64] * self.depth
+
+@workflow
+def train(settings):
+    return settings.layers()
+"""
+
+
+def test_an_argument_compared_by_pickle_counts_its_class_by_code() -> None:
+    """Pickle names a class; an instance of a class of this project counts by the class's
+    code, so editing a method of the argument's class makes the result stale."""
+
+    def fingerprint_with(source: str, depth: int) -> bytes | None:
+        module = compile_module(source)
+        return fingerprint(module.train(module.Settings(depth)))
+
+    before = fingerprint_with(CONFIG_SOURCE, 2)
+    assert before is not None
+    assert fingerprint_with(CONFIG_SOURCE, 2) == before
+    assert fingerprint_with(CONFIG_SOURCE, 3) != before  # its state
+    assert fingerprint_with(CONFIG_SOURCE.replace("[64]", "[32]"), 2) != before  # its code
+
+
+def test_a_container_subclass_counts_what_it_holds_besides_its_items() -> None:
+    """A defaultdict's factory is part of its value; a namedtuple's type is too."""
+    import collections
+
+    Point = collections.namedtuple("Point", "x y")
+    Pair = collections.namedtuple("Pair", "x y")
+    values = [
+        collections.defaultdict(list, a=[1]),
+        collections.defaultdict(set, a=[1]),
+        {"a": [1]},
+        Point(1, 2),
+        Pair(1, 2),
+        (1, 2),
+    ]
+    assert all_distinct([fingerprint(f(value)) for value in values])

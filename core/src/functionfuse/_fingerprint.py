@@ -4,18 +4,19 @@ A node's fingerprint hashes the code it calls, its literal arguments, and the
 fingerprints of its parents together with the items it takes from them (``node[0]``) —
 never a parent's value, so nothing big is hashed twice and a whole graph costs one small
 hash per node. The code fingerprint of a function covers its bytecode, constants,
-defaults, closure values, the module-level data it reads and, recursively, the functions
-and classes of its own module that it refers to; file names, line numbers and docstrings
-are left out, so moving code around or documenting it does not make results stale.
+defaults, closure values, the module-level constants it reads and, recursively, the
+functions and classes of its own module that it refers to; file names, line numbers and
+docstrings are left out, so moving code around or editing a docstring does not make
+results stale (adding or removing one does: the bytecode changes with it).
 ``@workflow(version=...)`` replaces the code fingerprint with a version the user bumps
 by hand.
 
 What is not seen: code of installed packages and the standard library (a function of
-``numpy`` counts by its name), state reached through attributes at run time (files,
-databases, environment variables), and arguments compared by ``pickle`` whose classes
-changed code. A value that cannot be fingerprinted at all (a lock, a generator, an
-unpicklable object) makes its node *unknown*: it runs on every run, as do its
-descendants.
+``numpy`` counts by its name), functions of other modules of the project called by name,
+mutable module-level data (a dict used as a cache is state, not code), and what is read
+at run time (files, databases, environment variables). A value that cannot be
+fingerprinted at all (a lock, a generator, an unpicklable object) makes its node
+*unknown*: it runs on every run, as do its descendants.
 """
 
 from __future__ import annotations
@@ -139,10 +140,12 @@ class _Encoder:
             # Iteration order follows hashes, which vary between processes: sort.
             items = sorted(self.literal(item) for item in value)
             out += (_SET, _dumps(kind is set, 2), _dumps(len(items), 2), *items)
-        elif isinstance(value, (list, tuple, dict)) and _plain_state(value):
-            # A namedtuple, an OrderedDict, ...: its type, then its items.
-            out += (_TYPED, _qualified(kind).encode())
-            self._walk(dict(value) if isinstance(value, dict) else list(value), out, fps)
+        elif isinstance(value, tuple) and hasattr(kind, "_fields"):
+            # A namedtuple: its type, then its items (which may hold nodes). Other
+            # container subclasses may hold more than their items (a defaultdict's
+            # factory): they go by their pickle, below.
+            out += (_TYPED, self._callable(kind))
+            self._walk(list(value), out, fps)
         elif isinstance(value, (types.FunctionType, type, _FunctionFactory, _ClassFactory)):
             out.append(self._callable(value))
         elif isinstance(value, types.ModuleType):
@@ -378,11 +381,6 @@ def _constant(value: Any) -> bool:
     return False
 
 
-def _plain_state(value: Any) -> bool:
-    """True for a container subclass whose instances hold nothing besides their items."""
-    return not getattr(value, "__dict__", None)
-
-
 def _qualified(obj: Any) -> str:
     module = getattr(obj, "__module__", None) or ""
     qualname = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
@@ -412,8 +410,9 @@ def _pickled(value: Any, encoder: _Encoder) -> bytes:
 
 class _Pickler(pickle.Pickler):
     """A pickler that writes each set and frozenset as its encoding, whose items are
-    sorted: pickle writes them in iteration order, which follows string hashes and so
-    changes from one process to the next (``PYTHONHASHSEED``)."""
+    sorted (pickle writes them in iteration order, which follows string hashes and so
+    changes from one process to the next: ``PYTHONHASHSEED``), and each function and
+    class as its code fingerprint or qualified name (see ``_Encoder._callable``)."""
 
     def __init__(self, file: Any, encoder: _Encoder) -> None:
         super().__init__(file, protocol=5)
@@ -423,6 +422,10 @@ class _Pickler(pickle.Pickler):
         kind = type(obj)
         if kind is set or kind is frozenset:
             return self.encoder.literal(obj)
+        if isinstance(obj, (types.FunctionType, type)):
+            # Pickle refers to functions and classes by name: a class of this project
+            # (the value's own, say) counts by its code instead.
+            return self.encoder._callable(obj)
         return None
 
 
