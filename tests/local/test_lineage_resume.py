@@ -592,6 +592,17 @@ def test_bad_resume_value_is_a_configuration_error_naming_the_workflow(
     assert runs == Counter()
 
 
+def test_bad_resume_value_fails_without_a_storage_too() -> None:
+    """Without a storage nothing is resumed, but a misspelt mode is still a mistake to
+    report, not a setting silently ignored until the day a storage is set."""
+    runs.clear()
+    wf = LocalWorkflow(count("a", 1), workflow_name=WORKFLOW)
+    with pytest.raises(ConfigurationError, match=rf"'{WORKFLOW}'.*'fingerprints'"):
+        wf.run(resume="fingerprints")
+    assert runs == Counter()
+    assert wf.run(resume="name") == 1
+
+
 # -- edited code in another module; version= ----------------------------------------------------
 
 HELPERS = """\

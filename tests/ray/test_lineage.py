@@ -131,3 +131,11 @@ def test_results_resume_across_backends(tmp_path: Path) -> None:
     counter.clear()
     assert ray_run(counter, 4, storage) == "sum: 24"
     assert counter.counts() == {}  # and the other way round
+
+
+def test_a_bad_resume_value_fails_before_anything_runs(tmp_path: Path) -> None:
+    counter = Counter(tmp_path)
+    wf = RayWorkflow(pipeline(counter, 2), workflow_name="lineage")  # no storage
+    with pytest.raises(ff.ConfigurationError, match=r"'lineage'.*'by name'"):
+        wf.run(resume="by name")
+    assert counter.counts() == {}

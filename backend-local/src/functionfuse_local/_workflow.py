@@ -59,9 +59,10 @@ class LocalWorkflow(BaseWorkflow):
         the end lists every failed node. ``resume``: ``"fingerprint"`` (the default),
         ``"name"`` or ``False``, as :class:`functionfuse.BaseWorkflow` explains.
         """
+        mode = self.resume_mode(resume)
         hooks = lifecycle_hooks()
         with self.lifecycle(hooks):
-            run = _Run(self, hooks, resume)
+            run = _Run(self, hooks, mode)
             run.execute(keep_going)
             return self.collect_results(run.value_of) if return_results else None
 

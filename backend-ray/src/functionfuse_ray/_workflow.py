@@ -106,6 +106,7 @@ class RayWorkflow(BaseWorkflow):
                 f"max_pending_tasks of workflow {self.workflow_name!r} must be an int >= 0 "
                 f"(0: no bound), got {max_pending_tasks!r}."
             )
+        mode = self.resume_mode(resume)
         ensure_ray(self.ray_init_args)  # a Ray shut down since construction comes back
         hooks = lifecycle_hooks()
         with self.lifecycle(hooks):
@@ -113,7 +114,7 @@ class RayWorkflow(BaseWorkflow):
             plan: ResumePlan | None = None
             if self.storage is not None:
                 read = self._read_stamps if self.storage_resource is not None else None
-                plan = self.resume_plan(hooks, self._stored_names(), resume, read)
+                plan = self.resume_plan(hooks, self._stored_names(), mode, read)
             while True:
                 attempt = RunAttempt(
                     self,

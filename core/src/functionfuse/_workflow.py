@@ -218,10 +218,17 @@ class BaseWorkflow(abc.ABC):
         """
         storage = self.storage
         assert storage is not None, "resume_plan() is for workflows with a storage"
-        mode = check_resume(
+        return ResumePlan(self, storage, stored, self.resume_mode(resume), hooks, read)
+
+    def resume_mode(self, resume: object = None) -> ResumeMode:
+        """This run's resume mode: ``resume`` (``run()``'s argument), else :attr:`resume`.
+
+        Backends call it when ``run()`` starts, so that a bad value fails at once — with
+        a storage or without — with a ConfigurationError naming the workflow.
+        """
+        return check_resume(
             self.resume if resume is None else resume, f"workflow {self.workflow_name!r}"
         )
-        return ResumePlan(self, storage, stored, mode, hooks, read)
 
     @contextlib.contextmanager
     def lifecycle(self, hooks: LifecycleHooks) -> Iterator[None]:

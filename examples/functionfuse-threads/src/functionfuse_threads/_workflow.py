@@ -97,9 +97,10 @@ class ThreadWorkflow(BaseWorkflow):
                 f"workflow {self.workflow_name!r}: the threads backend stops at the first "
                 "failure; keep_going=True is not supported (use the local or ray backend)."
             )
+        mode = self.resume_mode(resume)
         hooks = lifecycle_hooks()
         with self.lifecycle(hooks):
-            values = _Run(self, hooks, return_results, resume).execute()
+            values = _Run(self, hooks, return_results, mode).execute()
             return self.collect_results(values.__getitem__) if return_results else None
 
 
