@@ -96,7 +96,7 @@ def functionfuse_node_rerun(workflow_name: str, node_name: str, reasons: Sequenc
         ``"cannot be fingerprinted: ..."``, ``"upstream node 'x' cannot be
         fingerprinted"``. Not called with ``run(resume="name")`` or ``resume=False``.
 
-    Added in 0.2.
+    Added in 0.1.
     """
 
 
