@@ -490,6 +490,7 @@ class Lineage:
     def __init__(self, order: Iterable[Node]) -> None:
         self._encoder = encoder = _Encoder()
         self.fingerprints: dict[Node, bytes | None] = {}
+        # Why a node is unknown: its own problem, or the node upstream that has one.
         self._problems: dict[Node, str | Node] = {}
         fingerprints = self.fingerprints
         # A function's or class's code fingerprint, or why it has none.
@@ -544,7 +545,10 @@ class Lineage:
                 fingerprints[node] = blake2b(code + arguments).digest()[:_SIZE]
             except _Upstream as upstream:
                 fingerprints[node] = None
-                self._problems[node] = upstream.parent
+                # The node whose own code or argument is the cause (a parent that is
+                # unknown itself already points at it): one step, however long the chain.
+                origin = self._problems[upstream.parent]
+                self._problems[node] = origin if isinstance(origin, Node) else upstream.parent
             except Unfingerprintable as error:
                 fingerprints[node] = None
                 self._problems[node] = str(error)
@@ -566,11 +570,7 @@ class Lineage:
         """Why ``node`` has no fingerprint (so runs on every run)."""
         problem = self._problems[node]
         if isinstance(problem, Node):
-            # Walk up to the node whose own code or argument is the cause.
-            while isinstance(problem, Node):
-                origin = problem
-                problem = self._problems[problem]
-            return f"upstream node {name_of(origin)!r} cannot be fingerprinted"
+            return f"upstream node {name_of(problem)!r} cannot be fingerprinted"
         return f"cannot be fingerprinted: {problem}"
 
     def stamp(self, node: Node) -> bytes | None:
