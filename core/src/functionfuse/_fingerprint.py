@@ -614,7 +614,7 @@ class Lineage:
     def _arguments_digest(self, node: Node) -> bytes:
         # The arguments with each reference to a parent standing for "a parent's value"
         # (its fingerprint left out): a change there is an upstream change.
-        return _digest(_arguments(node, self._encoder, _Blank()))
+        return _digest(_arguments(node, self._encoder, _NO_PARENTS))
 
 
 class _Blank(dict):  # type: ignore[type-arg]
