@@ -475,8 +475,9 @@ def test_the_code_fingerprint_ignores_bytecode_specialization() -> None:
 
 def test_an_edit_in_another_module_is_not_seen() -> None:
     """A limit: only functions of the node's own module are followed; an edited
-    function of another module that it imports leaves the fingerprint as it was (bump
-    ``@workflow(version=...)`` after such an edit)."""
+    function of another module that it imports counts by its name only, so the edit
+    leaves the fingerprint as it was (bump ``@workflow(version=...)`` after such an
+    edit)."""
     nodes = """
     from functionfuse import workflow
 
@@ -487,6 +488,7 @@ def test_an_edit_in_another_module_is_not_seen() -> None:
 
     def with_offset(body: str) -> bytes:
         other = compile_module(f"def offset(x):\n    return {body}\n")
+        other.offset.__module__ = "project.helpers"  # the same module, edited
         module = compile_module(nodes)
         module.__dict__["offset"] = other.offset  # as `from <other> import offset` does
         fp = fingerprint(module.f(1))
@@ -601,8 +603,9 @@ def test_class_code_covers_its_methods_and_class_constants() -> None:
 
 
 def test_unfingerprintable_code_makes_its_nodes_unknown() -> None:
-    """A closure over a lock, or a callable object decorated in place of a function:
-    the node is unknown, and the reason says which."""
+    """A closure over a lock, or a callable object holding one, decorated in place of a
+    function: the node is unknown, and the reason says which. A callable object counts
+    by its state and its class's code."""
     lock = threading.Lock()
 
     @workflow
@@ -611,6 +614,9 @@ def test_unfingerprintable_code_makes_its_nodes_unknown() -> None:
             return x
 
     class Callable:
+        def __init__(self, state: Any) -> None:
+            self.state = state
+
         def __call__(self, x: int) -> int:
             return x
 
@@ -619,26 +625,28 @@ def test_unfingerprintable_code_makes_its_nodes_unknown() -> None:
     assert lineage.fingerprints[node] is None
     reason = lineage.unknown_reason(node, lambda n: n.get_name())
     assert "closure variable 'lock'" in reason
-    node = workflow(Callable())(1).set_name("callable")
+    node = workflow(Callable(lock))(1).set_name("callable")
     lineage, _ = lineage_of(node)
     assert lineage.fingerprints[node] is None
-    assert "whose code cannot be fingerprinted" in lineage.unknown_reason(
-        node, lambda n: n.get_name()
-    )
+    assert "lock" in lineage.unknown_reason(node, lambda n: n.get_name())
+    by_state = [fingerprint(workflow(Callable(state))(1)) for state in (1, 2, 1)]
+    assert by_state[0] is not None
+    assert by_state[0] == by_state[2] != by_state[1]
 
 
 # -- stamps --------------------------------------------------------------------------------------
 
 
 def test_stamp_matches_and_describe() -> None:
-    """A stamp is FORMAT + the node's, code's and arguments' digests; it matches its own
-    node only, and nothing truncated, padded or of another format matches."""
+    """A stamp is FORMAT + the node's, code's and arguments' digests + its parents' (a
+    count, none here); it matches its own node only, and nothing truncated, padded or of
+    another format matches."""
     node, other = f(1), f(2)
     lineage, _ = lineage_of(node, other)
     stamp = lineage.stamp(node)
     assert stamp is not None
     assert stamp.startswith(FORMAT)
-    assert len(stamp) == len(FORMAT) + 3 * 16
+    assert len(stamp) == len(FORMAT) + 3 * 16 + 1
     assert stamp[len(FORMAT) : len(FORMAT) + 16] == lineage.fingerprints[node]
     assert lineage.matches(node, stamp)
     again = node_of(f(1))
@@ -817,3 +825,22 @@ def test_the_reason_of_a_long_unknown_chain_is_found_in_one_step() -> None:
     assert reasons[0].startswith("cannot be fingerprinted: ")
     assert set(reasons[1:]) == {"upstream node 'origin' cannot be fingerprinted"}
     assert _CountingDict.lookups <= 2 * len(order)
+
+
+def test_a_stamp_names_which_parents_changed_up_to_a_few_dozen() -> None:
+    """The stamp keeps the first bytes of each parent's fingerprint, so a re-run can
+    name the parent that changed; a wide fan-in keeps none (the stamp stays small)."""
+    stored = node_of(g(f(1), f(2)))
+    stamp = lineage_of(stored)[0].stamp(stored)
+    now = node_of(g(f(1), f(3)))
+    lineage, _ = lineage_of(now)
+    assert lineage.changed_parents(now, stamp) == [now.parents[1]]
+    assert lineage.changed_parents(now, None) is None
+
+    wide = node_of(g(*[f(i) for i in range(40)]))
+    lineage, _ = lineage_of(wide)
+    stamp = lineage.stamp(wide)
+    assert stamp is not None
+    assert len(stamp) == len(FORMAT) + 3 * 16 + 1
+    assert lineage.matches(wide, stamp)
+    assert lineage.changed_parents(wide, stamp) is None

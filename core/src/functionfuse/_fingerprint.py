@@ -21,13 +21,22 @@ fingerprinted at all (a lock, a generator, an unpicklable object) makes its node
 
 from __future__ import annotations
 
+import collections
+import datetime
+import decimal
+import enum
+import fractions
 import functools
 import io
 import marshal
+import os
+import pathlib
 import pickle
+import re
 import sys
 import sysconfig
 import types
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from hashlib import blake2b
 from typing import Any, Final
@@ -49,7 +58,11 @@ __all__ = ["FORMAT", "Lineage", "Unfingerprintable", "describe_stamp"]
 #: newer scheme) never matches, so changing the scheme makes results stale, not wrong.
 FORMAT: Final = b"ff1:"
 _SIZE: Final = 16
-_STAMP_SIZE: Final = len(FORMAT) + 3 * _SIZE
+_STAMP_SIZE: Final = len(FORMAT) + 3 * _SIZE  # then the parents' (see Lineage.stamp)
+#: A stamp names its node's parents by the first bytes of their fingerprints, for up to
+#: this many parents (a wide fan-in's results would otherwise carry kilobytes).
+_PARENTS_KEPT: Final = 32
+_PARENT_PREFIX: Final = 4
 
 _dumps = marshal.dumps
 # Exact types that marshal (format 2: no back-references, so no dependence on object
@@ -94,11 +107,13 @@ class _Upstream(Exception):
 
 class _Encoder:
     """Encodes literal values and code to bytes; one per run (code is cached by object:
-    closures and module data may change between runs of a notebook)."""
+    closures and module data may change between runs of a notebook). Caches are keyed
+    by ``id()``, holding the object: callables need not be hashable."""
 
     def __init__(self) -> None:
-        self._code: dict[Any, bytes] = {}
-        self._own: dict[Any, tuple[bytes, list[Any]]] = {}
+        self._code: dict[int, tuple[Any, bytes]] = {}
+        self._own: dict[int, tuple[Any, tuple[bytes, list[Any]]]] = {}
+        self._in_progress: set[int] = set()
 
     # -- literal values ----------------------------------------------------------------
 
@@ -132,46 +147,74 @@ class _Encoder:
             for item in value:
                 self._walk(item, out, fps)
         elif kind is dict:
-            out += (_DICT, _dumps(len(value), 2))
-            for key, item in value.items():
-                self._walk(key, out, fps)
-                self._walk(item, out, fps)
+            self._items(value.items(), out, fps)
         elif kind is set or kind is frozenset:
-            # Iteration order follows hashes, which vary between processes: sort.
-            items = sorted(self.literal(item) for item in value)
-            out += (_SET, _dumps(kind is set, 2), _dumps(len(items), 2), *items)
-        elif isinstance(value, tuple) and hasattr(kind, "_fields"):
-            # A namedtuple: its type, then its items (which may hold nodes). Other
-            # container subclasses may hold more than their items (a defaultdict's
-            # factory): they go by their pickle, below.
-            out += (_TYPED, self._callable(kind))
-            self._walk(list(value), out, fps)
+            self._set(value, out)
+        elif isinstance(value, (list, tuple, dict, set, frozenset)):
+            self._subclass(value, out, fps)
         elif isinstance(value, (types.FunctionType, type, _FunctionFactory, _ClassFactory)):
             out.append(self._callable(value))
         elif isinstance(value, types.ModuleType):
             out += (_NAMED, value.__name__.encode(), _END)
         elif isinstance(value, (types.BuiltinFunctionType, types.MethodWrapperType)):
             out += (_NAMED, _qualified(value).encode(), _END)
+            bound = getattr(value, "__self__", None)
+            if bound is not None and not isinstance(bound, types.ModuleType):
+                # {"k": 1}.get, Random(1).random: what it is bound to counts too.
+                out.append(_TYPED + b"bound")
+                self._walk(bound, out, fps)
         elif isinstance(value, types.MethodType):
-            out.append(self._callable(value.__func__))
+            out += (_TYPED + b"method", self._callable(value.__func__))
             self._walk(value.__self__, out, fps)
         elif isinstance(value, functools.partial):
             out.append(_TYPED + b"partial")
             self._walk((value.func, value.args, value.keywords), out, fps)
+        elif _wrapped_function(value) is not None:
+            # A functools.lru_cache / cache wrapper: the function it wraps.
+            out += (_TYPED + b"wrapped", _qualified(kind).encode(), _END)
+            out.append(self._callable(_wrapped_function(value)))
         else:
             custom = getattr(kind, "__functionfuse_fingerprint__", None)
             if custom is not None:
-                data = custom(value)
-                if isinstance(data, str):
-                    data = data.encode("utf-8", "surrogatepass")
-                if not isinstance(data, bytes):
-                    raise Unfingerprintable(
-                        f"{_qualified(kind)}.__functionfuse_fingerprint__ returned "
-                        f"{type(data).__name__}, not bytes or str"
-                    )
-                out += (_CUSTOM, _qualified(kind).encode(), _END, _dumps(data, 2))
+                out += (_CUSTOM, self._callable(kind), _dumps(_custom(custom, value, kind), 2))
             else:
                 out += (_PICKLED, _pickled(value, self))
+
+    def _items(
+        self, items: Iterable[tuple[Any, Any]], out: list[bytes], fps: Mapping[Node, bytes | None]
+    ) -> None:
+        pairs = list(items)
+        out += (_DICT, _dumps(len(pairs), 2))
+        for key, item in pairs:
+            self._walk(key, out, fps)
+            self._walk(item, out, fps)
+
+    def _set(self, value: Any, out: list[bytes]) -> None:
+        # Iteration order follows hashes, which vary between processes: sort.
+        items = sorted(self.literal(item) for item in value)
+        out += (_SET, _dumps(isinstance(value, set), 2), _dumps(len(items), 2), *items)
+
+    def _subclass(self, value: Any, out: list[bytes], fps: Mapping[Node, bytes | None]) -> None:
+        """A container subclass (a namedtuple, an OrderedDict, a defaultdict, a Counter,
+        ...): its class, its items (which may hold nodes) and whatever else it holds."""
+        out += (_TYPED, self._callable(type(value)))
+        if isinstance(value, (set, frozenset)):
+            self._set(value, out)
+        elif isinstance(value, dict):
+            items: Iterable[tuple[Any, Any]] = value.items()
+            if isinstance(value, collections.Counter):
+                # A multiset: its order is the order its items were first counted in
+                # (a set's, often), which says nothing about it.
+                items = sorted(items, key=lambda pair: self.literal(pair[0]))
+            self._items(items, out, fps)
+            factory = getattr(value, "default_factory", None)
+            if factory is not None:
+                self._walk(factory, out, fps)
+        else:
+            self._walk(list(value), out, fps)
+        state = getattr(value, "__dict__", None)
+        if state:
+            self._items(sorted(state.items()), out, fps)
 
     def _callable(self, value: Any) -> bytes:
         """A function or class given as a value: by its code when it is code of this
@@ -186,66 +229,119 @@ class _Encoder:
 
     def code(self, obj: Any) -> bytes:
         """The code fingerprint of a decorated function or class (cached per run)."""
-        found = self._code.get(obj)
+        found = self._code.get(id(obj))
         if found is not None:
-            return found
-        version = version_of(obj)
-        if version is not None:
-            fp = _digest(b"V" + _qualname(obj).encode() + _END + version.encode())
-        else:
-            # The object and, depth first, every function and class it reaches: each
-            # one's own encoding, once (recursion and mutual recursion end here).
-            seen: set[int] = set()
-            parts: list[bytes] = []
-            stack = [obj]
-            while stack:
-                item = stack.pop()
-                if id(item) in seen:
-                    continue
-                seen.add(id(item))
-                own, edges = self._own_code(item)
-                parts.append(own)
-                stack.extend(reversed(edges))
-            fp = _digest(b"".join(parts))
-        self._code[obj] = fp
+            return found[1]
+        if id(obj) in self._in_progress:
+            # Reached again through a value of its own (a closure holding a list that
+            # holds the function): a marker ends the cycle.
+            return _digest(b"R" + _qualname(obj).encode())
+        self._in_progress.add(id(obj))
+        try:
+            version = version_of(obj)
+            if version is not None:
+                # The version stands for the code; what a function was made with (its
+                # defaults, its closure's values) still counts.
+                fp = _digest(
+                    b"V"
+                    + _qualname(obj).encode()
+                    + _END
+                    + version.encode()
+                    + _END
+                    + self._made_with(obj)
+                )
+            else:
+                # The object and, depth first, every function and class it reaches: each
+                # one's own encoding, once (recursion and mutual recursion end here).
+                seen: set[int] = set()
+                parts: list[bytes] = []
+                stack = [obj]
+                while stack:
+                    item = stack.pop()
+                    if id(item) in seen:
+                        continue
+                    seen.add(id(item))
+                    own, edges = self._own_code(item)
+                    parts.append(own)
+                    stack.extend(reversed(edges))
+                fp = _digest(b"".join(parts))
+        finally:
+            self._in_progress.discard(id(obj))
+        self._code[id(obj)] = (obj, fp)
         return fp
+
+    def _made_with(self, obj: Any) -> bytes:
+        """A function's defaults and closure values (empty for anything else)."""
+        if not isinstance(obj, types.FunctionType):
+            return b""
+        out = [self._defaults(obj)]
+        self._closure(obj, out, [])
+        return b"".join(out)
 
     def _own_code(self, obj: Any) -> tuple[bytes, list[Any]]:
         """``obj``'s own encoding, and the functions and classes it refers to."""
-        found = self._own.get(obj)
-        if found is None:
-            if isinstance(obj, type):
-                found = self._class(obj)
-            elif isinstance(obj, types.FunctionType):
-                found = self._function(obj)
-            elif isinstance(obj, functools.partial):
-                found = (
-                    _TYPED + b"partial" + self.literal((obj.args, obj.keywords)),
-                    [obj.func],
-                )
-            elif isinstance(obj, types.MethodType):
-                found = (self.literal(obj.__self__), [obj.__func__])
-            elif isinstance(obj, (types.BuiltinFunctionType, types.MethodWrapperType)):
-                found = (_NAMED + _qualified(obj).encode() + _END, [])
-            else:
-                raise Unfingerprintable(
-                    f"{_qualified(obj)} is a {type(obj).__name__}, whose code cannot be "
-                    "fingerprinted"
-                )
-            self._own[obj] = found
-        return found
+        found = self._own.get(id(obj))
+        if found is not None:
+            return found[1]
+        own: tuple[bytes, list[Any]]
+        if isinstance(obj, type):
+            own = self._class(obj)
+        elif isinstance(obj, types.FunctionType):
+            own = self._function(obj)
+        elif isinstance(obj, functools.partial):
+            own = (_TYPED + b"partial" + self.literal((obj.args, obj.keywords)), [obj.func])
+        elif isinstance(obj, types.MethodType):
+            own = (_TYPED + b"method" + self.literal(obj.__self__), [obj.__func__])
+        elif isinstance(obj, (types.BuiltinFunctionType, types.MethodWrapperType)):
+            own = (self.literal(obj), [])
+        elif _wrapped_function(obj) is not None:
+            own = (_TYPED + b"wrapped" + _qualified(type(obj)).encode(), [_wrapped_function(obj)])
+        elif callable(obj):
+            # A callable instance: its state (by pickle, its class by its code).
+            own = (_TYPED + b"instance" + self.literal(obj), [])
+        else:
+            raise Unfingerprintable(
+                f"{_qualified(obj)} is a {type(obj).__name__}, whose code cannot be fingerprinted"
+            )
+        self._own[id(obj)] = (obj, own)
+        return own
 
     def _function(self, func: types.FunctionType) -> tuple[bytes, list[Any]]:
-        qualname = func.__qualname__
-        out: list[bytes] = [b"F", qualname.encode(), _END]
+        out: list[bytes] = [b"F", func.__qualname__.encode(), _END]
         names: list[str] = []
         self._code_object(func.__code__, out, names, func.__doc__)
         edges: list[Any] = []
+        out.append(self._defaults(func))
+        self._closure(func, out, edges)
+        # Module-level names the code reads: functions and classes of the same module are
+        # followed, those of other modules count by their name, and constants (numbers,
+        # strings, paths, tuples of them...) by their value; mutable data (a dict used
+        # as a cache, a counter) is state, not code, and is left out like modules.
+        module_globals = func.__globals__
+        module = func.__module__
+        for name in dict.fromkeys(names):
+            value = module_globals.get(name, _ABSENT)
+            if value is _ABSENT or isinstance(value, types.ModuleType):
+                continue
+            try:
+                reference = self._reference(value, edges, module)
+                if reference is None and _constant(value):
+                    reference = self.literal(value)
+            except Unfingerprintable:
+                continue
+            if reference is None and callable(value):
+                reference = _NAMED + _qualified(value).encode() + _END
+            if reference is not None:
+                out += (name.encode(), _END, reference)
+        return b"".join(out), edges
+
+    def _defaults(self, func: types.FunctionType) -> bytes:
         try:
-            out.append(self.literal(func.__defaults__))
-            out.append(self.literal(func.__kwdefaults__))
+            return self.literal(func.__defaults__) + self.literal(func.__kwdefaults__)
         except Unfingerprintable as error:
-            raise Unfingerprintable(f"a default argument of {qualname}: {error}") from None
+            raise Unfingerprintable(f"a default argument of {func.__qualname__}: {error}") from None
+
+    def _closure(self, func: types.FunctionType, out: list[bytes], edges: list[Any]) -> None:
         for variable, cell in zip(func.__code__.co_freevars, func.__closure__ or (), strict=True):
             try:
                 value = cell.cell_contents
@@ -256,48 +352,45 @@ class _Encoder:
                 out.append(self._reference(value, edges, None) or self.literal(value))
             except Unfingerprintable as error:
                 raise Unfingerprintable(
-                    f"closure variable {variable!r} of {qualname}: {error}"
+                    f"closure variable {variable!r} of {func.__qualname__}: {error}"
                 ) from None
-        # Module-level names the code reads: functions and classes of the same module are
-        # followed and constants (numbers, strings, tuples of them...) are part of the
-        # fingerprint; mutable data (a dict used as a cache, a counter) is state, not
-        # code, and is left out like modules and everything else.
-        module_globals = func.__globals__
-        module = func.__module__
-        for name in dict.fromkeys(names):
-            value = module_globals.get(name, _ABSENT)
-            reference = self._reference(value, edges, module)
-            if reference is not None:
-                out += (name.encode(), _END, reference)
-            elif _constant(value):
-                out += (name.encode(), _END, self.literal(value))
-        return b"".join(out), edges
 
     def _reference(self, value: Any, edges: list[Any], module: str | None) -> bytes | None:
-        """For a function or class that code refers to: a marker, with the object added
-        to ``edges``. ``module``: follow only that module's objects (None: any code of
-        this project). ``None`` for anything else."""
+        """For a function or class that code refers to — also through a
+        ``functools.partial``, an ``lru_cache`` or a ``cached_property`` — a marker,
+        with the object added to ``edges``. ``module``: follow only that module's
+        objects (None: any code of this project). ``None`` for anything else."""
+        extra = b""
         target = value
-        if isinstance(value, _FunctionFactory):
-            target = value.func
-        elif isinstance(value, _ClassFactory):
-            target = value.cls
+        if isinstance(target, functools.partial):
+            extra = _TYPED + b"partial" + self.literal((target.args, target.keywords))
+            target = target.func
+        if isinstance(target, _FunctionFactory):
+            target = target.func
+        elif isinstance(target, _ClassFactory):
+            target = target.cls
+        elif isinstance(target, functools.cached_property):
+            target = target.func
+        elif not isinstance(target, (types.FunctionType, type)):
+            target = _wrapped_function(target)
         if not isinstance(target, (types.FunctionType, type)):
             return None
         owner = getattr(target, "__module__", None)
         if module is None:
             if _installed(owner):
-                return _NAMED + _qualified(target).encode() + _END
+                return _NAMED + _qualified(target).encode() + _END + extra
         elif owner != module:
             return None
         edges.append(target)
-        return _CODE + _qualname(target).encode() + _END
+        return _CODE + _qualname(target).encode() + _END + extra
 
     def _code_object(
         self, code: types.CodeType, out: list[bytes], names: list[str], doc: object = None
     ) -> None:
         out += (
             code.co_code,
+            # Where each try block starts and ends (3.11+): offsets, no line numbers.
+            getattr(code, "co_exceptiontable", b""),
             _dumps(
                 (
                     code.co_argcount,
@@ -338,16 +431,55 @@ class _Encoder:
             if isinstance(value, (staticmethod, classmethod)):
                 value = value.__func__
             if isinstance(value, property):
-                accessors = (value.fget, value.fset, value.fdel)
-                parts = [self._reference(f, edges, None) or b"" for f in accessors]
-                out += (name.encode(), _END, b"P", *parts)
+                out += (name.encode(), _END, b"P")
+                for accessor in (value.fget, value.fset, value.fdel):
+                    if accessor is None:
+                        out.append(b"-")
+                    else:
+                        out.append(
+                            self._reference(accessor, edges, None)
+                            or _NAMED + _qualified(accessor).encode() + _END
+                        )
                 continue
-            reference = self._reference(value, edges, None)
+            try:
+                reference = self._reference(value, edges, None)
+                if reference is None and _constant(value):  # constants, not state
+                    reference = self.literal(value)
+            except Unfingerprintable:
+                continue  # caches and registries kept on the class: not its code
             if reference is not None:
                 out += (name.encode(), _END, reference)
-            elif _constant(value):  # as for module-level names: constants, not state
-                out += (name.encode(), _END, self.literal(value))
         return b"".join(out), edges
+
+
+def _wrapped_function(value: Any) -> Any:
+    """The function a ``functools.lru_cache``/``cache`` (or similar C) wrapper wraps."""
+    if isinstance(value, (types.FunctionType, type)) or not callable(value):
+        return None
+    try:
+        wrapped = getattr(value, "__wrapped__", None)
+    except Exception:
+        return None
+    return wrapped if isinstance(wrapped, (types.FunctionType, type)) else None
+
+
+def _custom(method: Callable[[Any], object], value: Any, kind: type) -> bytes:
+    """What ``value.__functionfuse_fingerprint__()`` says, as bytes."""
+    try:
+        data = method(value)
+    except Exception as error:
+        raise Unfingerprintable(
+            f"{_qualified(kind)}.__functionfuse_fingerprint__ raised "
+            f"{type(error).__name__}: {error}"
+        ) from None
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    if not isinstance(data, bytes):
+        raise Unfingerprintable(
+            f"{_qualified(kind)}.__functionfuse_fingerprint__ returned "
+            f"{type(data).__name__}, not bytes or str"
+        )
+    return data
 
 
 _ABSENT = object()
@@ -372,13 +504,34 @@ _CLASS_BOOKKEEPING: Final = frozenset(
 
 
 def _constant(value: Any) -> bool:
-    """True for an immutable literal: an atom, or a tuple or frozenset of constants."""
+    """True for an immutable value: an atom; a path, date, decimal, fraction, UUID,
+    enum member, compiled pattern or range; a frozen dataclass, or a tuple, namedtuple
+    or frozenset, of constants."""
     kind = type(value)
-    if kind in _ATOMS:
+    if kind in _ATOMS or isinstance(value, _IMMUTABLE):
         return True
-    if kind is tuple or kind is frozenset:
+    if isinstance(value, (tuple, frozenset)):
         return all(_constant(item) for item in value)
+    params = getattr(kind, "__dataclass_params__", None)
+    if params is not None and params.frozen:
+        return all(_constant(item) for item in vars(value).values())
     return False
+
+
+# Immutable value types of the standard library, for _constant.
+_IMMUTABLE: Final = (
+    pathlib.PurePath,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    datetime.timezone,
+    decimal.Decimal,
+    fractions.Fraction,
+    uuid.UUID,
+    enum.Enum,
+    re.Pattern,
+    range,
+)
 
 
 def _qualified(obj: Any) -> str:
@@ -419,13 +572,15 @@ class _Pickler(pickle.Pickler):
         self.encoder = encoder
 
     def persistent_id(self, obj: Any) -> bytes | None:
-        kind = type(obj)
-        if kind is set or kind is frozenset:
+        if isinstance(obj, (set, frozenset)):
             return self.encoder.literal(obj)
         if isinstance(obj, (types.FunctionType, type)):
             # Pickle refers to functions and classes by name: a class of this project
             # (the value's own, say) counts by its code instead.
             return self.encoder._callable(obj)
+        wrapped = _wrapped_function(obj)
+        if wrapped is not None:  # an lru_cache of this project: the function it wraps
+            return self.encoder._callable(wrapped)
         return None
 
 
@@ -452,7 +607,9 @@ _installed_modules: dict[str, bool] = {}
 
 def _installed(module_name: str | None) -> bool:
     """True for a module of the standard library or an installed package (or a built-in
-    one): code outside this project, which is counted by name, not walked."""
+    one): code outside this project, which is counted by name, not walked. A module
+    that is not in ``sys.modules`` (code ``exec``'d under a name of its own, a file
+    loaded by hand) is taken for the project's, and not remembered."""
     if module_name is None:
         return True
     found = _installed_modules.get(module_name)
@@ -464,13 +621,21 @@ def _installed(module_name: str | None) -> bool:
         roots = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
         _INSTALLED_ROOTS = tuple(sorted(roots))
     module = sys.modules.get(module_name)
-    file = getattr(module, "__file__", None) if module is not None else None
+    if module is None:
+        return module_name in sys.builtin_module_names
+    file = getattr(module, "__file__", None)
     if module_name == "__main__":
         found = False
-    elif file is None:
-        found = module is None or module_name in sys.builtin_module_names
+    elif file is None:  # built in, frozen, or made by hand (the project's)
+        spec = getattr(module, "__spec__", None)
+        origin = getattr(spec, "origin", None)
+        found = module_name in sys.builtin_module_names or origin in ("built-in", "frozen")
     else:
-        found = file.startswith(_INSTALLED_ROOTS)
+        path = os.path.abspath(file)
+        # A folder, not a string prefix: <root>-projects/ is not under <root>.
+        found = any(
+            path.startswith(os.path.join(root, "")) or path == root for root in _INSTALLED_ROOTS
+        )
     _installed_modules[module_name] = found
     return found
 
@@ -493,15 +658,18 @@ class Lineage:
         # Why a node is unknown: its own problem, or the node upstream that has one.
         self._problems: dict[Node, str | Node] = {}
         fingerprints = self.fingerprints
-        # A function's or class's code fingerprint, or why it has none.
-        codes: dict[Any, bytes | str] = {}
+        # By id(): a function's or class's code fingerprint, or why it has none.
+        codes: dict[int, bytes | str] = {}
+        # The arguments' digests of the nodes whose arguments are more than small
+        # literals, taken now: a node may change its arguments as it runs.
+        self._arguments_digests: dict[Node, bytes] = {}
         atoms_only = _ATOMS.issuperset
         for node in order:
             kind = type(node)
             what = node.func if kind is FunctionNode else _class_of(node)  # type: ignore[attr-defined]
-            code = codes.get(what)
+            code = codes.get(id(what))
             if code is None:
-                code = codes[what] = self._code(what)
+                code = codes[id(what)] = self._code(what)
             if kind is FunctionNode and type(code) is bytes and node.kwargs is None:
                 # The common cases inlined (see _arguments, which they must agree with):
                 # a chain or fan-in of nodes, or small literals only.
@@ -541,8 +709,12 @@ class Lineage:
                     if first is None:
                         raise _Upstream(node.parents[0])
                     code = code + node.method.encode() + _END + first  # type: ignore[attr-defined]
-                arguments = _arguments(node, encoder, fingerprints)
-                fingerprints[node] = blake2b(code + arguments).digest()[:_SIZE]
+                # One encoding of the arguments, each parent standing as a blank; then
+                # the parents' fingerprints, in the order the encoding refers to them.
+                parents = _Collector(fingerprints)
+                arguments = _arguments(node, encoder, parents)
+                self._arguments_digests[node] = _digest(arguments)
+                fingerprints[node] = _digest(code + arguments + b"".join(parents.found))
             except _Upstream as upstream:
                 fingerprints[node] = None
                 # The node whose own code or argument is the cause (a parent that is
@@ -555,6 +727,9 @@ class Lineage:
             except RecursionError:
                 fingerprints[node] = None
                 self._problems[node] = "an argument is nested too deeply"
+            except Exception as error:  # raised by a user's object: not fingerprintable
+                fingerprints[node] = None
+                self._problems[node] = f"{type(error).__name__}: {error}"
         self._codes = codes
 
     def _code(self, what: Any) -> bytes | str:
@@ -565,6 +740,8 @@ class Lineage:
             return str(error)
         except RecursionError:
             return f"{_qualified(what)} is nested too deeply"
+        except Exception as error:  # raised by a user's object
+            return f"{_qualified(what)}: {type(error).__name__}: {error}"
 
     def unknown_reason(self, node: Node, name_of: Callable[[Node], str]) -> str:
         """Why ``node`` has no fingerprint (so runs on every run)."""
@@ -575,46 +752,83 @@ class Lineage:
 
     def stamp(self, node: Node) -> bytes | None:
         """What to save with the node's result: :data:`FORMAT`, the node's fingerprint,
-        its code's and its arguments' (these two say what changed when it no longer
-        matches). ``None`` for an unknown node."""
+        its code's and its arguments' digests, then the count and the first bytes of its
+        parents' fingerprints (all say what changed when it no longer matches; the
+        parents' are left out, count 255, beyond a few dozen). ``None`` for an unknown
+        node."""
         fingerprint = self.fingerprints[node]
         if fingerprint is None:
             return None
-        return FORMAT + fingerprint + self._code_of(node) + self._arguments_digest(node)
+        parents = node.parents
+        if len(parents) > _PARENTS_KEPT:
+            kept = b"\xff"
+        else:
+            fingerprints = self.fingerprints
+            kept = bytes([len(parents)]) + b"".join(
+                fingerprints[parent][:_PARENT_PREFIX]  # type: ignore[index]
+                for parent in parents
+            )
+        return FORMAT + fingerprint + self._code_of(node) + self._arguments_digest(node) + kept
 
     def matches(self, node: Node, stamp: bytes | None) -> bool:
         """True when a stored result with ``stamp`` is this node's result as it is now."""
         fingerprint = self.fingerprints[node]
         return (
             fingerprint is not None
-            and stamp is not None
-            and len(stamp) == _STAMP_SIZE
-            and stamp.startswith(FORMAT)
-            and stamp[len(FORMAT) : len(FORMAT) + _SIZE] == fingerprint
+            and _ours(stamp)
+            and stamp[len(FORMAT) : len(FORMAT) + _SIZE] == fingerprint  # type: ignore[index]
         )
 
     def explain(self, node: Node, stamp: bytes | None) -> list[str]:
         """What differs between a stored result's stamp and the node now: ``"code
         changed"``, ``"argument changed"``; empty when neither (its upstream did)."""
-        if stamp is None or len(stamp) != _STAMP_SIZE or not stamp.startswith(FORMAT):
+        if not _ours(stamp):
             return ["stored without a fingerprint"]
+        assert stamp is not None
         reasons = []
         start = len(FORMAT) + _SIZE
         if stamp[start : start + _SIZE] != self._code_of(node):
             reasons.append("code changed")
-        if stamp[start + _SIZE :] != self._arguments_digest(node):
+        if stamp[start + _SIZE : _STAMP_SIZE] != self._arguments_digest(node):
             reasons.append("argument changed")
         return reasons
 
+    def changed_parents(self, node: Node, stamp: bytes | None) -> list[Node] | None:
+        """The parents whose fingerprints differ from when the stored result was made
+        (``None``: the stamp does not say)."""
+        if not _ours(stamp):
+            return None
+        assert stamp is not None
+        parents = node.parents
+        kept = stamp[_STAMP_SIZE:]
+        if kept[0] != len(parents):  # more than were kept, or another node's
+            return None
+        changed = []
+        for i, parent in enumerate(parents):
+            fingerprint = self.fingerprints[parent]
+            start = 1 + i * _PARENT_PREFIX
+            if (
+                fingerprint is None
+                or kept[start : start + _PARENT_PREFIX] != fingerprint[:_PARENT_PREFIX]
+            ):
+                changed.append(parent)
+        return changed
+
     def _code_of(self, node: Node) -> bytes:
-        code = self._codes[_code_owner(node)]
+        code = self._codes[id(_code_owner(node))]
         assert isinstance(code, bytes), "only known nodes are stamped or explained"
+        if isinstance(node, MethodNode):  # calling another method is a code change
+            return _digest(code + node.method.encode())
         return code
 
     def _arguments_digest(self, node: Node) -> bytes:
         # The arguments with each reference to a parent standing for "a parent's value"
-        # (its fingerprint left out): a change there is an upstream change.
-        return _digest(_arguments(node, self._encoder, _NO_PARENTS))
+        # (its fingerprint left out): a change there is an upstream change. Taken when
+        # the fingerprints were, unless they are small literals (immutable).
+        found = self._arguments_digests.get(node)
+        if found is None:
+            found = _digest(_arguments(node, self._encoder, _NO_PARENTS))
+        return found
 
 
 class _Blank(dict):  # type: ignore[type-arg]
@@ -625,6 +839,23 @@ class _Blank(dict):  # type: ignore[type-arg]
 
 
 _NO_PARENTS: Final = _Blank()
+
+
+class _Collector(dict):  # type: ignore[type-arg]
+    """Fingerprints that read as blanks, noting the real ones in the order asked for
+    (an unknown one raises :class:`_Upstream`)."""
+
+    def __init__(self, fingerprints: dict[Node, bytes | None]) -> None:
+        super().__init__()
+        self.fingerprints = fingerprints
+        self.found: list[bytes] = []
+
+    def __getitem__(self, node: Node) -> bytes:
+        fingerprint = self.fingerprints[node]
+        if fingerprint is None:
+            raise _Upstream(node)
+        self.found.append(fingerprint)
+        return b""
 
 
 def _class_of(node: Node) -> type:
@@ -681,9 +912,18 @@ def _arguments(node: Node, encoder: _Encoder, fingerprints: dict[Node, bytes | N
     return body
 
 
+def _ours(stamp: bytes | None) -> bool:
+    """True for a whole stamp made by :meth:`Lineage.stamp` (of this format)."""
+    if stamp is None or len(stamp) <= _STAMP_SIZE or not stamp.startswith(FORMAT):
+        return False
+    count = stamp[_STAMP_SIZE]
+    expected = 0 if count == 0xFF else count * _PARENT_PREFIX
+    return len(stamp) == _STAMP_SIZE + 1 + expected
+
+
 def describe_stamp(stamp: bytes) -> str:
     """A stored stamp for people: the node's fingerprint, then what it was made of."""
-    if len(stamp) != _STAMP_SIZE or not stamp.startswith(FORMAT):
+    if not _ours(stamp):
         return stamp.hex()
     start = len(FORMAT)
     node, code, arguments = (

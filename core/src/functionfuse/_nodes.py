@@ -570,7 +570,8 @@ class _ClassFactory:
 # ``@workflow(version=...)``: the version that stands for a function's or class's code
 # in fingerprints. Kept here rather than on the object (or on every node).
 _versions: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
-_strong_versions: dict[Any, str] = {}  # for callables that take no weak reference
+# For callables that take no weak reference or are unhashable: by id(), held.
+_strong_versions: dict[int, tuple[Any, str]] = {}
 
 
 def version_of(obj: Any) -> str | None:
@@ -578,7 +579,8 @@ def version_of(obj: Any) -> str | None:
     try:
         return _versions.get(obj)
     except TypeError:
-        return _strong_versions.get(obj)
+        found = _strong_versions.get(id(obj))
+        return found[1] if found is not None else None
 
 
 def _set_version(obj: Any, version: object) -> None:
@@ -591,7 +593,7 @@ def _set_version(obj: Any, version: object) -> None:
     try:
         _versions[obj] = str(version)
     except TypeError:
-        _strong_versions[obj] = str(version)
+        _strong_versions[id(obj)] = (obj, str(version))
 
 
 @overload

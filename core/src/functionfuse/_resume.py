@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from functionfuse._errors import ConfigurationError, FunctionFuseWarning
-from functionfuse._nodes import ClassNode, Node
+from functionfuse._nodes import ClassNode, MethodNode, Node
 from functionfuse.hookspecs import Storage
 
 if TYPE_CHECKING:
@@ -128,7 +128,8 @@ class ResumePlan:
         self._read = read or (
             lambda names: read_fingerprints(storage, workflow.workflow_name, names)
         )
-        self._stamps: dict[str, bytes | None] = {}  # as stored, for the names read
+        # As stored, for the names read (or _DAMAGED, _GONE).
+        self._stamps: dict[str, bytes | _Mark | None] = {}
         self.lineage: Lineage | None = None
         if fingerprinting(storage):
             from functionfuse._fingerprint import Lineage
@@ -188,34 +189,47 @@ class ResumePlan:
         if unread:
             found = self._read(unread)
             for name in unread:
-                stamp = found.get(name)
-                if isinstance(stamp, Exception):
+                if name not in found:
+                    self._stamps[name] = _GONE  # removed since it was listed: not stored
+                    continue
+                read = found[name]
+                if isinstance(read, Exception):
                     # Damaged or planted: warned about as a read would be, then re-run.
-                    _warn_unusable(self.workflow.workflow_name, name, stamp)
-                    stamp = _DAMAGED
-                self._stamps[name] = stamp
+                    _warn_unusable(self.workflow.workflow_name, name, read)
+                    self._stamps[name] = _DAMAGED
+                else:
+                    self._stamps[name] = read
         usable: set[str] = set()
         stale: set[Node] = set()
         for node, name in candidates:
-            stamp = self._stamps[name]
-            if lineage.matches(node, stamp):
+            stamp: bytes | _Mark | None = self._stamps[name]
+            if stamp is _GONE:
+                continue
+            if not isinstance(stamp, _Mark) and lineage.matches(node, stamp):
                 usable.add(name)
                 continue
             stale.add(node)
             if explain:
-                reasons = (
-                    ["stored result is damaged"]
-                    if stamp is _DAMAGED
-                    else lineage.explain(node, stamp)
-                )
-                changed = [names[parent] for parent in node.parents if parent in stale]
+                if isinstance(stamp, _Mark):
+                    reasons, parents = ["stored result is damaged"], None
+                else:
+                    reasons = lineage.explain(node, stamp)
+                    parents = lineage.changed_parents(node, stamp)
+                if parents is None:  # the stamp does not say: those run again, at least
+                    parents = [parent for parent in node.parents if parent in stale]
+                if "code changed" in reasons and isinstance(node, MethodNode):
+                    # Its class's code changed, and so did its instance: one cause.
+                    parents = [parent for parent in parents if parent is not node.instance]
+                changed = [names[parent] for parent in parents]
                 if not changed and not reasons:
-                    # The change came through parents with no stored result to compare
-                    # (a class node, never stored; a node kept out of storage): of those
-                    # parents, name the ones whose fingerprints were not found current.
-                    changed = [
+                    # The change came through a parent with no stored result to compare
+                    # (a class node, never stored; a node kept out of storage): name it
+                    # when there is only one such parent.
+                    unsure = [
                         names[parent] for parent in node.parents if names[parent] not in usable
                     ]
+                    if len(unsure) == 1:
+                        changed = unsure
                 if changed:
                     reasons.append(f"upstream changed ({_listing(changed)})")
                 elif not reasons:
@@ -259,8 +273,16 @@ class ResumePlan:
             )
 
 
+class _Mark:
+    """What stands for a stamp that could not be read."""
+
+    __slots__ = ()
+
+
 #: The stamp of a stored result whose header cannot be read or trusted.
-_DAMAGED: Final = b"damaged"
+_DAMAGED: Final = _Mark()
+#: The stamp of a listed result that was gone when its header was read.
+_GONE: Final = _Mark()
 
 
 def _warn_unusable(workflow_name: str, task_name: str, error: Exception) -> None:
