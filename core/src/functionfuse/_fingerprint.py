@@ -663,58 +663,77 @@ class Lineage:
         # The arguments' digests of the nodes whose arguments are more than small
         # literals, taken now: a node may change its arguments as it runs.
         self._arguments_digests: dict[Node, bytes] = {}
+        # The loop below runs once per node: its names are local, and the code of the
+        # previous node's function is at hand (a chain or a fan-in repeats one function).
         atoms_only = _ATOMS.issuperset
+        atoms = _ATOMS
+        hash_ = blake2b
+        dumps = _dumps
+        direct = _DIRECT
+        size = _SIZE
+        ref = _REF
+        function_node = FunctionNode
+        method_node = MethodNode
+        last: Any = _ABSENT
+        code: bytes | str = b""
+        code_d = code_a = code_g = b""
         for node in order:
             kind = type(node)
-            what = node.func if kind is FunctionNode else _class_of(node)  # type: ignore[attr-defined]
-            code = codes.get(id(what))
-            if code is None:
-                code = codes[id(what)] = self._code(what)
-            if kind is FunctionNode and type(code) is bytes and node.kwargs is None:
+            what = node.func if kind is function_node else _class_of(node)  # type: ignore[attr-defined]
+            if what is not last:
+                last = what
+                found = codes.get(id(what))
+                if found is None:
+                    found = codes[id(what)] = self._code(what)
+                code = found
+                if isinstance(code, bytes):
+                    code_d, code_a, code_g = code + b"D", code + b"A", code + b"G"
+            if kind is function_node and type(code) is bytes and node.kwargs is None:
                 # The common cases inlined (see _arguments, which they must agree with):
                 # a chain or fan-in of nodes, or small literals only.
                 deps = node._deps
                 args = node.args
-                if deps is _DIRECT:
+                if deps is direct:
                     if len(args) == 1:
                         parent = fingerprints[args[0]]
                         if parent is not None:
-                            fingerprints[node] = blake2b(code + b"D" + parent).digest()[:_SIZE]
+                            fingerprints[node] = hash_(code_d + parent).digest()[:size]
                             continue
                 elif deps is None:
                     if atoms_only(map(type, args)):
-                        fingerprints[node] = blake2b(code + b"A" + _dumps(args, 2)).digest()[:_SIZE]
+                        fingerprints[node] = hash_(code_a + dumps(args, 2)).digest()[:size]
                         continue
                 else:  # nodes and small literals side by side: step(previous, 0.1)
-                    parts = [code, b"G"]
+                    parts = [code_g]
                     for value in args:
                         value_kind = type(value)
-                        if value_kind in _ATOMS:
-                            parts.append(_dumps(value, 2))
-                        elif value_kind is FunctionNode or value_kind is MethodNode:
+                        if value_kind in atoms:
+                            parts.append(dumps(value, 2))
+                        elif value_kind is function_node or value_kind is method_node:
                             parent = fingerprints[value]
                             if parent is None:
                                 break
-                            parts += (_REF, parent)
+                            parts += (ref, parent)
                         else:
                             break
                     else:
-                        fingerprints[node] = blake2b(b"".join(parts)).digest()[:_SIZE]
+                        fingerprints[node] = hash_(b"".join(parts)).digest()[:size]
                         continue
             try:
                 if not isinstance(code, bytes):
                     raise Unfingerprintable(code)
+                head = code  # (``code`` stays the function's, for the next node)
                 if kind is MethodNode:
                     first = fingerprints[node.parents[0]]
                     if first is None:
                         raise _Upstream(node.parents[0])
-                    code = code + node.method.encode() + _END + first  # type: ignore[attr-defined]
+                    head = code + node.method.encode() + _END + first  # type: ignore[attr-defined]
                 # One encoding of the arguments, each parent standing as a blank; then
                 # the parents' fingerprints, in the order the encoding refers to them.
                 parents = _Collector(fingerprints)
                 arguments = _arguments(node, encoder, parents)
                 self._arguments_digests[node] = _digest(arguments)
-                fingerprints[node] = _digest(code + arguments + b"".join(parents.found))
+                fingerprints[node] = _digest(head + arguments + b"".join(parents.found))
             except _Upstream as upstream:
                 fingerprints[node] = None
                 # The node whose own code or argument is the cause (a parent that is
