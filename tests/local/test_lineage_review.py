@@ -15,60 +15,21 @@ import dataclasses
 import threading
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import functionfuse as ff
 from functionfuse import FunctionFuseWarning, NodeExecutionError, workflow
 from functionfuse_fs import FileStorage
 from functionfuse_local import LocalWorkflow
 
+from .conftest import Reports
+
 WORKFLOW = "review"
 
-# -- recording what runs and why ---------------------------------------------------------------
-
-
-class Reports:
-    """What the hooks hear: the nodes that start, and each rerun with its reasons."""
-
-    def __init__(self) -> None:
-        self.started: Counter[str] = Counter()
-        self.reruns: dict[str, list[str]] = {}
-
-    def clear(self) -> None:
-        self.started.clear()
-        self.reruns.clear()
-
-    @ff.hookimpl
-    def functionfuse_node_start(self, node_name: str) -> None:
-        self.started[node_name] += 1
-
-    @ff.hookimpl
-    def functionfuse_node_rerun(
-        self, workflow_name: str, node_name: str, reasons: list[str]
-    ) -> None:
-        assert workflow_name == WORKFLOW
-        assert node_name not in self.reruns, "one report per node and run"
-        self.reruns[node_name] = list(reasons)
-
-
-@pytest.fixture
-def reports() -> Iterator[Reports]:
-    recorder = Reports()
-    manager = ff.get_plugin_manager()
-    manager.register(recorder)
-    try:
-        yield recorder
-    finally:
-        manager.unregister(recorder)
-
-
-@pytest.fixture
-def storage(tmp_path: Path) -> Any:
-    return ff.storage_factory({"kind": "file", "options": {"path": str(tmp_path / "storage")}})
+# -- running; the hook recorder (Reports) and the storage are in conftest.py ----------
 
 
 def run(
