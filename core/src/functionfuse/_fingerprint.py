@@ -125,22 +125,16 @@ class _Encoder:
         self._walk(value, out, _NO_PARENTS)
         return b"".join(out)
 
-    def _walk(self, value: Any, out: list[bytes], fps: Mapping[Node, bytes | None]) -> None:
-        """Append ``value``'s encoding to ``out``; a node in it stands as its
-        fingerprint in ``fps`` (an unknown one raises :class:`_Upstream`)."""
+    def _walk(self, value: Any, out: list[bytes], fps: Mapping[Node, bytes]) -> None:
+        """Append ``value``'s encoding to ``out``; a node in it stands as what ``fps``
+        gives for it (a blank; :class:`_Collector` notes the real fingerprint)."""
         kind = type(value)
         if kind in _ATOMS:
             out.append(_dumps(value, 2))
         elif kind is FunctionNode or kind is MethodNode:
-            fingerprint = fps[value]
-            if fingerprint is None:
-                raise _Upstream(value)
-            out += (_REF, fingerprint)
+            out += (_REF, fps[value])
         elif kind is NodeItem:
-            fingerprint = fps[value.node]
-            if fingerprint is None:
-                raise _Upstream(value.node)
-            out += (_ITEM, fingerprint)
+            out += (_ITEM, fps[value.node])
             self._walk(value.indices, out, fps)
         elif kind is list or kind is tuple:
             out += (_LIST if kind is list else _TUPLE, _dumps(len(value), 2))
@@ -181,7 +175,7 @@ class _Encoder:
                 out += (_PICKLED, _pickled(value, self))
 
     def _items(
-        self, items: Iterable[tuple[Any, Any]], out: list[bytes], fps: Mapping[Node, bytes | None]
+        self, items: Iterable[tuple[Any, Any]], out: list[bytes], fps: Mapping[Node, bytes]
     ) -> None:
         pairs = list(items)
         out += (_DICT, _dumps(len(pairs), 2))
@@ -194,7 +188,7 @@ class _Encoder:
         items = sorted(self.literal(item) for item in value)
         out += (_SET, _dumps(isinstance(value, set), 2), _dumps(len(items), 2), *items)
 
-    def _subclass(self, value: Any, out: list[bytes], fps: Mapping[Node, bytes | None]) -> None:
+    def _subclass(self, value: Any, out: list[bytes], fps: Mapping[Node, bytes]) -> None:
         """A container subclass (a namedtuple, an OrderedDict, a defaultdict, a Counter,
         ...): its class, its items (which may hold nodes) and whatever else it holds."""
         out += (_TYPED, self._callable(type(value)))
@@ -219,8 +213,7 @@ class _Encoder:
     def _callable(self, value: Any) -> bytes:
         """A function or class given as a value: by its code when it is code of this
         project, by its qualified name when it comes from an installed package."""
-        target = value.func if isinstance(value, _FunctionFactory) else value
-        target = target.cls if isinstance(target, _ClassFactory) else target
+        target = _undecorated(value)
         if _installed(getattr(target, "__module__", None)):
             return _NAMED + _qualified(target).encode() + _END
         return _CODE + self.code(target)
@@ -365,11 +358,8 @@ class _Encoder:
         if isinstance(target, functools.partial):
             extra = _TYPED + b"partial" + self.literal((target.args, target.keywords))
             target = target.func
-        if isinstance(target, _FunctionFactory):
-            target = target.func
-        elif isinstance(target, _ClassFactory):
-            target = target.cls
-        elif isinstance(target, functools.cached_property):
+        target = _undecorated(target)
+        if isinstance(target, functools.cached_property):
             target = target.func
         elif not isinstance(target, (types.FunctionType, type)):
             target = _wrapped_function(target)
@@ -450,6 +440,15 @@ class _Encoder:
             if reference is not None:
                 out += (name.encode(), _END, reference)
         return b"".join(out), edges
+
+
+def _undecorated(value: Any) -> Any:
+    """The function or class behind a ``@workflow`` factory (else ``value``)."""
+    if isinstance(value, _FunctionFactory):
+        return value.func
+    if isinstance(value, _ClassFactory):
+        return value.cls
+    return value
 
 
 def _wrapped_function(value: Any) -> Any:
@@ -888,8 +887,9 @@ def _code_owner(node: Node) -> Any:
     return node.func if isinstance(node, FunctionNode) else _class_of(node)
 
 
-def _arguments(node: Node, encoder: _Encoder, fingerprints: dict[Node, bytes | None]) -> bytes:
-    """The encoding of ``node``'s arguments, parents standing as their fingerprints."""
+def _arguments(node: Node, encoder: _Encoder, fingerprints: Mapping[Node, bytes]) -> bytes:
+    """The encoding of ``node``'s arguments, each parent standing as what
+    ``fingerprints`` gives for it: a blank (:data:`_NO_PARENTS`, :class:`_Collector`)."""
     deps = node._deps
     args = node.args
     kwargs = node.kwargs
@@ -899,10 +899,7 @@ def _arguments(node: Node, encoder: _Encoder, fingerprints: dict[Node, bytes | N
         else:
             body = b"W" + encoder.literal(args)
     elif deps is _DIRECT:
-        try:
-            body = b"D" + b"".join([fingerprints[parent] for parent in args])  # type: ignore[misc]
-        except TypeError:  # an unknown parent (None)
-            raise _Upstream(next(p for p in args if fingerprints[p] is None)) from None
+        body = b"D" + b"".join([fingerprints[parent] for parent in args])
     else:
         # Nodes among literals, in containers, items, keywords: argument by argument.
         out: list[bytes] = [b"G"]
@@ -912,10 +909,7 @@ def _arguments(node: Node, encoder: _Encoder, fingerprints: dict[Node, bytes | N
             if kind in _ATOMS:
                 out.append(_dumps(value, 2))
             elif kind is FunctionNode or kind is MethodNode:  # _walk's case, inlined
-                fingerprint = fingerprints[value]
-                if fingerprint is None:
-                    raise _Upstream(value)
-                out += (_REF, fingerprint)
+                out += (_REF, fingerprints[value])
             else:
                 walk(value, out, fingerprints)
         if kwargs:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from functionfuse._errors import ConfigurationError, FunctionFuseWarning
 from functionfuse._nodes import ClassNode, MethodNode, Node
+from functionfuse._storage import warn_unusable
 from functionfuse.hookspecs import Storage
 
 if TYPE_CHECKING:
@@ -195,7 +196,7 @@ class ResumePlan:
                 read = found[name]
                 if isinstance(read, Exception):
                     # Damaged or planted: warned about as a read would be, then re-run.
-                    _warn_unusable(self.workflow.workflow_name, name, read)
+                    warn_unusable(self.workflow.workflow_name, name, read, stacklevel=5)
                     self._stamps[name] = _DAMAGED
                 else:
                     self._stamps[name] = read
@@ -283,15 +284,6 @@ class _Mark:
 _DAMAGED: Final = _Mark()
 #: The stamp of a listed result that was gone when its header was read.
 _GONE: Final = _Mark()
-
-
-def _warn_unusable(workflow_name: str, task_name: str, error: Exception) -> None:
-    warnings.warn(
-        f"stored result of node {task_name!r} in workflow {workflow_name!r} is not "
-        f"usable ({error}); running the node again.",
-        FunctionFuseWarning,
-        stacklevel=6,
-    )
 
 
 def _listing(names: list[str], limit: int = 3) -> str:

@@ -8,7 +8,7 @@ from typing import Any, Final
 from functionfuse._errors import FunctionFuseWarning, StorageIntegrityError
 from functionfuse.hookspecs import Storage
 
-__all__ = ["MISSING", "read_stored"]
+__all__ = ["MISSING", "read_stored", "warn_unusable"]
 
 
 class _Missing:
@@ -35,10 +35,18 @@ def read_stored(storage: Storage, workflow_name: str, task_name: str) -> Any:
     except FileNotFoundError:
         return MISSING
     except StorageIntegrityError as error:
-        warnings.warn(
-            f"stored result of node {task_name!r} in workflow {workflow_name!r} is not "
-            f"usable ({error}); running the node again.",
-            FunctionFuseWarning,
-            stacklevel=2,
-        )
+        warn_unusable(workflow_name, task_name, error, stacklevel=3)
         return MISSING
+
+
+def warn_unusable(
+    workflow_name: str, task_name: str, error: Exception, stacklevel: int = 2
+) -> None:
+    """Warn that a stored result cannot be used (damaged, unsigned...): the node runs
+    again. ``stacklevel`` as for :func:`warnings.warn`, counted from the caller."""
+    warnings.warn(
+        f"stored result of node {task_name!r} in workflow {workflow_name!r} is not "
+        f"usable ({error}); running the node again.",
+        FunctionFuseWarning,
+        stacklevel=stacklevel + 1,
+    )
