@@ -139,3 +139,41 @@ def test_a_bad_resume_value_fails_before_anything_runs(tmp_path: Path) -> None:
     with pytest.raises(ff.ConfigurationError, match=r"'lineage'.*'by name'"):
         wf.run(resume="by name")
     assert counter.counts() == {}
+
+
+class _ReplaceWhenSkipped:
+    """Replaces a stored result, as another run of other code would, right after the
+    driver reports it as taken from storage (before a worker reads it)."""
+
+    def __init__(self, storage: Any, node: str) -> None:
+        self.storage = storage
+        self.node = node
+
+    @hookimpl
+    def functionfuse_node_finish(self, node_name: str, from_storage: bool) -> None:
+        if node_name == self.node and from_storage:
+            self.storage.save("lineage", node_name, [100, 200], fingerprint=b"ff1:" + bytes(64))
+
+
+@pytest.mark.parametrize("storage_resource", [None, "storage_disk"])
+def test_a_result_replaced_during_the_run_is_not_used(
+    tmp_path: Path, storage_resource: str | None
+) -> None:
+    """Issue 20, 1: a worker reads a stored parent only if it still has the fingerprint
+    the driver planned on; else the node runs again (never a value of other code)."""
+    counter = Counter(tmp_path)
+    storage = ff.storage_factory(str(tmp_path / "store"))
+    options = {"storage_resource": storage_resource}
+    assert ray_run(counter, 2, storage, **options) == "sum: 12"
+    storage.remove_task("lineage", "scale")  # scale runs next time, reading load
+    counter.clear()
+    replace = _ReplaceWhenSkipped(storage, "load")
+    manager = ff.get_plugin_manager()
+    manager.register(replace)
+    try:
+        with pytest.warns(ff.FunctionFuseWarning, match="'load'.*another fingerprint"):
+            assert ray_run(counter, 2, storage, **options) == "sum: 12"
+    finally:
+        manager.unregister(replace)
+    assert counter.counts() == {"load": 1, "scale": 1}
+    assert storage.read_task("lineage", "load") == [0, 1, 2, 3]

@@ -322,14 +322,12 @@ class _Run:
                 and (settings is None or settings.get(STORAGE, True))
             ):
                 assert self.plan is not None, "a run with a storage has a plan"
-                save_result(
+                result = save_result(
                     self.storage, workflow.workflow_name, name, result, self.plan.stamp(node)
                 )
                 # Saved: if its value is dropped and needed again later (by a stored
                 # node found unreadable and run again), it is read, not run again.
                 self.stored.add(name)
-                if self.storage.always_read:
-                    result = self.storage.read_task(workflow.workflow_name, name)
         except NodeExecutionError:
             raise  # a parent recomputed on demand failed: already named
         except Exception as error:
@@ -433,7 +431,10 @@ class _Run:
             and name in self.stored
             and (settings is None or settings.get(STORAGE, True))
         ):
-            value = read_stored(storage, workflow.workflow_name, name)
+            assert self.plan is not None, "a run with a storage has a plan"
+            value = read_stored(
+                storage, workflow.workflow_name, name, fingerprint=self.plan.expected(node)
+            )
             if value is not MISSING:
                 return value
             self.stored.discard(name)

@@ -474,7 +474,7 @@ class RunAttempt:
         ref = (
             remote_helpers()["read"]
             .options(**self.storage_options)
-            .remote(storage, self.workflow_name, name)
+            .remote(storage, self.workflow_name, name, (), self._expected(parent))
         )
         self.refs[parent] = ref
         self.remaining[parent] = self._consumers(parent)
@@ -482,6 +482,10 @@ class RunAttempt:
             self.leaf_refs[parent] = ref  # read once, also for the results
         if self.tracking:
             self.watcher.refs.append(ref)
+
+    def _expected(self, node: Node) -> bytes | None:
+        """The fingerprint a stored result of ``node`` must still have when read."""
+        return self.plan.expected(node) if self.plan is not None else None
 
     def _suspects(self, name: str) -> set[str]:
         """The nodes whose task's death could have failed node ``name``: its ancestors,
@@ -516,7 +520,13 @@ class RunAttempt:
                 ref = (
                     helpers["read"]
                     .options(**self.storage_options)
-                    .remote(self.storage, self.workflow_name, self.workflow.name_of(node), indices)
+                    .remote(
+                        self.storage,
+                        self.workflow_name,
+                        self.workflow.name_of(node),
+                        indices,
+                        self._expected(node),
+                    )
                 )
             elif indices:
                 ref = helpers["select"].remote(ref, indices)

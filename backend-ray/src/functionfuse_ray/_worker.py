@@ -27,10 +27,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, final
 
-from functionfuse import StorageIntegrityError
+from functionfuse import StaleResultError, StorageIntegrityError
 from functionfuse.hookspecs import Storage
-from functionfuse.runtime import Retries, read_fingerprints, resolve_arguments
-from functionfuse.runtime import save_result as save_stamped
+from functionfuse.runtime import Retries, read_fingerprints, resolve_arguments, save_result
 
 __all__ = [
     "ATTEMPTS_ATTRIBUTE",
@@ -42,7 +41,6 @@ __all__ = [
     "execute",
     "read_stored_result",
     "save_pinned",
-    "save_result",
     "select_item",
     "storage_fingerprints",
     "storage_setup",
@@ -238,17 +236,6 @@ class ActorHost:
         """Nothing; fails when the constructor failed, which the driver waits on."""
 
 
-def save_result(
-    storage: Storage, workflow_name: str, name: str, result: Any, stamp: bytes | None
-) -> Any:
-    """Save a node's result (and its fingerprint stamp) where the task runs; with
-    ``always_read``, read it back."""
-    save_stamped(storage, workflow_name, name, result, stamp)
-    if storage.always_read:
-        return storage.read_task(workflow_name, name)
-    return result
-
-
 def save_pinned(
     storage: Storage, workflow_name: str, name: str, result: Any, stamp: bytes | None
 ) -> tuple[Any, None]:
@@ -265,18 +252,26 @@ def save_pinned(
 
 
 def read_stored_result(
-    storage: Storage, workflow_name: str, name: str, indices: tuple[Any, ...] = ()
+    storage: Storage,
+    workflow_name: str,
+    name: str,
+    indices: tuple[Any, ...] = (),
+    fingerprint: bytes | None = None,
 ) -> Any:
     """A stored result (or an item of it), read where the task runs.
 
-    A result that has gone missing or cannot be trusted raises
-    :class:`StaleStoredResult`; the driver then runs the node again.
+    A result that has gone missing, cannot be trusted or was replaced by one with
+    another ``fingerprint`` than the run planned on raises :class:`StaleStoredResult`;
+    the driver then runs the node again.
     """
     try:
-        value = storage.read_task(workflow_name, name)
+        if fingerprint is None:
+            value = storage.read_task(workflow_name, name)
+        else:
+            value = storage.read_task(workflow_name, name, fingerprint=fingerprint)  # type: ignore[call-arg]
     except FileNotFoundError as error:
         raise StaleStoredResult(name, f"it disappeared ({error})") from None
-    except StorageIntegrityError as error:
+    except (StorageIntegrityError, StaleResultError) as error:
         raise StaleStoredResult(name, str(error)) from None
     except BaseException as error:
         _mark(error, name)

@@ -13,6 +13,7 @@ __all__ = [
     "FunctionFuseWarning",
     "GraphError",
     "NodeExecutionError",
+    "StaleResultError",
     "StorageError",
     "StorageIntegrityError",
     "UnknownComponentError",
@@ -78,6 +79,15 @@ class StorageError(FunctionFuseError):
 
 class StorageIntegrityError(StorageError):
     """A stored result is corrupt, truncated, of an unknown format or not signed."""
+
+
+class StaleResultError(StorageError):
+    """A stored result was saved with another fingerprint than the reader expects.
+
+    Raised by ``read_task(..., fingerprint=...)`` when another run (other code, other
+    arguments) replaced the result after this run decided to use it: the node runs
+    again rather than use a value of another version.
+    """
 
 
 class FunctionFuseWarning(UserWarning):

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from functionfuse._errors import ConfigurationError, FunctionFuseWarning
+from functionfuse._errors import ConfigurationError, FunctionFuseWarning, StaleResultError
 from functionfuse._nodes import ClassNode, MethodNode, Node
 from functionfuse._storage import warn_unusable
 from functionfuse.hookspecs import Storage
@@ -57,16 +57,22 @@ def check_resume(value: object, where: str) -> ResumeMode:
 
 def fingerprinting(storage: Storage) -> bool:
     """Whether ``storage`` keeps fingerprints: it reads them (``read_fingerprints`` or
-    ``read_fingerprint``) and its ``save`` takes ``fingerprint=`` — the storages of
-    functionfuse-fs do; a subclass whose ``save`` override dropped the keyword does not.
+    ``read_fingerprint``), its ``save`` takes ``fingerprint=`` and its ``read_task``
+    takes ``fingerprint=`` (a result is used only if it is still the one planned on) —
+    the storages of functionfuse-fs do; a subclass whose override dropped the keyword
+    does not.
     """
     if not (
         callable(getattr(storage, "read_fingerprints", None))
         or callable(getattr(storage, "read_fingerprint", None))
     ):
         return False
+    return _takes_fingerprint(storage.save) and _takes_fingerprint(storage.read_task)
+
+
+def _takes_fingerprint(method: Callable[..., Any]) -> bool:
     try:
-        parameters = inspect.signature(storage.save).parameters.values()
+        parameters = inspect.signature(method).parameters.values()
     except (TypeError, ValueError):  # no signature to read: trust the read methods
         return True
     return any(
@@ -98,9 +104,30 @@ def read_fingerprints(
 
 def save_result(
     storage: Storage, workflow_name: str, task_name: str, result: Any, stamp: bytes | None
-) -> None:
+) -> Any:
     """``storage.save``, with the node's stamp when there is one (a storage that keeps
-    no fingerprints never gets the keyword)."""
+    no fingerprints never gets the keyword); returns the value consumers get: ``result``,
+    or with ``storage.always_read`` the result as read back — checked to be the one just
+    saved (if another run replaced it in between, this one is saved and read again).
+    """
+    _save(storage, workflow_name, task_name, result, stamp)
+    if not storage.always_read:
+        return result
+    if stamp is None:
+        return storage.read_task(workflow_name, task_name)
+    read: Callable[..., Any] = storage.read_task
+    try:
+        return read(workflow_name, task_name, fingerprint=stamp)
+    except StaleResultError:
+        # Replaced between the save and the read: this run's result is the right one
+        # for it. A second replacement in that window fails the node (StaleResultError).
+        _save(storage, workflow_name, task_name, result, stamp)
+        return read(workflow_name, task_name, fingerprint=stamp)
+
+
+def _save(
+    storage: Storage, workflow_name: str, task_name: str, result: Any, stamp: bytes | None
+) -> None:
     if stamp is None:
         storage.save(workflow_name, task_name, result)
     else:
@@ -248,6 +275,13 @@ class ResumePlan:
         """What to save with ``node``'s result (``None``: save without a fingerprint)."""
         lineage = self.lineage
         return lineage.stamp(node) if lineage is not None else None
+
+    def expected(self, node: Node) -> bytes | None:
+        """The fingerprint a stored result of ``node`` must have to be used when it is
+        read (``read_stored(..., fingerprint=)``): the one this plan decided on, so that
+        a result another run replaced since is never used. ``None``: any result will do
+        (resume by name, or a storage that keeps no fingerprints)."""
+        return self.stamp(node) if self.mode != "name" else None
 
     def _warn_unknown(self) -> None:
         lineage = self.lineage

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any, Final
 
-from functionfuse._errors import FunctionFuseWarning, StorageIntegrityError
+from functionfuse._errors import FunctionFuseWarning, StaleResultError, StorageIntegrityError
 from functionfuse.hookspecs import Storage
 
 __all__ = ["MISSING", "read_stored", "warn_unusable"]
@@ -24,17 +24,23 @@ class _Missing:
 MISSING: Final = _Missing()
 
 
-def read_stored(storage: Storage, workflow_name: str, task_name: str) -> Any:
+def read_stored(
+    storage: Storage, workflow_name: str, task_name: str, *, fingerprint: bytes | None = None
+) -> Any:
     """The stored result of a node, or :data:`MISSING` when the node has to run.
 
     A result that cannot be trusted (corrupt, truncated, unsigned...) is not used: the
-    node runs again and its new result replaces the bad one, with a warning.
+    node runs again and its new result replaces the bad one, with a warning. So is a
+    result saved with another ``fingerprint`` than the one given (the one the run's plan
+    decided on): another run replaced it since, with a value of other code or inputs.
     """
     try:
-        return storage.read_task(workflow_name, task_name)
+        if fingerprint is None:
+            return storage.read_task(workflow_name, task_name)
+        return storage.read_task(workflow_name, task_name, fingerprint=fingerprint)  # type: ignore[call-arg]
     except FileNotFoundError:
         return MISSING
-    except StorageIntegrityError as error:
+    except (StorageIntegrityError, StaleResultError) as error:
         warn_unusable(workflow_name, task_name, error, stacklevel=3)
         return MISSING
 

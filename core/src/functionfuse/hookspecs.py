@@ -208,6 +208,10 @@ class Storage(Protocol):
     ``read_task`` raises ``FileNotFoundError`` when nothing is stored under the name and
     :class:`functionfuse.StorageIntegrityError` when what is stored cannot be trusted.
     Backends treat the first as "run the node" and the second as "warn, run the node".
+    A storage that keeps fingerprints (``save(..., fingerprint=)``, ``read_fingerprints``)
+    also takes ``read_task(..., fingerprint=)``: it then returns the result only if it
+    was saved with that fingerprint, and raises :class:`functionfuse.StaleResultError`
+    (treated like an integrity error) otherwise.
     A storage kind is published under the ``functionfuse.storage`` entry-point group as
     a class; :func:`functionfuse.storage_factory` calls its ``from_config(options)`` or
     ``from_url(url, options)`` classmethod when it has them, else the class itself.

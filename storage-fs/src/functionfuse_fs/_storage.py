@@ -8,7 +8,12 @@ from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any, ClassVar, NoReturn
 
-from functionfuse import ConfigurationError, StorageError, StorageIntegrityError
+from functionfuse import (
+    ConfigurationError,
+    StaleResultError,
+    StorageError,
+    StorageIntegrityError,
+)
 from functionfuse_fs._config import (
     LOCAL_PROTOCOLS,
     Options,
@@ -313,18 +318,25 @@ class FileStorage:
                 f"{workflow_name!r} to {files.display(path)}: {type(exc).__name__}: {exc}"
             ) from exc
 
-    def read_task(self, workflow_name: str, task_name: str) -> Any:
+    def read_task(
+        self, workflow_name: str, task_name: str, *, fingerprint: bytes | str | None = None
+    ) -> Any:
         """The stored result of ``task_name``.
 
         Raises ``FileNotFoundError`` when nothing is stored and
         :class:`functionfuse.StorageIntegrityError` when what is stored is corrupt,
         truncated, of another format, unsigned or signed differently — all checked
-        before anything is unpickled.
+        before anything is unpickled. With ``fingerprint``, the result is returned only
+        if it was saved with exactly that fingerprint; else
+        :class:`functionfuse.StaleResultError` is raised, also before unpickling (the
+        file read is the one returned: no other run can replace it in between).
         """
         folder = self._folder(workflow_name)
         filename = encode_name(task_name)
         path = self._files.join(folder, filename)
         data = self._read(workflow_name, task_name, path)
+        if fingerprint is not None:
+            self._check_fingerprint(workflow_name, task_name, path, data, fingerprint)
         try:
             stream, buffers = verify(data, self._signer, workflow_name, task_name)
         except FormatError as exc:
@@ -575,6 +587,30 @@ class FileStorage:
             self._not_found(workflow_name, task_name, path)
         except IsADirectoryError:
             self._untrusted(workflow_name, task_name, path, "it is a folder, not a file")
+
+    def _check_fingerprint(
+        self,
+        workflow_name: str,
+        task_name: str,
+        path: str,
+        data: bytearray,
+        expected: bytes | str,
+    ) -> None:
+        """Raise StaleResultError unless ``data`` was saved with fingerprint ``expected``."""
+        if isinstance(expected, str):
+            expected = expected.encode("utf-8", "surrogatepass")
+        try:
+            stored = parse_header(data).fingerprint
+        except FormatError as exc:
+            self._untrusted(workflow_name, task_name, path, str(exc))
+        if stored != expected:
+            raise StaleResultError(
+                f"the stored result of task {task_name!r} of workflow {workflow_name!r} "
+                f"({self._files.display(path)}) was saved with another fingerprint than "
+                "the one expected: another run, with other code, arguments or upstream "
+                "results, replaced it. Run the node again (a backend resuming the "
+                "workflow does so itself)."
+            )
 
     def _header_at(self, path: str) -> ResultHeader:
         return self._header_from(path, self._files.read_head(path, HEADER_PROBE))

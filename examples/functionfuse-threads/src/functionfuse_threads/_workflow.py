@@ -214,7 +214,7 @@ class _Run:
         batch = [p for p in dict.fromkeys(parents) if type(p) is not ClassNode]
         while batch:
             requested.update(batch)
-            futures = {pool.submit(self._read, self.names[node]): node for node in batch}
+            futures = {pool.submit(self._read, node): node for node in batch}
             batch = []
             for future in futures:
                 node = futures[future]
@@ -239,11 +239,17 @@ class _Run:
             raise self._error()
         return seconds
 
-    def _read(self, name: str) -> _Outcome:
+    def _read(self, node: Node) -> _Outcome:
         """Pool side: one stored result (``MISSING`` when its node has to run)."""
         start = perf_counter()
+        expected = self.plan.expected(node) if self.plan is not None else None
         try:
-            value = read_stored(self.storage, self.workflow_name, name)  # type: ignore[arg-type]
+            value = read_stored(
+                self.storage,  # type: ignore[arg-type]
+                self.workflow_name,
+                self.names[node],
+                fingerprint=expected,
+            )
         except Exception as error:
             return False, error, perf_counter() - start
         return True, value, perf_counter() - start
@@ -352,9 +358,7 @@ class _Run:
                 result = node.call(args, kwargs)  # type: ignore[attr-defined]
             storage = self.storage
             if save and storage is not None:
-                save_result(storage, self.workflow_name, name, result, stamp)
-                if storage.always_read:
-                    result = storage.read_task(self.workflow_name, name)
+                result = save_result(storage, self.workflow_name, name, result, stamp)
         except Exception as error:
             return False, error, perf_counter() - start
         return True, result, perf_counter() - start
