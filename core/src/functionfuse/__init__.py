@@ -9,7 +9,6 @@ distributions found through entry points; :func:`components` lists what is insta
 Backend authors find their toolkit in :mod:`functionfuse.runtime`.
 """
 
-from functionfuse._config import WorkflowConfig, from_config, load_config
 from functionfuse._errors import (
     ComponentLoadError,
     ConfigurationError,
@@ -29,6 +28,7 @@ from functionfuse._plugins import Plugin
 from functionfuse._progress import ProgressReporter
 from functionfuse._registry import Component, components
 from functionfuse._workflow import BaseWorkflow, Query
+from functionfuse.config import WorkflowConfig, from_config, load_config
 from functionfuse.hookspecs import Storage, hookimpl
 
 __version__ = "0.1.0"

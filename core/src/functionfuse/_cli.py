@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _error(args: argparse.Namespace, message: str) -> None:
     secrets = getattr(args, "secrets", ())  # set by the commands: see _config.secret_strings
     if secrets:
-        from functionfuse._config import scrub
+        from functionfuse.config import scrub
 
         message = scrub(message, secrets)
     sys.stderr.write(f"fuse {args.command_name}: error: {message}\n")
@@ -132,7 +132,7 @@ def _storage_failure(args: argparse.Namespace, error: Exception) -> str | None:
     if storage is not None:
         label = repr(storage)
     else:
-        from functionfuse._config import redact_url
+        from functionfuse.config import redact_url
 
         label = repr(redact_url(url or ""))
     if "://" in label and "file://" not in label:
@@ -272,11 +272,11 @@ _RESUME_CHOICES: Final = {"fingerprint": "fingerprint", "name": "name", "off": F
 
 
 def _run(args: argparse.Namespace) -> int:
-    from functionfuse._config import parse_config, read_config_file, secret_strings
     from functionfuse._overrides import apply_override
     from functionfuse._progress import ProgressReporter
     from functionfuse._render import short_repr
     from functionfuse._target import leaf_label, load_target
+    from functionfuse.config import parse_config, read_config_file, secret_strings
 
     data: dict[str, Any] = read_config_file(args.config) if args.config else {}
     if args.backend is not None:

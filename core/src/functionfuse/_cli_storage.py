@@ -7,9 +7,9 @@ import os
 import sys
 from typing import Any
 
-from functionfuse._config import url_secrets
 from functionfuse._errors import StorageError
 from functionfuse._factories import storage_factory
+from functionfuse.config import url_secrets
 from functionfuse.hookspecs import Storage
 
 __all__ = ["rm", "show", "tasks"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from functionfuse._config import _type_of, sensitive_key, toml_module
+from functionfuse._config_reading import toml_module
 from functionfuse._errors import ConfigurationError
+from functionfuse.config import describe_hidden, sensitive_key
 
 __all__ = ["apply_override", "parse_value"]
 
@@ -117,7 +118,7 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
             container = container[part]
         else:
             # Never a secret's value (see sensitive_key): only its type.
-            shown = _type_of(container) if sensitive_key(where) else repr(container)
+            shown = describe_hidden(container) if sensitive_key(where) else repr(container)
             raise ConfigurationError(
                 f"--set {key}: {where} is a value ({shown}), not a table; it has no key {part!r}."
             )
