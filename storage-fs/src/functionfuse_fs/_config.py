@@ -138,12 +138,27 @@ def _check_type(kind: str, name: str, value: object) -> None:
 
 
 def resolve_key(key: str | bytes | None) -> bytes | None:
-    """The HMAC key: ``key`` if given, else ``$FUNCTIONFUSE_STORAGE_KEY``, else None."""
+    """The HMAC key: ``key`` if given, else ``$FUNCTIONFUSE_STORAGE_KEY``, else None.
+
+    A blank key (empty or whitespace only), given or in the environment, is refused:
+    an unset CI secret expanded into the variable must not turn signing off silently.
+    """
     if key is None:
         env = os.environ.get(KEY_ENV)
-        return env.encode() if env else None
-    if not key:
+        if env is None:
+            return None
+        if not env.strip():
+            raise ConfigurationError(
+                f"the environment variable {KEY_ENV} is set but "
+                f"{'empty' if not env else 'blank (whitespace only)'}, so results would "
+                f"be stored and read unsigned. To fix: unset it (`unset {KEY_ENV}`) to "
+                "store unsigned results, or set it to a long random key, e.g. the output "
+                "of `python -c 'import secrets; print(secrets.token_hex(32))'`"
+            )
+        return env.encode()
+    if not key.strip():
         raise ConfigurationError(
-            f"the storage signing_key is empty; give a long random key, or none (and no {KEY_ENV})"
+            "the storage signing_key is empty (or whitespace only); give a long random "
+            f"key, or none (and no {KEY_ENV})"
         )
     return key.encode() if isinstance(key, str) else bytes(key)
