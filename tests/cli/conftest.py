@@ -1,6 +1,6 @@
 """Fixtures of the command-line tests: `fuse` in a subprocess, and a workflow file.
 
-Every test runs `python -m functionfuse._cli` (the `fuse` script runs the same
+Every test runs `python -m functionfuse_cli` (the `fuse` script runs the same
 ``main``) in a fresh interpreter, in its own temporary folder, so nothing of one run
 (sys.modules, sys.path, hook plugins) can leak into the next.
 """
@@ -105,7 +105,7 @@ def fuse(tmp_path: Path) -> Fuse:
             else:
                 environment[key] = value
         return subprocess.run(
-            [sys.executable, "-m", "functionfuse._cli", *args],
+            [sys.executable, "-m", "functionfuse_cli", *args],
             cwd=cwd or tmp_path,
             env=environment,
             stdin=stdin,

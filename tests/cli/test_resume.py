@@ -174,7 +174,8 @@ def test_config_resume_with_a_bad_value_names_the_file_and_key(fuse: Fuse, tmp_p
 
 
 def test_resume_with_a_backend_whose_run_does_not_take_it() -> None:
-    from functionfuse._cli import _check_takes, _Failure
+    from functionfuse_cli._errors import Failure
+    from functionfuse_cli._run import check_takes
 
     class Old:
         backend_name = "old"
@@ -186,6 +187,6 @@ def test_resume_with_a_backend_whose_run_does_not_take_it() -> None:
         def run(self, *, resume: Any = None) -> Any:
             return None
 
-    with pytest.raises(_Failure, match=r"--resume: backend 'old' \(.*Old\) does not take"):
-        _check_takes(Old(), "resume", "--resume")
-    _check_takes(New(), "resume", "--resume")
+    with pytest.raises(Failure, match=r"--resume: backend 'old' \(.*Old\) does not take"):
+        check_takes(Old(), "resume", "--resume")
+    check_takes(New(), "resume", "--resume")

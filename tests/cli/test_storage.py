@@ -155,7 +155,7 @@ def test_rm_asks_on_a_terminal(stored: Path, tmp_path: Path, answer: bytes, remo
     primary, secondary = pty.openpty()
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "functionfuse._cli", "rm", "results", "flow", "total"],
+            [sys.executable, "-m", "functionfuse_cli", "rm", "results", "flow", "total"],
             cwd=tmp_path,
             stdin=secondary,
             stdout=subprocess.PIPE,

@@ -37,6 +37,30 @@ def test_import_loads_no_heavy_module_and_scans_nothing(run_python: RunPython) -
     assert scanned > 0  # the audit hook does see a scan when one happens
 
 
+def test_import_and_config_files_load_neither_the_cli_nor_rich(
+    run_python: RunPython, tmp_path: Path
+) -> None:
+    config = tmp_path / "fuse.toml"
+    config.write_text('workflow_name = "w"\n[backend]\nname = "local"\n')
+    result = run_python(
+        f"""
+        import json, sys
+
+        import functionfuse
+
+        functionfuse.load_config({str(config)!r})  # config files are the core's own
+        print(json.dumps(sorted(
+            m for m in sys.modules
+            if m.partition(".")[0] in ("rich", "functionfuse_cli")
+            or m.startswith("functionfuse.") and any(
+                word in m for word in ("cli", "progress", "render", "target")
+            )
+        )))
+        """
+    )
+    assert json.loads(result.stdout) == []
+
+
 def pluggy_only(tmp_path: Path) -> Path:
     """A folder holding pluggy alone, for an interpreter that sees no other package."""
     folder = tmp_path / "pluggy-only"

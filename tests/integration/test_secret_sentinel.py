@@ -52,7 +52,7 @@ failed = boom(data).set_name("boom")
 RUN = """
 import logging, sys
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-from functionfuse._cli import main
+from functionfuse_cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

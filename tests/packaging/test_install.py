@@ -62,13 +62,14 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert sorted(found) == sorted(
         [
             "functionfuse",
+            "functionfuse-cli",
             "functionfuse-fs",
             "functionfuse-local",
             "functionfuse-plugins",
             "functionfuse-ray",
         ]
     )
-    assert len(list(out.glob("*.tar.gz"))) == 5  # and an sdist each
+    assert len(list(out.glob("*.tar.gz"))) == 6  # and an sdist each
     return found
 
 
@@ -85,10 +86,11 @@ class Env:
             cwd=self.work,
         )
         self.python = str(folder / "venv" / "bin" / "python")
-        self.fuse = str(folder / "venv" / "bin" / "fuse")  # the core's console script
+        self.fuse = str(folder / "venv" / "bin" / "fuse")  # functionfuse-cli's console script
 
     def install(self, *names: str, extra: tuple[str, ...] = ()) -> None:
-        """Install distributions by name from the built wheels (the core found there too)."""
+        """Install distributions by name from the built wheels (the others found there
+        too); ``extra``: more requirements, e.g. ``numpy``."""
         run(
             [
                 *uv(),
@@ -152,8 +154,6 @@ def test_core_alone_imports_and_asks_for_a_backend(core_alone: Env) -> None:
     )
     assert info == [VERSION, []]
     assert core_alone.python_json(LISTING) == []
-    listing = run([core_alone.fuse, "plugins"], cwd=core_alone.work).stdout
-    assert "backends (functionfuse.backends):\n  (none installed)" in listing
     message = core_alone.python_json(UNKNOWN.format(call='functionfuse.backend("local")'))
     assert 'pip install "functionfuse-local"' in str(message)
     message = core_alone.python_json(
@@ -162,12 +162,59 @@ def test_core_alone_imports_and_asks_for_a_backend(core_alone: Env) -> None:
     assert "functionfuse-fs[s3]" in str(message)
 
 
+def test_core_alone_is_a_library_without_the_fuse_command(core_alone: Env) -> None:
+    assert not Path(core_alone.fuse).exists()
+    info = core_alone.python_json(
+        """
+        import importlib.util, json, sys, functionfuse
+        config = functionfuse.config.parse_config  # config files are library API
+        print(json.dumps([
+            importlib.util.find_spec("functionfuse_cli") is None,
+            importlib.util.find_spec("rich") is None,
+            hasattr(functionfuse, "ProgressReporter"),
+        ]))
+        """
+    )
+    assert info == [True, True, False]
+    done = run([core_alone.python, "-m", "functionfuse_cli"], cwd=core_alone.work, check=False)
+    assert done.returncode != 0
+    assert "No module named functionfuse_cli" in done.stderr
+
+
+@pytest.fixture(scope="module")
+def core_and_cli(tmp_path_factory: pytest.TempPathFactory, wheels: dict[str, Path]) -> Env:
+    """``pip install "functionfuse[cli]"``: the extra brings functionfuse-cli (and rich)."""
+    env = Env(tmp_path_factory.mktemp("core-and-cli"), wheels)
+    env.install(extra=(f"functionfuse[cli] @ {wheels['functionfuse'].as_uri()}",))
+    return env
+
+
+def test_the_cli_extra_installs_the_fuse_command(core_and_cli: Env) -> None:
+    listing = run([core_and_cli.fuse, "plugins"], cwd=core_and_cli.work).stdout
+    assert "backends (functionfuse.backends):\n  (none installed)" in listing
+    version = run([core_and_cli.fuse, "--version"], cwd=core_and_cli.work).stdout
+    assert version.strip() == f"functionfuse {VERSION} (functionfuse-cli {VERSION})"
+    info = core_and_cli.python_json(
+        """
+        import json, sys
+        import functionfuse
+        before = sorted(m for m in ("rich", "functionfuse_cli") if m in sys.modules)
+        from functionfuse_cli import ProgressReporter
+        with ProgressReporter(quiet=True):
+            pass
+        print(json.dumps([before, ProgressReporter.__module__]))
+        """
+    )
+    assert info == [[], "functionfuse_cli._progress"]
+
+
 @pytest.fixture(scope="module")
 def grown(tmp_path_factory: pytest.TempPathFactory, wheels: dict[str, Path]) -> Env:
-    """core + local + fs (and numpy for the quickstart), grown and shrunk by the tests below,
-    which run in file order."""
+    """core + cli + local + fs (and numpy for the quickstart), grown and shrunk by the tests
+    below, which run in file order."""
     env = Env(tmp_path_factory.mktemp("grown"), wheels)
-    env.install("functionfuse", "functionfuse-local", "functionfuse-fs", extra=("numpy",))
+    names = ("functionfuse", "functionfuse-cli", "functionfuse-local", "functionfuse-fs")
+    env.install(*names, extra=("numpy",))
     return env
 
 

@@ -1,6 +1,6 @@
 """One version scheme: every distribution moves in lockstep with the core.
 
-All five distributions carry the same version, the core's ``__version__`` says it too,
+All six distributions carry the same version, the core's ``__version__`` says it too,
 and each one pins the core to that minor release (``>=X.Y.Z,<X.Y+1`` while 0.x; a 0.x
 minor release may break the plugin contract).
 """
@@ -19,7 +19,7 @@ else:  # pragma: no cover - the suite runs on 3.11+
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
-MEMBERS = ["core", "backend-local", "backend-ray", "storage-fs", "plugins"]
+MEMBERS = ["core", "cli", "backend-local", "backend-ray", "storage-fs", "plugins"]
 
 
 def project(member: str) -> dict[str, object]:
@@ -40,6 +40,13 @@ def test_each_plugin_distribution_pins_the_core_to_its_minor_release() -> None:
         assert isinstance(dependencies, list)
         pins = [d for d in dependencies if re.match(r"functionfuse\b(?!-)", d)]
         assert pins == [wanted], (member, pins)
+
+
+def test_the_cli_extra_pins_functionfuse_cli_to_the_same_minor_release() -> None:
+    major, minor, _ = (int(part) for part in functionfuse.__version__.split("."))
+    extras = project("core")["optional-dependencies"]
+    assert isinstance(extras, dict)
+    assert extras["cli"] == [f"functionfuse-cli>={functionfuse.__version__},<{major}.{minor + 1}"]
 
 
 def test_the_changelog_has_an_entry_for_this_version() -> None:

@@ -357,10 +357,12 @@ def scenario_observers(folder: str) -> object:
     functionfuse.get_plugin_manager().register(recorder)
     wf = Threads(*pipeline(), workflow_name="observed", max_workers=3)
     wf.set_storage(folder)
+    from functionfuse_cli import ProgressReporter
+
     reports = []
     for _ in range(2):
         stream = io.StringIO()
-        with functionfuse.ProgressReporter(stream=stream) as reporter:
+        with ProgressReporter(stream=stream) as reporter:
             wf.run()
         assert reporter.summary is not None
         reports.append({name: report.status for name, report in reporter.summary.nodes.items()})

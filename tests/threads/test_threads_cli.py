@@ -60,7 +60,7 @@ def flow(tmp_path: Path) -> Path:
 
 def fuse_command() -> list[str]:
     script = Path(sys.executable).with_name("fuse")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "functionfuse._cli"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "functionfuse_cli"]
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
+from types import ModuleType
 from typing import Any, Final
 
-from functionfuse._config_reading import toml_module
-from functionfuse._errors import ConfigurationError
+from functionfuse import ConfigurationError
 from functionfuse.config import describe_hidden, sensitive_key
 
 __all__ = ["apply_override", "parse_value"]
@@ -17,7 +17,7 @@ _PART: Final = re.compile(r'([^.\[\]"]+)|"([^"]*)"|\[(\d+)\]|(\.)')
 def parse_value(text: str) -> Any:
     """A TOML value (``1``, ``true``, ``"s"``, ``[1, 2]``, ``{a = 1}``), else a JSON value
     (``{"a": 1}``, ``null``), else the text itself as a string."""
-    toml = toml_module()
+    toml = _toml()
     if toml is not None:
         try:
             return toml.loads(f"value = {text}")["value"]
@@ -29,6 +29,18 @@ def parse_value(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def _toml() -> ModuleType | None:
+    """``tomllib`` (Python 3.11+) or ``tomli`` (3.10, a dependency), else None."""
+    import importlib
+
+    for name in ("tomllib", "tomli"):
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+    return None
 
 
 def _parse_key(key: str) -> list[str | int]:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import reprlib
 from collections.abc import Iterable, Iterator
-from typing import Final
+from typing import Any, Final
 
-from functionfuse._graph import connected_nodes, default_names
-from functionfuse._nodes import ClassNode, MethodNode, Node, _collect
+from functionfuse import BaseWorkflow
+from functionfuse.runtime import ClassNode, Instance, Node, NodeItem
 
 __all__ = [
     "FORMATS",
     "GRAPHVIZ_FORMATS",
+    "Drawable",
     "Edge",
+    "drawing",
     "graph_edges",
     "short_repr",
     "to_dot",
@@ -31,26 +33,73 @@ GRAPHVIZ_FORMATS: Final = ("svg", "png")
 #: ``(parent, child, is_call_order)``.
 Edge = tuple[Node, Node, bool]
 
+#: What can be drawn: a workflow, or nodes (with the whole graph they belong to).
+Drawable = BaseWorkflow | Iterable[Node | NodeItem | Instance]
+
+
+class _Drawing(BaseWorkflow):
+    """The graph of some nodes with the names a workflow gives them; never run."""
+
+    backend_name = "graph"
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("a drawing of a graph does not run")
+
+
+def drawing(leaves: Iterable[Node | NodeItem | Instance], name: str) -> BaseWorkflow:
+    """The whole graph ``leaves`` belong to, as a workflow ``name`` that only draws it.
+
+    Raises :class:`functionfuse.GraphError` when two nodes share a name, as a workflow
+    of any backend would.
+    """
+    return _Drawing(*leaves, workflow_name=name)
+
 
 def graph_edges(order: list[Node]) -> Iterator[Edge]:
-    """Every parent → child edge; ``True`` marks an edge that only orders method calls."""
+    """Every parent → child edge; ``True`` marks an edge that only orders method calls
+    (from the previous call on the same instance, which it does not take as an argument)."""
+    previous_call: dict[Node, Node] = {}
     for node in order:
-        data: list[Node] = []
-        _collect((node.args, node.kwargs or {}), data)  # the parents passed as arguments
-        passed = set(data)
+        if isinstance(node, ClassNode):
+            before: Node = node
+            for method in node.methods:
+                previous_call[method] = before
+                before = method
+    for node in order:
+        call_order = previous_call.get(node)
+        passed = _argument_nodes(node) if call_order is not None else ()
         for parent in node.parents:
-            call_order = isinstance(node, MethodNode) and parent is node.parents[0]
-            yield parent, node, call_order and parent not in passed
+            yield parent, node, parent is call_order and parent not in passed
 
 
-def _graph(leaves: Iterable[Node]) -> tuple[list[Node], dict[Node, str]]:
-    order = connected_nodes(leaves)
-    return order, default_names(order)
+def _argument_nodes(node: Node) -> set[Node]:
+    """The nodes ``node`` takes as arguments, also inside lists, tuples and dicts."""
+    found: set[Node] = set()
+    stack: list[object] = [node.args, node.kwargs or {}]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, Node):
+            found.add(value)
+        elif isinstance(value, NodeItem):
+            found.add(value.node)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+    return found
 
 
-def to_mermaid(leaves: Iterable[Node]) -> str:
-    """A Mermaid flowchart (paste it into Markdown on GitHub, GitLab, mermaid.live...)."""
-    order, names = _graph(leaves)
+def _graph(graph: Drawable, name: str) -> tuple[list[Node], dict[Node, str]]:
+    """Every node in graph order, and its name in the workflow (GraphError: a name clash)."""
+    workflow = graph if isinstance(graph, BaseWorkflow) else drawing(graph, name)
+    names = {node: node_name for node_name, node in workflow.graph_traversal()}
+    return list(names), names
+
+
+def to_mermaid(graph: Drawable) -> str:
+    """A Mermaid flowchart (paste it into Markdown on GitHub, GitLab, mermaid.live...) of a
+    workflow, or of the whole graph that some nodes belong to."""
+    order, names = _graph(graph, "graph")
     ids = {node: f"n{index}" for index, node in enumerate(order)}
     lines = ["flowchart TD"]
     for node in order:
@@ -63,9 +112,13 @@ def to_mermaid(leaves: Iterable[Node]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_dot(leaves: Iterable[Node], graph_name: str = "workflow") -> str:
-    """A Graphviz DOT digraph (render it with ``dot -Tsvg``)."""
-    order, names = _graph(leaves)
+def to_dot(graph: Drawable, graph_name: str | None = None) -> str:
+    """A Graphviz DOT digraph (render it with ``dot -Tsvg``) of a workflow, or of the
+    whole graph that some nodes belong to; named ``graph_name`` (default: the
+    workflow's name, else ``workflow``)."""
+    if graph_name is None:
+        graph_name = graph.workflow_name if isinstance(graph, BaseWorkflow) else "workflow"
+    order, names = _graph(graph, graph_name)
     ids = {node: f"n{index}" for index, node in enumerate(order)}
     lines = [
         f"digraph {_dot_string(graph_name)} {{",

@@ -7,10 +7,9 @@ import os
 import sys
 from typing import Any
 
-from functionfuse._errors import StorageError
-from functionfuse._factories import storage_factory
+from functionfuse import Storage, StorageError, storage_factory
 from functionfuse.config import url_secrets
-from functionfuse.hookspecs import Storage
+from functionfuse_cli._errors import EXIT_USAGE, Failure
 
 __all__ = ["rm", "show", "tasks"]
 
@@ -21,7 +20,7 @@ def _open(args: argparse.Namespace) -> Storage:
     cwd = os.getcwd()
     if "" not in sys.path and cwd not in sys.path:
         sys.path.insert(0, cwd)
-    from functionfuse._target import install_target_finder
+    from functionfuse_cli._target import install_target_finder
 
     install_target_finder()  # ... and classes of target files such as my-flow.py
     args.storage_url = args.storage  # an error from here on is the storage's (see main)
@@ -30,10 +29,8 @@ def _open(args: argparse.Namespace) -> Storage:
     return storage
 
 
-def _failure(message: str, code: int = 2) -> Exception:
-    from functionfuse._cli import _Failure
-
-    return _Failure(message, code)
+def _failure(message: str, code: int = EXIT_USAGE) -> Exception:
+    return Failure(message, code)
 
 
 def _preview(names: list[str], limit: int = 10) -> str:
@@ -56,7 +53,7 @@ def tasks(args: argparse.Namespace) -> int:
 
 
 def show(args: argparse.Namespace) -> int:
-    from functionfuse._render import short_repr
+    from functionfuse_cli._render import short_repr
 
     storage = _open(args)
     workflow, task = args.workflow, args.task
@@ -104,12 +101,11 @@ def _fields(header: Any) -> list[tuple[str, str]]:
 
 def _fingerprint(value: bytes) -> str:
     """A stamp of functionfuse's fingerprints read as its parts; other bytes as hex."""
-    from functionfuse._fingerprint import FORMAT, describe_stamp  # not at import time
+    from functionfuse.lineage import describe_stamp  # not at import time
 
-    if value.startswith(FORMAT):
-        described = describe_stamp(value)
-        if described != value.hex():  # the stamp's layout: its parts
-            return described
+    described = describe_stamp(value)
+    if described != value.hex():  # a stamp of the core's layout: its parts
+        return described
     return value[:32].hex() + ("..." if len(value) > 32 else "")
 
 

@@ -31,16 +31,8 @@ from collections.abc import Iterator
 from types import ModuleType, TracebackType
 from typing import Any, Final, final
 
-from functionfuse import _nodes
-from functionfuse._errors import ConfigurationError
-from functionfuse._nodes import (
-    ClassNode,
-    Instance,
-    Node,
-    NodeItem,
-    _ClassFactory,
-    _FunctionFactory,
-)
+from functionfuse import ConfigurationError, workflow
+from functionfuse.runtime import ClassNode, Instance, Node, NodeItem
 
 __all__ = ["Leaf", "Target", "TargetError", "leaf_label", "load_target", "split_target"]
 
@@ -97,7 +89,7 @@ def load_target(spec: str) -> Target:
     where, name = split_target(spec)
     modules_before = set(sys.modules)
     # Nodes created before the module runs are not its own (see _module_leaves).
-    first_seq: int | None = next(_nodes._sequence)
+    first_seq: int | None = _creation_mark()
     if _is_file(where):
         module = _load_file(where)
     else:
@@ -123,6 +115,26 @@ def load_target(spec: str) -> Target:
                 f"{where}:NAME, or leave out ':NAME' to run the module's leaf nodes."
             ) from None
     return Target(spec, module, _leaves_of(value, f"{where}:{name}", call=True))
+
+
+def _nothing() -> None:
+    """What the throw-away node of :func:`_creation_mark` calls (it never runs)."""
+
+
+class _Nothing:
+    """A class decorated once to learn the type ``@workflow`` gives a class."""
+
+
+def _creation_mark() -> int:
+    """A number below ``seq`` of every node made from now on: the core numbers nodes in
+    creation order (``Node.seq``), so a throw-away node made now gives it."""
+    return workflow(_nothing)().seq
+
+
+def _decorated_types() -> tuple[type, type]:
+    """The types of what ``@workflow`` makes of a function and of a class (private to
+    the core: learnt by decorating, never imported)."""
+    return type(workflow(_nothing)), type(workflow(_Nothing))
 
 
 # -- loading ----------------------------------------------------------------------------
@@ -270,8 +282,9 @@ def _leaves_of(value: object, what: str, *, call: bool) -> tuple[Leaf, ...]:
                     "a workflow node."
                 )
         return tuple(value)
-    if isinstance(value, (_FunctionFactory, _ClassFactory)):
-        kind = "function" if isinstance(value, _FunctionFactory) else "class"
+    function_type, class_type = _decorated_types()
+    if isinstance(value, (function_type, class_type)):
+        kind = "function" if isinstance(value, function_type) else "class"
         raise TargetError(
             f"{what} is a @workflow {kind}: calling it builds one node. Name a node, a "
             "list of nodes, or a plain function (not decorated) that builds the graph "

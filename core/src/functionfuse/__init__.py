@@ -6,7 +6,9 @@ a backend (``functionfuse.backend("local")``, ``"ray"``, ...) runs it, a storage
 (:func:`plugin`) run around nodes. Backends, storages and plugins are separate
 distributions found through entry points; :func:`components` lists what is installed.
 :func:`from_config` builds a configured workflow from a TOML/JSON config file.
-Backend authors find their toolkit in :mod:`functionfuse.runtime`.
+Backend authors find their toolkit in :mod:`functionfuse.runtime`. The ``fuse``
+command and the progress display live in ``functionfuse-cli``
+(``pip install "functionfuse[cli]"``), which this package never imports.
 """
 
 from functionfuse._errors import (
@@ -25,7 +27,6 @@ from functionfuse._factories import backend, plugin, storage_factory
 from functionfuse._hooks import get_plugin_manager
 from functionfuse._nodes import task, workflow
 from functionfuse._plugins import Plugin
-from functionfuse._progress import ProgressReporter
 from functionfuse._registry import Component, components
 from functionfuse._workflow import BaseWorkflow, Query
 from functionfuse.config import WorkflowConfig, from_config, load_config
@@ -43,7 +44,6 @@ __all__ = [
     "GraphError",
     "NodeExecutionError",
     "Plugin",
-    "ProgressReporter",
     "Query",
     "StaleResultError",
     "Storage",

@@ -75,6 +75,14 @@ class Component:
         """``backend``, ``storage kind``, ``node plugin`` or ``hook plugin``."""
         return _KIND.get(self.group, self.group)
 
+    def load(self) -> Any:
+        """Import and return the object it registers (a class, a factory, a module...).
+
+        Raises :class:`ComponentLoadError` naming the distribution, the cause chained,
+        when the import fails; ``fuse plugins --check`` reports that.
+        """
+        return load_component(self.group, self.name)
+
 
 # Scanning every installed distribution costs milliseconds, so the scan is cached for
 # as long as sys.path is unchanged (a test or notebook that extends sys.path rescans).

@@ -13,7 +13,7 @@ import pytest
 
 import functionfuse
 from functionfuse import NodeExecutionError, get_plugin_manager, workflow
-from functionfuse._progress import ProgressReporter, RunSummary
+from functionfuse_cli import ProgressReporter, RunSummary
 from functionfuse_local import LocalWorkflow
 
 
@@ -317,7 +317,7 @@ def test_without_rich_live_falls_back_to_plain_and_import_stays_light() -> None:
         sys.modules["rich"] = None  # as if rich were not installed
         import functionfuse
         from functionfuse import workflow
-        from functionfuse._progress import ProgressReporter
+        from functionfuse_cli import ProgressReporter
 
         @workflow
         def one():
@@ -336,7 +336,7 @@ def test_without_rich_live_falls_back_to_plain_and_import_stays_light() -> None:
         """
         import io, sys
         import functionfuse
-        from functionfuse._progress import ProgressReporter
+        from functionfuse_cli import ProgressReporter
         with ProgressReporter(stream=io.StringIO()):
             pass
         print(sorted(m for m in sys.modules if m == "rich" or m.startswith("rich.")))
@@ -345,5 +345,10 @@ def test_without_rich_live_falls_back_to_plain_and_import_stays_light() -> None:
     assert out.strip() == "[]"
 
 
-def test_public_name() -> None:
-    assert functionfuse.ProgressReporter is ProgressReporter
+def test_public_names() -> None:
+    import functionfuse_cli
+    from functionfuse_cli import _progress, _summary
+
+    assert functionfuse_cli.ProgressReporter is _progress.ProgressReporter
+    assert functionfuse_cli.RunSummary is _summary.RunSummary
+    assert not hasattr(functionfuse, "ProgressReporter")  # it left the core

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from functionfuse import FunctionFuseWarning, workflow
-from functionfuse._progress import ProgressReporter, RunSummary
+from functionfuse_cli import ProgressReporter, RunSummary
 from functionfuse_local import LocalWorkflow
 
 

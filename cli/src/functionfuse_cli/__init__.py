@@ -1,0 +1,24 @@
+"""functionfuse-cli: the ``fuse`` command, live progress and graph pictures for functionfuse.
+
+``fuse run``, ``fuse graph``, ``fuse plugins``, ``fuse tasks``, ``fuse show`` and
+``fuse rm`` (see ``fuse --help``; :func:`main` runs the command from Python).
+:class:`ProgressReporter` shows the progress of runs started in a ``with`` block and a
+summary table at its end; :func:`to_mermaid` and :func:`to_dot` draw a graph as text.
+The core, ``functionfuse``, never imports this package.
+"""
+
+from functionfuse_cli._cli import main
+from functionfuse_cli._progress import NodeReport, ProgressReporter, RunSummary
+from functionfuse_cli._render import to_dot, to_mermaid
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NodeReport",
+    "ProgressReporter",
+    "RunSummary",
+    "__version__",
+    "main",
+    "to_dot",
+    "to_mermaid",
+]
