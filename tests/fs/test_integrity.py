@@ -62,6 +62,10 @@ def damaged(good: bytes) -> dict[str, bytes]:
     }
 
 
+#: Damage that leaves the header whole: the file is still listed as a result.
+HEADER_INTACT = {"truncated", "digest cut off", "extra bytes", "flipped bit"}
+
+
 def test_damaged_results_are_refused(storage: FileStorage, place: Any) -> None:
     storage.save("wf", "t", list(range(100)))
     good = place.read_raw("wf", "t")
@@ -72,8 +76,9 @@ def test_damaged_results_are_refused(storage: FileStorage, place: Any) -> None:
         message = str(info.value)
         assert "task 't' of workflow 'wf'" in message, case
         assert "remove_task('wf', 't')" in message, case
-    assert storage.list_tasks("wf") == ["t"]  # still there, still removable
-    storage.remove_task("wf", "t")
+        # Listed only while its header names the task (issue 20, defect 3)...
+        assert storage.list_tasks("wf") == (["t"] if case in HEADER_INTACT else []), case
+    storage.remove_task("wf", "t")  # ...and removable by its name, as the message says
     assert place.all_files() == []
 
 

@@ -223,6 +223,6 @@ def test_resumed_local_workflow_keeps_every_nodes_seed(tmp_path: Any) -> None:
     assert run(storage) == full
     # A result found corrupt when read runs again with the seed it had too.
     path = tmp_path / "resumed" / "n1"
-    path.write_bytes(path.read_bytes()[:10])
+    path.write_bytes(path.read_bytes()[:-1])  # its header intact: still a stored result
     with pytest.warns(ff.FunctionFuseWarning, match="'n1'"):
         assert run(storage) == full

@@ -210,12 +210,19 @@ def resume_steps(backend: Any, root: Path) -> list[Any]:
     step("stored")
     storage.remove_task("resume", "add_1")
     step("a call of the chain missing")
-    (folder / "combine").write_bytes(b"not a stored result")
+
+    def corrupt(name: str) -> None:
+        # Past the header (its digest): a file without a result header is no stored
+        # result at all, and would simply run again, with no warning.
+        data = (folder / name).read_bytes()
+        (folder / name).write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+
+    corrupt("combine")
     step("a leaf corrupt")
-    (folder / "source").write_bytes(b"not a stored result")
-    (folder / "combine").write_bytes(b"not a stored result")
+    corrupt("source")
+    corrupt("combine")
     step("a leaf and a parent corrupt")
-    (folder / "add_2").write_bytes(b"not a stored result")
+    corrupt("add_2")
     step("the last call of the chain corrupt")
     storage.remove_task("resume", "double")
     step("a parent of stored nodes missing")

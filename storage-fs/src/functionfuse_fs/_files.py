@@ -4,6 +4,10 @@ Local paths go straight to ``os`` (fast, and fsspec is never imported); every ot
 URL goes through an fsspec filesystem. Both write a whole file or nothing:
 a temporary file in the same folder and ``os.replace`` locally, one ``pipe_file``
 (a single PUT, or a completed multipart upload) elsewhere.
+
+Symbolic links: a write replaces a link at its path (never the file it points to), a
+removal removes a link itself, and :meth:`Files.islink` tells the storage where links
+are, so that it can refuse to delete through one (see ``FileStorage``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = ["Files", "FsspecFiles", "LocalFiles", "TEMP_PREFIX"]
 #: Temporary files start with a dot, so listings skip them like every dot-file.
 TEMP_PREFIX: Final = ".tmp-"
 _CREATE: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+_READ: Final = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 #: From this size on, the digest is computed in a thread while the file is written.
 PARALLEL_TRAILER_MIN: Final = 256 * 1024
 # Object stores have no folders to create, and creating one there would create a bucket.
@@ -38,6 +43,18 @@ Bytes = bytes | bytearray | memoryview
 
 class Files(Protocol):
     """File operations on paths of one filesystem."""
+
+    @property
+    def has_links(self) -> bool:
+        """Whether paths here may be symbolic links (False: :meth:`islink` is always
+        False, and costs nothing)."""
+
+    def islink(self, path: str) -> bool:
+        """Whether ``path`` itself is a symbolic link (or a Windows junction), wherever
+        it points; False when nothing is there."""
+
+    def list_links(self, folder: str) -> list[str]:
+        """Names of the symbolic links in ``folder``; ``[]`` if it does not exist."""
 
     def join(self, folder: str, name: str) -> str: ...
 
@@ -67,9 +84,23 @@ class Files(Protocol):
 
     def list_folders(self, folder: str) -> list[str]: ...
 
-    def remove_file(self, path: str) -> None: ...
+    def remove_file(self, path: str) -> None:
+        """Remove the file ``path``; a link is removed itself, not what it points to."""
 
-    def remove_tree(self, path: str) -> None: ...
+    def remove_tree(self, path: str) -> None:
+        """Remove the folder ``path`` and everything in it, removing the links in it
+        rather than following them; nothing happens if it does not exist."""
+
+
+def _isjunction(path: str) -> bool:
+    # os.path.isjunction is new in Python 3.12; older ones see no junctions.
+    isjunction: Callable[[str], bool] | None = getattr(os.path, "isjunction", None)
+    return isjunction is not None and isjunction(path)
+
+
+def _entry_is_link(entry: os.DirEntry[str]) -> bool:
+    is_junction: Callable[[], bool] | None = getattr(entry, "is_junction", None)
+    return entry.is_symlink() or (is_junction is not None and is_junction())
 
 
 @final
@@ -80,6 +111,20 @@ class LocalFiles:
 
     def __init__(self, fsync: bool) -> None:
         self.fsync = fsync
+
+    @property
+    def has_links(self) -> bool:
+        return True
+
+    def islink(self, path: str) -> bool:
+        return os.path.islink(path) or _isjunction(path)
+
+    def list_links(self, folder: str) -> list[str]:
+        try:
+            with os.scandir(folder) as entries:
+                return [e.name for e in entries if _entry_is_link(e)]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
 
     def join(self, folder: str, name: str) -> str:
         # Names are single, encoded path components: no os.path.join needed.
@@ -153,7 +198,7 @@ class LocalFiles:
     def read_head(self, path: str, size: int) -> bytes:
         # os.open/os.read: half the cost of a buffered open() for a few bytes, which
         # counts when a resume reads the header of every stored result.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        fd = os.open(path, _READ)
         try:
             return os.read(fd, size)
         finally:
@@ -190,6 +235,8 @@ class LocalFiles:
         os.remove(path)
 
     def remove_tree(self, path: str) -> None:
+        # rmtree removes the links inside without following them (and refuses a link
+        # at ``path``: the storage checks for that first, to say what to do).
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(path)
 
@@ -260,12 +307,15 @@ def _fsync_folder(folder: str) -> None:
 class FsspecFiles:
     """Any fsspec filesystem; listings bypass fsspec's cache (other writers exist)."""
 
-    __slots__ = ("_fs", "_object_store", "_protocol")
+    __slots__ = ("_fs", "_links", "_object_store", "_protocol")
 
     def __init__(self, fs: AbstractFileSystem, protocol: str) -> None:
         self._fs = fs
         self._protocol = protocol
         self._object_store = protocol in _OBJECT_STORES
+        # Until an info() without "islink" shows that this filesystem does not report
+        # links (fsspec's local filesystem does; object stores have none).
+        self._links = not self._object_store and protocol != "memory"
 
     @classmethod
     def open(
@@ -295,6 +345,32 @@ class FsspecFiles:
             ) from exc
         return cls(fs, protocol), str(root)
 
+    @property
+    def has_links(self) -> bool:
+        return self._links
+
+    def islink(self, path: str) -> bool:
+        if not self._links:
+            return False
+        try:
+            info = self._fs.info(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        if "islink" not in info:
+            self._links = False  # links are not reported here: nothing to check
+            return False
+        return bool(info["islink"])
+
+    def list_links(self, folder: str) -> list[str]:
+        if not self._links:
+            return []
+        self._fs.invalidate_cache(folder)
+        try:
+            entries = self._fs.ls(folder, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("islink")]
+
     def join(self, folder: str, name: str) -> str:
         return f"{folder}/{name}"
 
@@ -315,6 +391,9 @@ class FsspecFiles:
         if trailer is not None:
             pieces = [*pieces, trailer()]
         data = b"".join(pieces)
+        if self._links and self.islink(path):
+            # pipe_file would write into the file the link points to: replace the link.
+            self._fs.rm_file(path)
         try:
             self._fs.pipe_file(path, data)
         except FileNotFoundError:
@@ -362,12 +441,27 @@ class FsspecFiles:
 
     def remove_file(self, path: str) -> None:
         # Object stores delete a missing key without complaint; say it like os does.
-        if not self.isfile(path):
+        if not self.isfile(path) and not self.islink(path):
             raise FileNotFoundError(path)
         self._fs.rm_file(path)
 
     def remove_tree(self, path: str) -> None:
         self._fs.invalidate_cache(path)
+        if self._links:
+            self._remove_links_in(path)
         with contextlib.suppress(FileNotFoundError):
             self._fs.rm(path, recursive=True)
         self._fs.invalidate_cache(path)
+
+    def _remove_links_in(self, path: str) -> None:
+        """Remove the links under ``path`` first, outermost first, so that a recursive
+        ``rm`` cannot follow one on a filesystem that would."""
+        try:
+            found = self._fs.find(path, withdirs=True, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        removed: list[str] = []
+        for name in sorted(found, key=len):
+            if found[name].get("islink") and not any(name.startswith(f"{r}/") for r in removed):
+                self._fs.rm_file(name)
+                removed.append(name.rstrip("/"))

@@ -278,6 +278,12 @@ class FileStorage:
         Side files are written first, then the result; a save never deletes a file, so
         concurrent saves of one task (other threads or processes) leave the result of
         one of them, whole and with its side files.
+
+        Links: a link at the result's name is replaced, never written through; side
+        files are never written through a link (StorageError). A workflow folder that is
+        a link (a workflow kept on another disk) is saved through, but there a save
+        replaces only this task's own result: anything else of that name is left, and a
+        StorageError names it.
         """
         folder = self._folder(workflow_name)
         filename = encode_name(task_name)
@@ -303,6 +309,8 @@ class FileStorage:
             ) from None
         files = self._files
         path = files.join(folder, filename)
+        if files.has_links:
+            self._check_save_links(workflow_name, task_name, folder, path, bool(side_files))
         try:
             if side_files or self._by_type:
                 self._write_side_files(folder, filename, side_files)
@@ -445,21 +453,15 @@ class FileStorage:
     def list_tasks(self, workflow_name: str, pattern: str = "*") -> list[str]:
         """Sorted names of the stored tasks of ``workflow_name`` matching the glob
         ``pattern`` (matched against the names, case-sensitively); ``[]`` for an
-        unknown workflow."""
-        folder = self._folder(workflow_name)
-        names = []
-        for filename in self._files.list_files(folder):
-            if filename.startswith("."):
-                continue
-            name = decode_name(filename)
-            if name is None:
-                name = self._hashed_name(folder, filename)
-                if name is None:
-                    continue
-            if fnmatchcase(name, pattern):
-                names.append(name)
-        names.sort()
-        return names
+        unknown workflow.
+
+        A file counts as a stored result only when its header names the task stored
+        under its file name and, when this storage has a key, says it is signed: other
+        files in the workflow's folder are neither listed nor removed by pattern. The
+        headers are read in one batch, as in :meth:`read_fingerprints`; digests are not
+        checked (a result damaged past its header is listed, and refused when read).
+        """
+        return [name for name, _ in self._results(self._folder(workflow_name), pattern)]
 
     def remove_task(
         self, workflow_name: str, task_name: str | None = None, pattern: str | None = None
@@ -468,20 +470,70 @@ class FileStorage:
 
         ``pattern`` wins when both are given (as in the original Function Fuse). A
         missing ``task_name`` raises ``FileNotFoundError``; a pattern may match nothing.
+        By name, the file stored under the task's name goes whatever it holds (a damaged
+        result too, as integrity errors advise; a link there is removed, not what it
+        points to). By pattern, only what :meth:`list_tasks` lists goes; with a key,
+        each one's signature is checked first, and those that fail are left and named
+        in a :class:`functionfuse.StorageIntegrityError` raised after the rest are gone.
         Side files go with their result (a save of the same task at the same time
         may then leave a result whose side files are gone: it is refused when read).
+
+        Nothing is removed through a link: a workflow folder or side-file folder that
+        is a symbolic link raises StorageError, naming it, before anything is removed.
         """
-        if pattern is not None:
-            for name in self.list_tasks(workflow_name, pattern):
-                self._remove(workflow_name, name)
-        elif task_name is not None:
-            self._remove(workflow_name, task_name)
-        else:
+        if task_name is None and pattern is None:
             raise TypeError("remove_task() needs a task_name or a pattern")
+        files = self._files
+        folder = self._folder(workflow_name)
+        if pattern is None:
+            assert task_name is not None
+            action = f"remove the result of task {task_name!r} of workflow {workflow_name!r}"
+        else:
+            action = f"remove the results of workflow {workflow_name!r} matching {pattern!r}"
+        self._refuse_linked_workflow(workflow_name, folder, action)
+        if pattern is None:
+            assert task_name is not None
+            targets = [(task_name, encode_name(task_name))]
+        else:
+            targets = self._results(folder, pattern)
+        side_root = files.join(folder, SIDE_FOLDER)
+        if files.has_links and targets:
+            self._refuse_side_link(side_root, action)
+            for _, filename in targets:
+                self._refuse_side_link(files.join(side_root, filename), action)
+        untrusted: list[str] = []
+        for name, filename in targets:
+            path = files.join(folder, filename)
+            if pattern is not None and self._signer.signed:
+                reason = self._signature_problem(workflow_name, name, path)
+                if reason is not None:
+                    untrusted.append(f"task {name!r} ({files.display(path)}): {reason}")
+                    continue
+            try:
+                files.remove_file(path)
+            except FileNotFoundError:
+                if pattern is None:
+                    self._not_found(workflow_name, name, path)
+                # Removed since it was listed: its side files go all the same.
+            files.remove_tree(files.join(side_root, filename))
+        if untrusted:
+            raise StorageIntegrityError(
+                f"left {len(untrusted)} stored file(s) of workflow {workflow_name!r} "
+                f"matching {pattern!r} whose signature does not check out, so they may "
+                f"not be this storage's results: {'; '.join(untrusted)}. The other "
+                "matches were removed. Look at them, and remove each by its name "
+                f"(remove_task({workflow_name!r}, TASK)) if it should go."
+            )
 
     def remove_workflow(self, workflow_name: str) -> None:
-        """Remove every stored result of ``workflow_name``; nothing happens if none."""
-        self._files.remove_tree(self._folder(workflow_name))
+        """Remove every stored result of ``workflow_name``; nothing happens if none.
+
+        A workflow folder that is a symbolic link raises StorageError (nothing is
+        deleted where it points); links inside the folder are removed, not followed.
+        """
+        folder = self._folder(workflow_name)
+        self._refuse_linked_workflow(workflow_name, folder, f"remove workflow {workflow_name!r}")
+        self._files.remove_tree(folder)
 
     def collect_garbage(self, workflow_name: str) -> int:
         """Remove the files of ``workflow_name`` that no stored result needs; return how
@@ -505,9 +557,20 @@ class FileStorage:
         result is then refused by :meth:`read_task`, and re-run by backends — never
         read wrong) or its temporary file (the save fails). It may race with itself:
         several ``collect_garbage`` calls at once, and readers, are safe.
+
+        It follows no link: a workflow folder, ``.side`` folder or task side folder
+        that is a symbolic link raises StorageError, naming it, before anything is
+        removed.
         """
         files = self._files
         folder = self._folder(workflow_name)
+        action = f"collect the garbage of workflow {workflow_name!r}"
+        self._refuse_linked_workflow(workflow_name, folder, action)
+        side_root = files.join(folder, SIDE_FOLDER)
+        if files.has_links:
+            self._refuse_side_link(side_root, action)
+            for name in files.list_links(side_root):
+                self._refuse_side_link(files.join(side_root, name), action)
         removed = 0
         results = set()
         for filename in files.list_files(folder):
@@ -515,7 +578,6 @@ class FileStorage:
                 removed += self._remove_quietly(files.join(folder, filename))
             elif not filename.startswith("."):
                 results.add(filename)
-        side_root = files.join(folder, SIDE_FOLDER)
         for filename in files.list_folders(side_root):
             side_folder = files.join(side_root, filename)
             present = files.list_files(side_folder)
@@ -540,15 +602,133 @@ class FileStorage:
             self._folders[workflow_name] = folder
         return folder
 
-    def _remove(self, workflow_name: str, task_name: str) -> None:
-        folder = self._folder(workflow_name)
-        filename = encode_name(task_name)
-        path = self._files.join(folder, filename)
+    def _results(self, folder: str, pattern: str) -> list[tuple[str, str]]:
+        """(name, file name) of the stored results in ``folder`` whose names match
+        ``pattern``, sorted by name: files whose header names their task (see
+        :meth:`list_tasks`), all headers read in one batch."""
+        files = self._files
+
+        def matches(name: str) -> bool:
+            return fnmatchcase(name, pattern)
+
+        candidates: list[tuple[str | None, str]] = []
+        for filename in files.list_files(folder):
+            if filename.startswith("."):
+                continue
+            name = decode_name(filename)
+            if name is None:
+                if not is_hashed_name(filename):
+                    continue  # no name this storage writes
+            elif not matches(name):
+                continue
+            candidates.append((name, filename))
+        if not candidates:
+            return []
+        paths = [files.join(folder, filename) for _, filename in candidates]
+        heads = files.read_heads(paths, HEADER_PROBE)
+        signed = self._signer.signed
+        found = []
+        for (name, filename), path, head in zip(candidates, paths, heads, strict=True):
+            if isinstance(head, Exception):
+                continue  # gone since listed, or unreadable: not a result to list
+            try:
+                header = self._header_from(path, head)
+            except (FormatError, OSError):
+                continue
+            if name is None:  # a hash-suffixed name: the full name is in the header
+                if self._not_a_result(header, filename) is not None:
+                    continue
+                name = header.task_name
+                if not matches(name):
+                    continue
+            elif header.task_name != name or (signed and not header.signed):
+                continue  # what _not_a_result says, without encoding the name again
+            found.append((name, filename))
+        found.sort()
+        return found
+
+    def _not_a_result(self, header: ResultHeader, filename: str) -> str | None:
+        """Why a file with ``header``, stored as ``filename``, is not a result of this
+        storage for that name; None if it is one."""
+        if encode_name(header.task_name) != filename:
+            return another_task(header.task_name)
+        if self._signer.signed and not header.signed:
+            return "it is not signed, and this storage has a key"
+        return None
+
+    def _signature_problem(self, workflow_name: str, task_name: str, path: str) -> str | None:
+        """Why the file at ``path`` is not a correctly signed result of ``task_name``;
+        None if it is one (or is gone)."""
         try:
-            self._files.remove_file(path)
+            data = self._files.read(path)
         except FileNotFoundError:
-            self._not_found(workflow_name, task_name, path)
-        self._files.remove_tree(self._side_folder(folder, filename))
+            return None
+        except OSError as exc:
+            return f"it cannot be read ({type(exc).__name__}: {exc})"
+        try:
+            verify(data, self._signer, workflow_name, task_name)
+        except FormatError as exc:
+            return str(exc)
+        return None
+
+    def _check_save_links(
+        self, workflow_name: str, task_name: str, folder: str, path: str, side_files: bool
+    ) -> None:
+        """Refuse a save that would write or replace a file through a link it must not
+        follow (see :meth:`save`)."""
+        files = self._files
+        action = f"save the result of task {task_name!r} of workflow {workflow_name!r}"
+        if side_files:
+            side_root = files.join(folder, SIDE_FOLDER)
+            self._refuse_side_link(side_root, action)
+            self._refuse_side_link(files.join(side_root, encode_name(task_name)), action)
+        if not files.islink(folder):
+            return
+        # A workflow kept on another disk: replace nothing there but this task's result.
+        reason: str | None
+        if files.islink(path):
+            reason = "it is a symbolic link"
+        else:
+            try:
+                reason = self._not_a_result(self._header_at(path), encode_name(task_name))
+            except FileNotFoundError:
+                return  # nothing to replace
+            except FormatError as exc:
+                reason = str(exc)
+            except OSError as exc:
+                reason = f"it cannot be read ({type(exc).__name__}: {exc})"
+        if reason is not None:
+            raise StorageError(
+                f"cannot {action}: the workflow's folder {files.display(folder)} is a "
+                f"symbolic link, and {files.display(path)} in it is not a stored result "
+                f"of this task ({reason}). Through a link, a save replaces nothing but "
+                "the task's own result: move that file away, or give the node another name."
+            )
+
+    def _refuse_linked_workflow(self, workflow_name: str, folder: str, action: str) -> None:
+        """Raise StorageError if ``folder``, the folder of ``workflow_name``, is a link:
+        nothing is deleted through one."""
+        files = self._files
+        if files.islink(folder):
+            raise StorageError(
+                f"cannot {action}: the folder of workflow {workflow_name!r}, "
+                f"{files.display(folder)}, is a symbolic link, and functionfuse deletes "
+                "nothing through a link (what it points to may be outside the storage "
+                f"{self._url}). Results are still read and saved through it. To remove "
+                "them, delete them where the link points; to drop the workflow from this "
+                "storage, remove the link itself (not what it points to)."
+            )
+
+    def _refuse_side_link(self, path: str, action: str) -> None:
+        """Raise StorageError if ``path``, a side-file folder, is a link."""
+        files = self._files
+        if files.islink(path):
+            raise StorageError(
+                f"cannot {action}: {files.display(path)} is a symbolic link where "
+                "functionfuse keeps side files; it never makes one there, and writes or "
+                "deletes nothing through one. Remove the link itself (what it points to "
+                "is left alone), then try again."
+            )
 
     def _side_folder(self, folder: str, filename: str) -> str:
         return self._files.join(self._files.join(folder, SIDE_FOLDER), filename)
@@ -623,16 +803,6 @@ class FileStorage:
             if size > len(head):
                 head = self._files.read_head(path, size)
         return parse_header(head)
-
-    def _hashed_name(self, folder: str, filename: str) -> str | None:
-        """The full name of a result stored under a cut, hash-suffixed file name."""
-        if not is_hashed_name(filename):
-            return None
-        try:
-            name = self._header_at(self._files.join(folder, filename)).task_name
-        except (FormatError, OSError):
-            return None
-        return name if encode_name(name) == filename else None
 
     def _not_found(self, workflow_name: str, task_name: str, path: str) -> NoReturn:
         raise FileNotFoundError(
