@@ -210,7 +210,7 @@ def test_query_setters_land_in_settings() -> None:
         assert settings[REMOTE_ARGS] == {"num_cpus": 1}
         assert settings[STORAGE] is False
         assert settings["retries"] == 3
-        attached = settings[PLUGIN]
+        (attached,) = settings[PLUGIN]  # a tuple: set_plugin adds to what is there
         assert isinstance(attached, NodePlugin)
         assert attached.plugin is plugin
     assert wf.settings(by_name["double"]) == {REMOTE_ARGS: {"num_gpus": 1}}
@@ -237,9 +237,29 @@ def test_set_plugin_on_the_workflow() -> None:
     attached = {wf.name_of(n): (wf.settings(n) or {}).get(PLUGIN) for n in wf.nodes}
     assert attached["data"] is None
     assert attached["data_clean"] is None
-    assert attached["double"] is attached["total"]  # validated once
-    assert isinstance(attached["total"], NodePlugin)
-    assert attached["total"].plugin is plugin
+    assert attached["double"][0] is attached["total"][0]  # validated once
+    assert isinstance(attached["total"][0], NodePlugin)
+    assert attached["total"][0].plugin is plugin
+
+
+def test_set_plugin_again_adds_a_plugin_run_after_the_first() -> None:
+    """Issue 13: several node plugins per node, run in the order they were set."""
+    from functionfuse_local import LocalWorkflow
+
+    calls: list[str] = []
+
+    class Mark(Plugin):
+        def __init__(self, label: str) -> None:
+            self.label = label
+
+        def remote_initialize(self) -> Any:
+            return lambda: calls.append(self.label)
+
+    wf = LocalWorkflow(pipeline(), workflow_name="wf")
+    wf.set_plugin("total", Mark("first"))
+    wf.query("total").set_plugin(Mark("second"))
+    wf.run()
+    assert calls == ["first", "second"]
 
 
 def test_set_plugin_validates_when_attached() -> None:

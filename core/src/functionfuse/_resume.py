@@ -9,7 +9,7 @@ change with it — and the run says why through the ``functionfuse_node_rerun`` 
 
 from __future__ import annotations
 
-import inspect
+import enum
 import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from functionfuse._errors import ConfigurationError, FunctionFuseWarning, StaleResultError
 from functionfuse._nodes import ClassNode, MethodNode, Node
 from functionfuse._storage import warn_unusable
-from functionfuse.hookspecs import Storage
+from functionfuse.contracts import FingerprintStorage, Storage, keeps_fingerprints
 
 if TYPE_CHECKING:
     from functionfuse._fingerprint import Lineage
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RESUME_MODES",
+    "RerunReason",
     "ResumeMode",
     "ResumePlan",
     "check_resume",
@@ -37,9 +38,28 @@ ResumeMode = Literal["fingerprint", "name", False]
 #: What ``run(resume=...)`` takes (``True`` is ``"fingerprint"``).
 RESUME_MODES: Final = ("fingerprint", "name", False)
 
-#: Reasons reported to ``functionfuse_node_rerun`` (more may follow, e.g. "upstream ...").
-CODE_CHANGED: Final = "code changed"
-ARGUMENT_CHANGED: Final = "argument changed"
+
+class RerunReason(enum.Enum):
+    """Why a node runs although a result is stored under its name — what the
+    ``functionfuse_node_rerun`` hook receives as ``causes``, beside the text."""
+
+    CODE_CHANGED = "code changed"
+    ARGUMENT_CHANGED = "argument changed"
+    UPSTREAM_CHANGED = "upstream changed"
+    NO_FINGERPRINT = "stored without a fingerprint"
+    DAMAGED = "stored result is damaged"
+    UNFINGERPRINTABLE = "cannot be fingerprinted"
+    UPSTREAM_UNFINGERPRINTABLE = "upstream cannot be fingerprinted"
+
+    @classmethod
+    def of(cls, reason: str) -> RerunReason:
+        """The cause a reason's text states (texts add details after these words)."""
+        if reason.startswith("upstream node"):
+            return cls.UPSTREAM_UNFINGERPRINTABLE
+        for cause in cls:
+            if reason.startswith(cause.value):
+                return cause
+        return cls.UPSTREAM_CHANGED
 
 
 def check_resume(value: object, where: str) -> ResumeMode:
@@ -55,51 +75,13 @@ def check_resume(value: object, where: str) -> ResumeMode:
     )
 
 
-def fingerprinting(storage: Storage) -> bool:
-    """Whether ``storage`` keeps fingerprints: it reads them (``read_fingerprints`` or
-    ``read_fingerprint``), its ``save`` takes ``fingerprint=`` and its ``read_task``
-    takes ``fingerprint=`` (a result is used only if it is still the one planned on) —
-    the storages of functionfuse-fs do; a subclass whose override dropped the keyword
-    does not.
-    """
-    if not (
-        callable(getattr(storage, "read_fingerprints", None))
-        or callable(getattr(storage, "read_fingerprint", None))
-    ):
-        return False
-    return _takes_fingerprint(storage.save) and _takes_fingerprint(storage.read_task)
-
-
-def _takes_fingerprint(method: Callable[..., Any]) -> bool:
-    try:
-        parameters = inspect.signature(method).parameters.values()
-    except (TypeError, ValueError):  # no signature to read: trust the read methods
-        return True
-    return any(
-        parameter.name == "fingerprint" or parameter.kind is inspect.Parameter.VAR_KEYWORD
-        for parameter in parameters
-    )
-
-
 def read_fingerprints(
-    storage: Storage, workflow_name: str, task_names: Iterable[str]
+    storage: FingerprintStorage, workflow_name: str, task_names: Iterable[str]
 ) -> dict[str, bytes | Exception | None]:
     """The stamps stored with these tasks' results: names with nothing stored are left
     out; ``None``: stored without one; an exception (not raised): the stored result
-    cannot be trusted. Uses the storage's batched ``read_fingerprints`` when it has one."""
-    batched = getattr(storage, "read_fingerprints", None)
-    if callable(batched):
-        return dict(batched(workflow_name, list(task_names)))
-    single: Callable[[str, str], bytes | None] = storage.read_fingerprint  # type: ignore[attr-defined]
-    found: dict[str, bytes | Exception | None] = {}
-    for name in task_names:
-        try:
-            found[name] = single(workflow_name, name)
-        except FileNotFoundError:
-            continue
-        except Exception as error:
-            found[name] = error  # damaged: the node runs again and replaces it
-    return found
+    cannot be trusted. One batched ``read_fingerprints`` call."""
+    return dict(storage.read_fingerprints(workflow_name, list(task_names)))
 
 
 def save_result(
@@ -154,20 +136,20 @@ class ResumePlan:
         self.workflow = workflow
         self.mode = mode
         self._read = read or (
-            lambda names: read_fingerprints(storage, workflow.workflow_name, names)
+            lambda names: read_fingerprints(storage, workflow.workflow_name, names)  # type: ignore[arg-type]
         )
         # As stored, for the names read (or _DAMAGED, _GONE).
         self._stamps: dict[str, bytes | _Mark | None] = {}
         self.lineage: Lineage | None = None
-        if fingerprinting(storage):
+        if keeps_fingerprints(storage):
             from functionfuse._fingerprint import Lineage
 
             self.lineage = Lineage(workflow._order)
         elif mode == "fingerprint":
             warnings.warn(
                 f"storage {storage!r} of workflow {workflow.workflow_name!r} keeps no "
-                "fingerprints (it needs read_fingerprint(s) and a save() that takes "
-                "fingerprint=), so stored results are used by node name alone and may "
+                "fingerprints (see functionfuse.contracts.FingerprintStorage), so stored "
+                "results are used by node name alone and may "
                 "be out of date. Use a storage of functionfuse-fs, or pass "
                 "resume='name' to say that this is what you want.",
                 FunctionFuseWarning,
@@ -183,7 +165,12 @@ class ResumePlan:
         if self.reruns and hooks.node_rerun is not None:
             workflow_name = workflow.workflow_name
             for name, reasons in self.reruns:
-                hooks.node_rerun(workflow_name=workflow_name, node_name=name, reasons=reasons)
+                hooks.node_rerun(
+                    workflow_name=workflow_name,
+                    node_name=name,
+                    reasons=reasons,
+                    causes=[RerunReason.of(reason) for reason in reasons],
+                )
         self._warn_unknown()
 
     def refresh(self, stored: Collection[str]) -> None:

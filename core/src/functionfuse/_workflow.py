@@ -8,15 +8,18 @@ import re
 import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from time import perf_counter
+from types import MappingProxyType
 from typing import Any, ClassVar, Final, final
 
 from functionfuse._errors import ConfigurationError, FunctionFuseWarning, GraphError
 from functionfuse._graph import connected_nodes, default_names
-from functionfuse._hooks import LifecycleHooks
+from functionfuse._hooks import LifecycleHooks, lifecycle_hooks
 from functionfuse._nodes import Instance, Node, NodeItem, node_of
+from functionfuse._plan import RunPlan
 from functionfuse._plugins import prepare_plugin
 from functionfuse._resume import ResumeMode, ResumePlan, check_resume
 from functionfuse._retries import RETRIES, Retries
+from functionfuse._view import GraphView
 from functionfuse.hookspecs import Storage
 
 __all__ = ["PLUGIN", "REMOTE_ARGS", "STORAGE", "BaseWorkflow", "Query"]
@@ -64,6 +67,7 @@ class BaseWorkflow(abc.ABC):
         self._leaf_nodes = tuple(node_of(node) for node in nodes)
         self._order = order = connected_nodes(self._leaf_nodes)
         self._names_cache: dict[Node, str] | None = None
+        self._members: frozenset[Node] | None = None
         # Default names are distinct by construction: only a set_name() can clash.
         if any(node._name is not None for node in order):
             names = self._names
@@ -97,6 +101,24 @@ class BaseWorkflow(abc.ABC):
     def nodes(self) -> list[Node]:
         """Every node of the workflow, in graph order."""
         return list(self._order)
+
+    def node_names(self) -> Mapping[Node, str]:
+        """Every node's name in this workflow (read-only)."""
+        return MappingProxyType(self._names)
+
+    def node_set(self) -> frozenset[Node]:
+        """The workflow's nodes, for membership tests."""
+        members = self._members
+        if members is None:
+            members = self._members = frozenset(self._order)
+        return members
+
+    def view(self) -> GraphView:
+        """The graph as a backend reads it for a run that starts now (see
+        :class:`functionfuse.runtime.GraphView`): order, names, consumers, settings."""
+        configured = set(self._settings)
+        configured.update(node for node in self._order if node._backend_info)
+        return GraphView(self, tuple(self._order), frozenset(configured))
 
     def name_of(self, node: Node | NodeItem | Instance) -> str:
         """The name a node has in this workflow (its stored result's name)."""
@@ -191,13 +213,14 @@ class BaseWorkflow(abc.ABC):
                 for call in hooks.remote_initialize(workflow_name=workflow_name, node_name=name):
                     if call is not None:
                         calls.append(call)
-        plugin = settings.get(PLUGIN) if settings is not None else None
-        if plugin is not None:
-            # query().set_plugin() stores a NodePlugin; a plugin put in a node's own
-            # backend_info is still the user's object.
-            call = prepare_plugin(plugin).initialize(self.workflow_name, name)
-            if call is not None:
-                calls.append(call)
+        plugins = settings.get(PLUGIN) if settings is not None else None
+        if plugins is not None:
+            # query().set_plugin() stores a tuple of NodePlugins, in the order they were
+            # set; a plugin put in a node's own backend_info is still the user's object.
+            for plugin in plugins if type(plugins) is tuple else (plugins,):
+                call = prepare_plugin(plugin).initialize(self.workflow_name, name)
+                if call is not None:
+                    calls.append(call)
         if not calls:
             return None
         return calls[0] if len(calls) == 1 else _CallAll(calls)
@@ -229,6 +252,36 @@ class BaseWorkflow(abc.ABC):
         return check_resume(
             self.resume if resume is None else resume, f"workflow {self.workflow_name!r}"
         )
+
+    @contextlib.contextmanager
+    def start_run(
+        self,
+        *,
+        resume: object = None,
+        keep_going: bool = False,
+        return_results: bool = True,
+        listed: Collection[str] | None = None,
+        read_stamps: Callable[[list[str]], Mapping[str, bytes | Exception | None]] | None = None,
+    ) -> Iterator[RunPlan]:
+        """For backends: the :class:`~functionfuse.runtime.RunPlan` of a run, inside the
+        workflow lifecycle hooks (see :meth:`lifecycle`).
+
+        ``resume``: ``run()``'s argument (checked at once); with a storage, its listing
+        is read here unless the backend passes ``listed`` (and ``read_stamps``, how to
+        read stored fingerprints) because it reaches the storage elsewhere.
+        """
+        mode = self.resume_mode(resume)
+        hooks = lifecycle_hooks()
+        with self.lifecycle(hooks):
+            yield RunPlan(
+                self,
+                hooks,
+                mode=mode,
+                keep_going=keep_going,
+                return_results=return_results,
+                listed=listed,
+                read_stamps=read_stamps,
+            )
 
     @contextlib.contextmanager
     def lifecycle(self, hooks: LifecycleHooks) -> Iterator[None]:
@@ -328,8 +381,14 @@ class Query:
         return self
 
     def set_plugin(self, plugin: object) -> Query:
-        """Attach a node plugin (see :mod:`functionfuse.hookspecs`) to these nodes."""
-        self.workflow._set(self.nodes, PLUGIN, prepare_plugin(plugin))
+        """Attach a node plugin (see :mod:`functionfuse.hookspecs`) to these nodes; a
+        node that has plugins already gets this one too, run after them."""
+        prepared = prepare_plugin(plugin)
+        settings = self.workflow._settings
+        for node in self.nodes:
+            entry = settings.get(node)
+            earlier = entry.get(PLUGIN, ()) if entry is not None else ()
+            self.workflow._set([node], PLUGIN, (*earlier, prepared))
         return self
 
     def set_retries(

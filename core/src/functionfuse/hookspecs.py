@@ -22,9 +22,14 @@ Lifecycle hooks are called by every backend on the *driver* (the process that ca
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+from functionfuse.contracts import Storage
+
+if TYPE_CHECKING:
+    from functionfuse._resume import RerunReason
 
 __all__ = [
     "PROJECT_NAME",
@@ -86,7 +91,9 @@ def functionfuse_workflow_finish(
 
 
 @hookspec
-def functionfuse_node_rerun(workflow_name: str, node_name: str, reasons: Sequence[str]) -> None:
+def functionfuse_node_rerun(
+    workflow_name: str, node_name: str, reasons: Sequence[str], causes: Sequence[RerunReason]
+) -> None:
     """Called at the start of a run for each node that will run although a result is
     stored under its name, because that result is out of date — and for each node that
     cannot be fingerprinted, which runs on every run.
@@ -95,6 +102,8 @@ def functionfuse_node_rerun(workflow_name: str, node_name: str, reasons: Sequenc
         ``"upstream changed ('load_0')"``, ``"stored without a fingerprint"``,
         ``"cannot be fingerprinted: ..."``, ``"upstream node 'x' cannot be
         fingerprinted"``. Not called with ``run(resume="name")`` or ``resume=False``.
+    :param causes: The same, for programs: one :class:`functionfuse.RerunReason` per
+        reason, in the same order (added in 0.2).
 
     Added in 0.1.
     """
@@ -197,40 +206,6 @@ def functionfuse_remote_initialize(
 
 
 # ---------------------------------------------------------------------------------------
-# The storage contract
+# The storage contract lives in functionfuse.contracts (re-exported here, where 0.1
+# defined it).
 # ---------------------------------------------------------------------------------------
-
-
-@runtime_checkable
-class Storage(Protocol):
-    """What backends require of a storage (the original Function Fuse's methods).
-
-    ``read_task`` raises ``FileNotFoundError`` when nothing is stored under the name and
-    :class:`functionfuse.StorageIntegrityError` when what is stored cannot be trusted.
-    Backends treat the first as "run the node" and the second as "warn, run the node".
-    A storage that keeps fingerprints (``save(..., fingerprint=)``, ``read_fingerprints``)
-    also takes ``read_task(..., fingerprint=)``: it then returns the result only if it
-    was saved with that fingerprint, and raises :class:`functionfuse.StaleResultError`
-    (treated like an integrity error) otherwise.
-    A storage kind is published under the ``functionfuse.storage`` entry-point group as
-    a class; :func:`functionfuse.storage_factory` calls its ``from_config(options)`` or
-    ``from_url(url, options)`` classmethod when it has them, else the class itself.
-    """
-
-    always_read: bool
-
-    def new_workflow(self, workflow_name: str) -> None: ...
-
-    def save(self, workflow_name: str, task_name: str, obj: object) -> None: ...
-
-    def read_task(self, workflow_name: str, task_name: str) -> Any: ...
-
-    def file_exists(self, workflow_name: str, task_name: str) -> bool: ...
-
-    def list_tasks(self, workflow_name: str, pattern: str = "*") -> list[str]: ...
-
-    def remove_task(
-        self, workflow_name: str, task_name: str | None = None, pattern: str | None = None
-    ) -> None: ...
-
-    def remove_workflow(self, workflow_name: str) -> None: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import inspect
 import os
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
@@ -207,6 +208,14 @@ class FileStorage:
             self._url = display_url(target)
             self._files = files
         self.register_persistent_serializers(*serializers)
+
+    @property
+    def keeps_fingerprints(self) -> bool:
+        """True: ``save``, ``read_task`` and ``read_fingerprints`` honour fingerprints
+        (see :class:`functionfuse.contracts.FingerprintStorage`) — unless a subclass
+        overrides ``save`` or ``read_task`` without the ``fingerprint`` keyword: that
+        one resumes by name."""
+        return _takes_fingerprints(type(self))
 
     @property
     def url(self) -> str:
@@ -847,6 +856,23 @@ class MemoryStorage(FileStorage):
 
     __slots__ = ()
     protocols = ("memory",)
+
+
+_TAKES_FINGERPRINTS: dict[type[FileStorage], bool] = {}
+
+
+def _takes_fingerprints(cls: type[FileStorage]) -> bool:
+    """Whether ``cls``'s ``save`` and ``read_task`` take ``fingerprint=`` (once per class)."""
+    found = _TAKES_FINGERPRINTS.get(cls)
+    if found is None:
+        found = _TAKES_FINGERPRINTS[cls] = all(
+            any(
+                p.name == "fingerprint" or p.kind is inspect.Parameter.VAR_KEYWORD
+                for p in inspect.signature(method).parameters.values()
+            )
+            for method in (cls.save, cls.read_task)
+        )
+    return found
 
 
 def _restore(

@@ -1,0 +1,355 @@
+"""RunPlan: the driver half of the node protocol, made once per run.
+
+A backend asks it, in graph order, what to do with each node (:meth:`RunPlan.prepare`:
+a :class:`~functionfuse.runtime.NodeTask` to run, or ``None`` — the result is stored
+and up to date, or a parent failed), runs those tasks however it schedules, and reports
+back (:meth:`~RunPlan.start`, :meth:`~RunPlan.finish`, :meth:`~RunPlan.fail`). The plan
+holds what every backend must do alike: the resume decisions and their reasons, the
+class-chain rule, the fingerprint stamps, the node plugins' driver side, ``keep_going``
+bookkeeping, the lifecycle hooks and the errors that name the node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, final
+
+from functionfuse._errors import NodeExecutionError
+from functionfuse._hooks import LifecycleHooks
+from functionfuse._nodes import ClassNode, FunctionNode, MethodNode, Node, NodeItem, node_of
+from functionfuse._resume import ResumeMode, ResumePlan
+from functionfuse._retries import RETRIES
+from functionfuse._storage import MISSING, read_stored
+from functionfuse._task import NodeTask, OnRetry, SaveTo
+from functionfuse._view import GraphView
+
+if TYPE_CHECKING:
+    from functionfuse._workflow import BaseWorkflow
+
+__all__ = ["RunPlan", "node_failure"]
+
+#: The settings key of ``query().set_storage()`` (kept here to avoid a cycle).
+_STORAGE = "storage"
+
+
+@final
+class RunPlan:
+    """What one run does with each node, and what it reports.
+
+    Made by :meth:`functionfuse.BaseWorkflow.start_run`. ``skip`` holds the nodes whose
+    stored result is used instead of running them: functions and method calls stored
+    and up to date; a class node when every one of its method calls is (a class node
+    and its calls resume as one chain, so that each call sees the instance as its
+    earlier calls left it) and it is not a result of the workflow.
+    """
+
+    def __init__(
+        self,
+        workflow: BaseWorkflow,
+        hooks: LifecycleHooks,
+        *,
+        mode: ResumeMode,
+        keep_going: bool = False,
+        return_results: bool = True,
+        listed: Collection[str] | None = None,
+        read_stamps: Callable[[list[str]], Mapping[str, bytes | Exception | None]] | None = None,
+    ) -> None:
+        self.view: GraphView = workflow.view()
+        self.hooks = hooks
+        self.workflow_name = workflow.workflow_name
+        self.keep_going = keep_going
+        self.return_results = return_results
+        self._workflow = workflow
+        self.storage = storage = workflow.storage
+        self.resume: ResumePlan | None = None
+        #: The failed nodes' names and errors, in the order they failed.
+        self.failures: dict[str, BaseException] = {}
+        #: The nodes that failed or wait on a failed node (they do not run).
+        self.broken: set[Node] = set()
+        # Node plugins' worker side of skipped nodes, in case they must run after all.
+        self._deferred: dict[Node, Callable[[], object]] = {}
+        self.skip: set[Node] = set()
+        #: The nodes whose stored result may be read (those skipped, and those saved by
+        #: this run), until a read fails.
+        self.readable: set[Node] = set()
+        if storage is not None:
+            if listed is None:
+                storage.new_workflow(self.workflow_name)
+                listed = storage.list_tasks(self.workflow_name)  # one listing, not one per node
+            self.resume = ResumePlan(workflow, storage, set(listed), mode, hooks, read_stamps)
+            self.skip = self._skipped(self.resume.usable)
+            self.readable = {node for node in self.skip if type(node) is not ClassNode}
+
+    # -- deciding --------------------------------------------------------------------------
+
+    @property
+    def plain(self) -> bool:
+        """True when nothing but the calls themselves has to happen: no storage, no
+        settings, no hooks around nodes, no ``keep_going`` — a backend may then call
+        nodes directly (see :func:`functionfuse.runtime.call_with`)."""
+        hooks = self.hooks
+        return (
+            self.storage is None
+            and not self.view.configured
+            and not self.keep_going
+            and hooks.node_start is None
+            and hooks.node_finish is None
+            and hooks.node_error is None
+            and not hooks.any_node_plugin
+        )
+
+    def saved(self, node: Node) -> bool:
+        """Whether ``node``'s result goes to storage (never a class node's)."""
+        if self.storage is None or type(node) is ClassNode:
+            return False
+        settings = self.view.settings(node)
+        return settings is None or settings.get(_STORAGE, True) is not False
+
+    def _skipped(self, usable: Collection[str]) -> set[Node]:
+        skip: set[Node] = set()
+        if not usable:
+            return skip
+        view = self.view
+        names = view.names
+        saved = self.saved
+        for node in view.order:
+            kind = type(node)
+            if kind is FunctionNode:
+                if names[node] in usable and saved(node):
+                    skip.add(node)
+            elif kind is ClassNode and node not in view.leaf_nodes:
+                methods = view.methods(node)  # type: ignore[arg-type]
+                if all(names[m] in usable and saved(m) for m in methods):
+                    skip.add(node)
+                    skip.update(methods)
+        return skip
+
+    def refresh(self, listed: Collection[str], untrusted: Collection[str] = ()) -> None:
+        """Decide again from a new listing (a backend that starts a run over); results
+        named in ``untrusted`` are not used."""
+        if self.resume is None:
+            return
+        self.resume.refresh(set(listed))
+        self.skip = self._skipped(self.resume.usable - set(untrusted))
+        self.readable = {node for node in self.skip if type(node) is not ClassNode}
+
+    def prepare(self, node: Node) -> NodeTask | None:
+        """Call for every node, in graph order: the node plugins' driver side runs (for
+        stored nodes too, so that they see the same nodes on every run), then the task
+        to run, or ``None`` when the node is stored (reported as from storage) or, with
+        ``keep_going``, waits on a failed node."""
+        view = self.view
+        hooks = self.hooks
+        settings = view.settings(node) if view.configured else None
+        initialize = None
+        if settings is not None or hooks.any_node_plugin:
+            initialize = self._workflow.node_initializer(hooks, node, view.name(node), settings)
+        if node in self.skip:
+            if initialize is not None:
+                self._deferred[node] = initialize
+            if hooks.node_finish is not None:
+                self.finish(node, MISSING, 0.0, from_storage=True)
+            return None
+        if self.broken and not self.broken.isdisjoint(node.parents):
+            self.broken.add(node)
+            return None
+        return self._task(node, settings, initialize)
+
+    def task_for(self, node: Node, save: bool = True) -> NodeTask:
+        """The task of a node that runs out of graph order (a stored result that could
+        not be read, or a class chain replayed): its plugins' driver side ran already."""
+        settings = self.view.settings(node)
+        initialize = self._deferred.get(node)
+        if initialize is None:
+            initialize = self._workflow.node_initializer(
+                self.hooks, node, self.view.name(node), settings
+            )
+        return self._task(node, settings, initialize, save)
+
+    def _task(
+        self,
+        node: Node,
+        settings: Mapping[str, Any] | None,
+        initialize: Callable[[], object] | None,
+        save: bool = True,
+    ) -> NodeTask:
+        name = self.view.name(node)
+        target = None
+        if save and self.saved(node):
+            assert self.storage is not None
+            stamp = self.resume.stamp(node) if self.resume is not None else None
+            target = SaveTo(self.storage, self.workflow_name, stamp)
+        retries = settings.get(RETRIES) if settings is not None else None
+        return NodeTask(name, initialize=initialize, retries=retries, save=target)
+
+    def expected(self, node: Node) -> bytes | None:
+        """The fingerprint a stored result of ``node`` must still have when it is read."""
+        return self.resume.expected(node) if self.resume is not None else None
+
+    def read(self, node: Node) -> Any:
+        """``node``'s stored result, read here; :data:`~functionfuse.runtime.MISSING`
+        (with a warning saying why) when it cannot be used — then run it after all,
+        with :meth:`unusable`."""
+        assert self.storage is not None, "only a run with a storage skips nodes"
+        value = read_stored(
+            self.storage, self.workflow_name, self.view.name(node), fingerprint=self.expected(node)
+        )
+        if value is MISSING:
+            self.readable.discard(node)
+        return value
+
+    def stored(self, node: Node) -> None:
+        """``node`` ran and its result was saved: should it be needed again once its
+        value is gone, :meth:`read` it rather than run it."""
+        self.readable.add(node)
+
+    def unusable(self, node: Node) -> list[Node]:
+        """``node``'s stored result could not be read (or it has none): the nodes that
+        run instead, in order — the node itself, or for a method call its whole chain (a
+        fresh instance and every call on it), which leave :attr:`skip` (the other calls'
+        stored results stay :attr:`readable`)."""
+        if type(node) is MethodNode:
+            instance: ClassNode = node.instance
+            chain: list[Node] = [instance, *self.view.methods(instance)]
+        else:
+            chain = [node]
+        self.readable.discard(node)
+        for member in chain:
+            self.skip.discard(member)
+        return chain
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def start(self, node: Node) -> None:
+        """The node starts running (or is submitted)."""
+        if self.hooks.node_start is not None:
+            self.hooks.node_start(workflow_name=self.workflow_name, node_name=self.view.name(node))
+
+    def finish(self, node: Node, result: Any, duration: float, from_storage: bool = False) -> None:
+        """The node's result is ready (``from_storage``: read, or left in storage)."""
+        if self.hooks.node_finish is not None:
+            self.hooks.node_finish(
+                workflow_name=self.workflow_name,
+                node_name=self.view.name(node),
+                result=result,
+                duration=duration,
+                from_storage=from_storage,
+            )
+
+    def retry(self, node: Node | str, attempt: int, error: BaseException, delay: float) -> None:
+        """An attempt of the node failed and another follows (``on_retry`` of a task)."""
+        if self.hooks.node_retry is not None:
+            self.hooks.node_retry(
+                workflow_name=self.workflow_name,
+                node_name=node if isinstance(node, str) else self.view.name(node),
+                attempt=attempt,
+                error=error,
+                delay=delay,
+            )
+
+    def on_retry(self, node: Node) -> OnRetry | None:
+        """What a task run here calls for each retry (``None``: nobody listens)."""
+        if self.hooks.node_retry is None:
+            return None
+        name = self.view.name(node)
+        return lambda attempt, error, delay: self.retry(name, attempt, error, delay)
+
+    def fail(
+        self, node: Node | str, error: BaseException, duration: float = 0.0, detail: str = ""
+    ) -> NodeExecutionError:
+        """The node raised ``error``: report it, remember it (with ``keep_going`` its
+        descendants do not run), and return the error to raise when the run stops at
+        the first failure. ``detail``: more to say (a remote traceback)."""
+        if isinstance(node, str):
+            name = node
+        else:
+            name = self.view.name(node)
+            self.broken.add(node)
+        if name not in self.failures:
+            self.failures[name] = error
+            if self.hooks.node_error is not None:
+                self.hooks.node_error(
+                    workflow_name=self.workflow_name, node_name=name, error=error, duration=duration
+                )
+        return node_failure(self.workflow_name, {name: error}, self.storage is not None, detail)
+
+    def block(self, node: Node) -> None:
+        """``node`` does not run: a node it needs failed."""
+        self.broken.add(node)
+
+    def error(self, detail: str = "") -> NodeExecutionError | None:
+        """The error the run ends with: ``None`` when no node failed."""
+        if not self.failures:
+            return None
+        not_run = len(self.broken) - len(self.failures) if self.keep_going else 0
+        return node_failure(
+            self.workflow_name,
+            self.failures,
+            self.storage is not None,
+            detail,
+            not_run=max(not_run, 0),
+            kept_going=self.keep_going,
+        )
+
+    def results(self, value_of: Callable[[Node], Any]) -> Any:
+        """What ``run()`` returns: the given nodes' results (a list for several)."""
+        results = []
+        for leaf in self.view.leaves:
+            value = value_of(node_of(leaf))
+            if type(leaf) is NodeItem:
+                value = leaf.select(value)
+            results.append(value)
+        return results[0] if len(results) == 1 else results
+
+
+def node_failure(
+    workflow_name: str,
+    failures: Mapping[str, BaseException],
+    stored: bool,
+    detail: str = "",
+    *,
+    not_run: int = 0,
+    kept_going: bool = False,
+) -> NodeExecutionError:
+    """The :class:`NodeExecutionError` for failed nodes: names the workflow and every
+    failed node, chains the first node's exception, says what to do."""
+    name, first = next(iter(failures.items()))
+    if kept_going:
+        listing = "; ".join(f"{n!r} ({_described(e)})" for n, e in _first(failures.items()))
+        more = f" and {len(failures) - 5} more" if len(failures) > 5 else ""
+        message = (
+            f"{len(failures)} node(s) of workflow {workflow_name!r} failed: {listing}{more}. "
+            f"{not_run} node(s) that depend on them did not run; every other node ran"
+            + (" and its result is stored" if stored else "")
+            + ". Fix the causes and run again"
+            + (" to resume." if stored else ".")
+        )
+    else:
+        others = [n for n in failures if n != name]
+        also = f" (also failed: {', '.join(map(repr, others[:5]))})" if others else ""
+        after = (
+            "Results of the nodes that finished before it are stored; fix the cause and "
+            "run again to resume."
+            if stored
+            else "Fix the cause and run again."
+        )
+        message = (
+            f"node {name!r} of workflow {workflow_name!r} failed with {_described(first)}"
+            f"{also}. {after}"
+        )
+    if detail:
+        message = f"{message}\n{detail}"
+    error = NodeExecutionError(
+        message, workflow_name=workflow_name, node_name=name, failed=dict(failures)
+    )
+    error.__cause__ = first
+    return error
+
+
+def _described(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _first(items: Iterable[tuple[str, BaseException]], limit: int = 5) -> list[Any]:
+    return list(items)[:limit]
