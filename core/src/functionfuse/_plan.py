@@ -220,17 +220,21 @@ class RunPlan:
 
     # -- reporting -------------------------------------------------------------------------
 
-    def start(self, node: Node) -> None:
+    # A node is given as itself or by its name (a remote backend's outcomes carry names).
+
+    def start(self, node: Node | str) -> None:
         """The node starts running (or is submitted)."""
         if self.hooks.node_start is not None:
-            self.hooks.node_start(workflow_name=self.workflow_name, node_name=self.view.name(node))
+            self.hooks.node_start(workflow_name=self.workflow_name, node_name=self._name(node))
 
-    def finish(self, node: Node, result: Any, duration: float, from_storage: bool = False) -> None:
+    def finish(
+        self, node: Node | str, result: Any, duration: float, from_storage: bool = False
+    ) -> None:
         """The node's result is ready (``from_storage``: read, or left in storage)."""
         if self.hooks.node_finish is not None:
             self.hooks.node_finish(
                 workflow_name=self.workflow_name,
-                node_name=self.view.name(node),
+                node_name=self._name(node),
                 result=result,
                 duration=duration,
                 from_storage=from_storage,
@@ -241,11 +245,14 @@ class RunPlan:
         if self.hooks.node_retry is not None:
             self.hooks.node_retry(
                 workflow_name=self.workflow_name,
-                node_name=node if isinstance(node, str) else self.view.name(node),
+                node_name=self._name(node),
                 attempt=attempt,
                 error=error,
                 delay=delay,
             )
+
+    def _name(self, node: Node | str) -> str:
+        return node if isinstance(node, str) else self.view.name(node)
 
     def on_retry(self, node: Node) -> OnRetry | None:
         """What a task run here calls for each retry (``None``: nobody listens)."""
