@@ -18,19 +18,29 @@ class Reports:
     def __init__(self) -> None:
         self.started: Counter[str] = Counter()
         self.reruns: dict[str, list[str]] = {}
+        self.causes: dict[str, list[ff.RerunReason]] = {}
 
     def clear(self) -> None:
         self.started.clear()
         self.reruns.clear()
+        self.causes.clear()
 
     @ff.hookimpl
     def functionfuse_node_start(self, node_name: str) -> None:
         self.started[node_name] += 1
 
     @ff.hookimpl
-    def functionfuse_node_rerun(self, node_name: str, reasons: list[str]) -> None:
+    def functionfuse_node_rerun(
+        self, node_name: str, reasons: list[str], causes: list[ff.RerunReason]
+    ) -> None:
         assert node_name not in self.reruns, "one report per node and run"
+        assert len(causes) == len(reasons), (reasons, causes)  # one cause per reason
+        assert all(
+            reason.startswith(cause.value) or cause.value.startswith("upstream")
+            for reason, cause in zip(reasons, causes, strict=True)
+        ), (reasons, causes)
         self.reruns[node_name] = list(reasons)
+        self.causes[node_name] = list(causes)
 
 
 @pytest.fixture

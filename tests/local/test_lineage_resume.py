@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from functionfuse import ConfigurationError, FunctionFuseWarning, workflow
+from functionfuse import ConfigurationError, FunctionFuseWarning, RerunReason, workflow
 from functionfuse_local import LocalWorkflow
 
 from .conftest import Reports
@@ -298,6 +298,11 @@ def test_edited_method_reruns_the_method_calls_of_its_class(
     assert reports.reruns == {
         "fit": ["code changed"],
         "predict": ["code changed", "upstream changed ('fit')"],
+    }
+    # The same for programs (issue 13): a RerunReason per reason.
+    assert reports.causes == {
+        "fit": [RerunReason.CODE_CHANGED],
+        "predict": [RerunReason.CODE_CHANGED, RerunReason.UPSTREAM_CHANGED],
     }
 
 

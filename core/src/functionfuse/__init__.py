@@ -28,6 +28,7 @@ from functionfuse._hooks import get_plugin_manager
 from functionfuse._nodes import task, workflow
 from functionfuse._plugins import Plugin
 from functionfuse._registry import Component, components
+from functionfuse._resume import RerunReason
 from functionfuse._workflow import BaseWorkflow, Query
 from functionfuse.config import WorkflowConfig, from_config, load_config
 from functionfuse.hookspecs import Storage, hookimpl
@@ -45,6 +46,7 @@ __all__ = [
     "NodeExecutionError",
     "Plugin",
     "Query",
+    "RerunReason",
     "StaleResultError",
     "Storage",
     "StorageError",
