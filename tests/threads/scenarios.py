@@ -303,6 +303,63 @@ def scenario_failure(folder: str) -> object:
     return out
 
 
+# -- retries and keep_going: the local backend's behaviour, through the core's protocol ---
+
+flaky_failures: Counter[str] = Counter()
+
+
+@workflow
+def flaky(x: int) -> int:
+    runs["flaky"] += 1
+    if flaky_failures[f"flaky {x}"] < 1:
+        flaky_failures[f"flaky {x}"] += 1
+        raise OSError(f"flaky {x} failed once")
+    return x
+
+
+class RetryRecorder:
+    def __init__(self) -> None:
+        self.retries: list[list[Any]] = []
+
+    @hookimpl
+    def functionfuse_node_retry(self, node_name: str, attempt: int, error: BaseException) -> None:
+        self.retries.append([node_name, attempt, str(error)])
+
+
+def scenario_retries(folder: str) -> object:
+    """The same graphs on both backends: retries and keep_going give the same outcome."""
+    global broken
+    out: dict[str, Any] = {}
+    recorder = RetryRecorder()
+    functionfuse.get_plugin_manager().register(recorder)
+    for label, backend in (("local", Local), ("threads", Threads)):
+        runs.clear()
+        flaky_failures.clear()
+        recorder.retries.clear()
+        wf = backend(inc(flaky(1).set_name("flaky")).set_name("after"), workflow_name="retry")
+        wf.query("flaky").set_retries(2, OSError)
+        out[f"{label} retries"] = [wf.run(), runs["flaky"], recorder.retries]
+
+        broken = True
+        runs.clear()
+        wf = backend(
+            total(slow(1).set_name("slow"), inc(fragile(2).set_name("fragile")).set_name("after")),
+            workflow_name="keep",
+        )
+        wf.set_storage(f"{folder}/{label}")
+        try:
+            wf.run(keep_going=True)
+        except NodeExecutionError as error:
+            out[f"{label} keep_going"] = [
+                error.node_name,
+                sorted(error.failed),
+                str(error).split(": ", 1)[0],
+                sorted(wf.storage.list_tasks("keep")),
+                dict(sorted(runs.items())),
+            ]
+    return out
+
+
 # -- hooks, progress, node plugins, memory -------------------------------------------------
 
 
@@ -407,6 +464,7 @@ SCENARIOS: dict[str, Callable[[str], object]] = {
     "concurrency": scenario_concurrency,
     "resume": scenario_resume,
     "failure": scenario_failure,
+    "retries": scenario_retries,
     "observers": scenario_observers,
 }
 

@@ -108,6 +108,23 @@ def test_a_failing_node_is_named_and_the_others_finish_and_are_stored(
     assert "positive integer" in results["bad_option"]
 
 
+def test_retries_and_keep_going_as_the_local_backend(
+    scenario: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Issue 13: the example runs nodes through the core's node protocol, so it honours
+    set_retries() (it used to ignore it) and keep_going like the local backend."""
+    results = scenario("retries", str(tmp_path))
+    assert results["threads retries"] == results["local retries"]
+    assert results["threads retries"] == [2, 2, [["flaky", 1, "flaky 1 failed once"]]]
+    local = results["local keep_going"]
+    threads = results["threads keep_going"]
+    assert (
+        threads[:3] == local[:3] == ["fragile", ["fragile"], "1 node(s) of workflow 'keep' failed"]
+    )
+    assert local[3] == threads[3] == ["slow"]  # the other branch ran and is stored
+    assert local[4] == threads[4] == {"fragile": 1, "slow": 1}
+
+
 def test_hooks_progress_plugins_and_memory(scenario: Callable[..., Any], tmp_path: Path) -> None:
     results = scenario("observers", str(tmp_path))
     names = ["source", "double", "acc", "add_1", "add_2", "combine"]
