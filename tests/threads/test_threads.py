@@ -152,3 +152,16 @@ def test_hooks_progress_plugins_and_memory(scenario: Callable[..., Any], tmp_pat
     assert thread_draws == local_draws
     # Intermediate results are released as soon as their consumers have run.
     assert max(results["alive"]) <= 2
+
+
+def test_the_example_passes_the_conformance_kit_from_its_own_tests(
+    threads_env: dict[str, str], run_checked: RunChecked, tmp_path: Path
+) -> None:
+    """Issue 14: the example's own test file (the lines an author adds) passes the kit."""
+    tests = ROOT / "examples" / "functionfuse-threads" / "tests"
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    ini = str(tmp_path / "pytest.ini")
+    command = [sys.executable, "-m", "pytest", str(tests), "-c", ini, "--rootdir", str(tmp_path)]
+    out = run_checked([*command, "-q", "-p", "no:cacheprovider"], tmp_path, threads_env)
+    assert " passed" in out, out
+    assert "failed" not in out, out
