@@ -228,6 +228,22 @@ def test_unpicklable_results_name_the_task(storage: FileStorage) -> None:
     assert not storage.file_exists("wf", "gen")
 
 
+class Refusal:
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise RuntimeError("This object stays in memory.")
+
+
+def test_the_unpicklable_message_reads_well_when_the_reason_ends_a_sentence(
+    storage: FileStorage,
+) -> None:
+    with pytest.raises(StorageError) as info:
+        storage.save("wf", "t", Refusal())
+    message = str(info.value)
+    assert "(RuntimeError: This object stays in memory). Return a picklable value" in message
+    assert ".)" not in message
+    assert ".." not in message
+
+
 def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     storage = FileStorage(tmp_path)
     storage.new_workflow("wf")

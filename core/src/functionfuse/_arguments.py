@@ -20,6 +20,7 @@ from functionfuse._nodes import (
     NodeItem,
     _Direct,
     _Nested,
+    _rebuild,
     replace_references,
     resolve_arguments,
 )
@@ -96,6 +97,7 @@ def template_of(node: Node, inputs: list[Node]) -> ArgumentsTemplate:
     args = list(node.args)
     kwargs = dict(node.kwargs) if node.kwargs is not None else None
     new_deps: list[Any] = []
+    memo: dict[int, Any] = {}  # one for all the arguments, as resolve_arguments has
     for i in range(0, len(deps), 2):
         key = deps[i]
         # The argument's own slot is overwritten where the node runs: ship no node in it.
@@ -104,38 +106,19 @@ def template_of(node: Node, inputs: list[Node]) -> ArgumentsTemplate:
         elif kwargs is not None:
             kwargs[key] = None
         new_deps.append(key)
-        new_deps.append(_stand_in(deps[i + 1], index_of))
+        new_deps.append(_stand_in(deps[i + 1], index_of, memo))
     return ArgumentsTemplate(tuple(args), kwargs, tuple(new_deps))
 
 
-def _stand_in(ref: Any, index_of: dict[Node, int]) -> Any:
+def _stand_in(ref: Any, index_of: dict[Node, int], memo: dict[int, Any]) -> Any:
     kind = type(ref)
     if kind is FunctionNode or kind is MethodNode:
         return NodeItem(index_of[ref], ())  # type: ignore[arg-type]
     if kind is NodeItem:
         return NodeItem(index_of[ref.node], ref.indices)  # type: ignore[arg-type]
-    return _Nested(_convert(ref.value, index_of))
-
-
-def _convert(value: Any, index_of: dict[Node, int]) -> Any:
-    # Mirrors the container handling of resolve_arguments, which rebuilds them.
-    if isinstance(value, dict):
-        return type(value)({k: _convert(v, index_of) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        items = [_convert(v, index_of) for v in value]
-        if type(value) is list:
-            return items
-        if type(value) is tuple:
-            return tuple(items)
-        if hasattr(value, "_fields"):  # a namedtuple
-            return type(value)(*items)
-        return type(value)(items)
-    kind = type(value)
-    if kind is FunctionNode or kind is MethodNode:
-        return NodeItem(index_of[value], ())  # type: ignore[arg-type]
-    if kind is NodeItem:
-        return NodeItem(index_of[value.node], value.indices)  # type: ignore[arg-type]
-    return value
+    # A copy of the containers with stand-ins, shaped as the original (shared ones
+    # once, one that holds itself holding its copy): resolve_arguments rebuilds it so.
+    return _Nested(_rebuild(ref.value, lambda leaf: _stand_in(leaf, index_of, memo), memo))
 
 
 def referenced_nodes(node: Node) -> set[Node]:
@@ -143,6 +126,7 @@ def referenced_nodes(node: Node) -> set[Node]:
     found: set[Node] = set()
     deps = node.deps or ()
     stack = [deps[i] for i in range(1, len(deps), 2)]
+    seen: set[int] = set()  # containers walked, by id: shared or self-holding ones once
     while stack:
         value = stack.pop()
         kind = type(value)
@@ -152,10 +136,9 @@ def referenced_nodes(node: Node) -> set[Node]:
             found.add(value.node)
         elif kind is _Nested:
             stack.append(value.value)
-        elif isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, (list, tuple)):
-            stack.extend(value)
+        elif isinstance(value, (list, tuple, dict)) and id(value) not in seen:
+            seen.add(id(value))
+            stack.extend(value.values() if isinstance(value, dict) else value)
     return found
 
 

@@ -83,6 +83,11 @@ _CUSTOM = b"\x0a"
 _TYPED = b"\x0b"
 _END = b"\x0c"
 _EMPTY_CELL = b"\x0d"
+_AGAIN = b"\x0e"
+
+#: The containers met so far in one encoding, by id: their rank, and the container itself
+#: (held, so that no other object takes its id while the encoding is made).
+_Memo = dict[int, tuple[int, Any]]
 
 
 def _digest(data: bytes) -> bytes:
@@ -122,12 +127,15 @@ class _Encoder:
         if type(value) in _ATOMS:
             return _dumps(value, 2)
         out: list[bytes] = []
-        self._walk(value, out, _NO_PARENTS)
+        self._walk(value, out, _NO_PARENTS, {})
         return b"".join(out)
 
-    def _walk(self, value: Any, out: list[bytes], fps: Mapping[Node, bytes]) -> None:
+    def _walk(self, value: Any, out: list[bytes], fps: Mapping[Node, bytes], memo: _Memo) -> None:
         """Append ``value``'s encoding to ``out``; a node in it stands as what ``fps``
-        gives for it (a blank; :class:`_Collector` notes the real fingerprint)."""
+        gives for it (a blank; :class:`_Collector` notes the real fingerprint).
+
+        A container met before in this encoding (``memo``) is written as a reference to
+        its first encoding: a shared one costs once, one that holds itself ends."""
         kind = type(value)
         if kind in _ATOMS:
             out.append(_dumps(value, 2))
@@ -135,17 +143,23 @@ class _Encoder:
             out += (_REF, fps[value])
         elif kind is NodeItem:
             out += (_ITEM, fps[value.node])
-            self._walk(value.indices, out, fps)
+            # Its own encoding: node[0] made twice or once and used twice is the same.
+            self._walk(value.indices, out, fps, {})
         elif kind is list or kind is tuple:
+            if _met(value, out, memo):
+                return
             out += (_LIST if kind is list else _TUPLE, _dumps(len(value), 2))
             for item in value:
-                self._walk(item, out, fps)
+                self._walk(item, out, fps, memo)
         elif kind is dict:
-            self._items(value.items(), out, fps)
+            if not _met(value, out, memo):
+                self._items(value.items(), out, fps, memo)
         elif kind is set or kind is frozenset:
-            self._set(value, out)
+            if not _met(value, out, memo):
+                self._set(value, out)
         elif isinstance(value, (list, tuple, dict, set, frozenset)):
-            self._subclass(value, out, fps)
+            if not _met(value, out, memo):
+                self._subclass(value, out, fps, memo)
         elif isinstance(value, (types.FunctionType, type, _FunctionFactory, _ClassFactory)):
             out.append(self._callable(value))
         elif isinstance(value, types.ModuleType):
@@ -156,13 +170,13 @@ class _Encoder:
             if bound is not None and not isinstance(bound, types.ModuleType):
                 # {"k": 1}.get, Random(1).random: what it is bound to counts too.
                 out.append(_TYPED + b"bound")
-                self._walk(bound, out, fps)
+                self._walk(bound, out, fps, memo)
         elif isinstance(value, types.MethodType):
             out += (_TYPED + b"method", self._callable(value.__func__))
-            self._walk(value.__self__, out, fps)
+            self._walk(value.__self__, out, fps, memo)
         elif isinstance(value, functools.partial):
             out.append(_TYPED + b"partial")
-            self._walk((value.func, value.args, value.keywords), out, fps)
+            self._walk((value.func, value.args, value.keywords), out, fps, memo)
         elif _wrapped_function(value) is not None:
             # A functools.lru_cache / cache wrapper: the function it wraps.
             out += (_TYPED + b"wrapped", _qualified(kind).encode(), _END)
@@ -175,20 +189,26 @@ class _Encoder:
                 out += (_PICKLED, _pickled(value, self))
 
     def _items(
-        self, items: Iterable[tuple[Any, Any]], out: list[bytes], fps: Mapping[Node, bytes]
+        self,
+        items: Iterable[tuple[Any, Any]],
+        out: list[bytes],
+        fps: Mapping[Node, bytes],
+        memo: _Memo,
     ) -> None:
         pairs = list(items)
         out += (_DICT, _dumps(len(pairs), 2))
         for key, item in pairs:
-            self._walk(key, out, fps)
-            self._walk(item, out, fps)
+            self._walk(key, out, fps, memo)
+            self._walk(item, out, fps, memo)
 
     def _set(self, value: Any, out: list[bytes]) -> None:
         # Iteration order follows hashes, which vary between processes: sort.
         items = sorted(self.literal(item) for item in value)
         out += (_SET, _dumps(isinstance(value, set), 2), _dumps(len(items), 2), *items)
 
-    def _subclass(self, value: Any, out: list[bytes], fps: Mapping[Node, bytes]) -> None:
+    def _subclass(
+        self, value: Any, out: list[bytes], fps: Mapping[Node, bytes], memo: _Memo
+    ) -> None:
         """A container subclass (a namedtuple, an OrderedDict, a defaultdict, a Counter,
         ...): its class, its items (which may hold nodes) and whatever else it holds."""
         out += (_TYPED, self._callable(type(value)))
@@ -200,15 +220,18 @@ class _Encoder:
                 # A multiset: its order is the order its items were first counted in
                 # (a set's, often), which says nothing about it.
                 items = sorted(items, key=lambda pair: self.literal(pair[0]))
-            self._items(items, out, fps)
+            self._items(items, out, fps, memo)
             factory = getattr(value, "default_factory", None)
             if factory is not None:
-                self._walk(factory, out, fps)
-        else:
-            self._walk(list(value), out, fps)
+                self._walk(factory, out, fps, memo)
+        else:  # its items as a list's
+            items = list(value)
+            out += (_LIST, _dumps(len(items), 2))
+            for item in items:
+                self._walk(item, out, fps, memo)
         state = getattr(value, "__dict__", None)
         if state:
-            self._items(sorted(state.items()), out, fps)
+            self._items(sorted(state.items()), out, fps, memo)
 
     def _callable(self, value: Any) -> bytes:
         """A function or class given as a value: by its code when it is code of this
@@ -440,6 +463,21 @@ class _Encoder:
             if reference is not None:
                 out += (name.encode(), _END, reference)
         return b"".join(out), edges
+
+
+def _met(value: Any, out: list[bytes], memo: _Memo) -> bool:
+    """True, with a reference to it written, for a container already in ``memo`` (this
+    encoding's); else False, and ``value`` noted there. Refers by rank of first
+    encoding, so the same structure always writes the same bytes; a shared container
+    differs from equal copies (the result is stale, never wrong). The empty tuple and
+    frozenset are left out: the interpreter shares them, whatever the user wrote."""
+    seen = memo.get(id(value))
+    if seen is not None:
+        out += (_AGAIN, _dumps(seen[0], 2))
+        return True
+    if value or not isinstance(value, (tuple, frozenset)):
+        memo[id(value)] = (len(memo), value)
+    return False
 
 
 def _undecorated(value: Any) -> Any:
@@ -904,6 +942,7 @@ def _arguments(node: Node, encoder: _Encoder, fingerprints: Mapping[Node, bytes]
         # Nodes among literals, in containers, items, keywords: argument by argument.
         out: list[bytes] = [b"G"]
         walk = encoder._walk
+        memo: _Memo = {}
         for value in args:
             kind = type(value)
             if kind in _ATOMS:
@@ -911,12 +950,12 @@ def _arguments(node: Node, encoder: _Encoder, fingerprints: Mapping[Node, bytes]
             elif kind is FunctionNode or kind is MethodNode:  # _walk's case, inlined
                 out += (_REF, fingerprints[value])
             else:
-                walk(value, out, fingerprints)
+                walk(value, out, fingerprints, memo)
         if kwargs:
             out.append(b"K")
             for key, value in kwargs.items():
                 out.append(_dumps(key, 2))
-                walk(value, out, fingerprints)
+                walk(value, out, fingerprints, memo)
         return b"".join(out)
     if kwargs:
         if _ATOMS.issuperset(map(type, kwargs.values())):

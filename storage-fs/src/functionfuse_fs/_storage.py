@@ -301,9 +301,9 @@ class FileStorage:
         except Exception as exc:
             raise StorageError(
                 f"cannot save the result of task {task_name!r} of workflow "
-                f"{workflow_name!r}: it cannot be pickled ({type(exc).__name__}: {exc}). "
-                "Return a picklable value, or exclude the node from storage; nothing "
-                "was stored."
+                f"{workflow_name!r}: it cannot be pickled ({type(exc).__name__}: "
+                f"{str(exc).rstrip('.')}). Return a picklable value, or exclude the node "
+                "from storage; nothing was stored."
             ) from exc
         if isinstance(fingerprint, str):
             fingerprint = fingerprint.encode("utf-8", "surrogatepass")
