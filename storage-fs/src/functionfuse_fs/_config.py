@@ -14,6 +14,7 @@ __all__ = [
     "KEY_ENV",
     "LOCAL_PROTOCOLS",
     "Options",
+    "check_url_credentials",
     "display_url",
     "get_protocol",
     "is_s3",
@@ -28,6 +29,8 @@ LOCAL_PROTOCOLS: Final = frozenset(["file", "local"])
 _S3_PROTOCOLS: Final = frozenset(["s3", "s3a"])
 _CONFIG_ONLY: Final = frozenset(["path", "storage_options", "s3fs"])
 _PROTOCOL_SPLIT: Final = re.compile(r"(::|://)")
+#: ``user:password@`` in an s3:// URL, alone or in a chain (``simplecache::s3://...``).
+_S3_USERINFO: Final = re.compile(r"(?:^|::)s3a?://[^/@]*@", re.IGNORECASE)
 _OPTION_TYPES: Final[dict[str, tuple[type, ...]]] = {
     "path": (str, os.PathLike),
     "storage_options": (Mapping,),
@@ -63,6 +66,20 @@ def display_url(url: str) -> str:
     """``url`` without credentials (``user:password@``) or a query string."""
     url = re.sub(r"://[^/@]*@", "://", url)
     return url.split("?", 1)[0]
+
+
+def check_url_credentials(url: str) -> None:
+    """Refuse ``s3://key:secret@bucket``: s3fs never reads credentials from a URL (it
+    would take ``key:secret@bucket`` for the bucket name, and botocore's errors would
+    then repeat the secret)."""
+    if _S3_USERINFO.search(url):
+        raise ConfigurationError(
+            f"the S3 URL {display_url(url)!r} holds credentials before '@', which s3fs "
+            "does not read (it would take them for part of the bucket name). To fix: "
+            "remove them from the URL and give them as storage options (key=..., "
+            "secret=...), as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
+            "environment, or in an AWS credentials file"
+        )
 
 
 def parse_config(kind: str, options: Mapping[str, Any]) -> tuple[str, Options, bool]:

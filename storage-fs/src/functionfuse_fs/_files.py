@@ -151,13 +151,14 @@ class LocalFiles:
             hasher = _Trailer(trailer)
         tmp = f"{folder}{os.sep}{TEMP_PREFIX}{os.urandom(8).hex()}"
         try:
+            # The open is inside the cleanup: Ctrl-C may land just after it returns.
             try:
-                fd = os.open(tmp, _CREATE, 0o666)
-            except FileNotFoundError:
-                # No folder yet (no new_workflow, or removed meanwhile): create it once.
-                os.makedirs(folder, exist_ok=True)
-                fd = os.open(tmp, _CREATE, 0o666)
-            try:
+                try:
+                    fd = os.open(tmp, _CREATE, 0o666)
+                except FileNotFoundError:
+                    # No folder yet (no new_workflow, or removed meanwhile): create it.
+                    os.makedirs(folder, exist_ok=True)
+                    fd = os.open(tmp, _CREATE, 0o666)
                 try:
                     for piece in pieces:
                         _write_all(fd, piece)
@@ -168,6 +169,8 @@ class LocalFiles:
                 finally:
                     os.close(fd)
                 os.replace(tmp, path)
+            except FileExistsError:
+                raise  # from the exclusive open: that file is not ours to remove
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)

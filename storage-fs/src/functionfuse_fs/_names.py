@@ -16,11 +16,13 @@ the file name alone, so the full name is kept in the stored result's header.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import hashlib
 import re
+from collections.abc import Callable
 
-__all__ = ["MAX_FILENAME", "decode_name", "encode_name", "is_hashed_name"]
+__all__ = ["MAX_FILENAME", "decode_name", "encode_name", "glob_matcher", "is_hashed_name"]
 
 #: Longest file name produced, leaving room under the usual 255-byte limit for the
 #: temporary-file prefix and suffix.
@@ -101,3 +103,37 @@ def decode_name(filename: str) -> str | None:
     except UnicodeDecodeError:
         return None
     return name if encode_name(name) == filename else None
+
+
+def glob_matcher(pattern: str) -> Callable[[str], bool]:
+    """A test of names against the glob ``pattern``, exactly as ``fnmatchcase``, but
+    compiled in time linear in the pattern.
+
+    ``fnmatch.translate`` scans from each ``[`` to the next ``]``: ``"[" * 100_000``
+    took minutes. From the first ``[`` that nothing closes on, every ``[`` is a literal
+    ``[`` to fnmatch; each is written ``[[]`` (the same, closed at once) before
+    translating.
+    """
+    cut = _first_unclosed_bracket(pattern)
+    if cut != -1:
+        pattern = pattern[:cut] + pattern[cut:].replace("[", "[[]")
+    match = re.compile(fnmatch.translate(pattern)).match
+    return lambda name: match(name) is not None
+
+
+def _first_unclosed_bracket(pattern: str) -> int:
+    """Where ``fnmatch.translate`` first reads ``[`` as a literal (no ``]`` closes it:
+    then none after it is closed either), or -1."""
+    n = len(pattern)
+    i = pattern.find("[")
+    while i != -1:
+        j = i + 1
+        if j < n and pattern[j] == "!":
+            j += 1
+        if j < n and pattern[j] == "]":
+            j += 1  # a ``]`` first in a set is a member, not its end
+        j = pattern.find("]", j)
+        if j == -1:
+            return i
+        i = pattern.find("[", j + 1)
+    return -1

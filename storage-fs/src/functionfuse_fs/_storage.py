@@ -6,7 +6,6 @@ import errno
 import inspect
 import os
 from collections.abc import Iterable, Mapping
-from fnmatch import fnmatchcase
 from typing import Any, ClassVar, NoReturn
 
 from functionfuse import (
@@ -18,6 +17,7 @@ from functionfuse import (
 from functionfuse_fs._config import (
     LOCAL_PROTOCOLS,
     Options,
+    check_url_credentials,
     display_url,
     get_protocol,
     is_s3,
@@ -37,7 +37,7 @@ from functionfuse_fs._format import (
     parse_header,
     verify,
 )
-from functionfuse_fs._names import decode_name, encode_name, is_hashed_name
+from functionfuse_fs._names import decode_name, encode_name, glob_matcher, is_hashed_name
 from functionfuse_fs._pickling import (
     MissingSerializerError,
     SideFileError,
@@ -177,6 +177,7 @@ class FileStorage:
                 )
             if "://" not in target:
                 target = f"{protocol}://{target}"
+        check_url_credentials(target)
         self._target = target
         self._storage_options = storage_options
         self._key = key
@@ -616,10 +617,7 @@ class FileStorage:
         ``pattern``, sorted by name: files whose header names their task (see
         :meth:`list_tasks`), all headers read in one batch."""
         files = self._files
-
-        def matches(name: str) -> bool:
-            return fnmatchcase(name, pattern)
-
+        matches = glob_matcher(pattern)
         candidates: list[tuple[str | None, str]] = []
         for filename in files.list_files(folder):
             if filename.startswith("."):
