@@ -664,6 +664,10 @@ class _FunctionFactory(Generic[T]):
     def __repr__(self) -> str:
         return f"<workflow function {_qualname(self.func)}>"
 
+    def __reduce__(self) -> str:
+        # By reference, like an undecorated function: the module attribute of this name.
+        return _qualname(self.func)
+
 
 class _ClassFactory:
     """A decorated class: calling it records a :class:`ClassNode` and returns its handle."""
@@ -677,6 +681,9 @@ class _ClassFactory:
 
     def __repr__(self) -> str:
         return f"<workflow class {_qualname(self.cls)}>"
+
+    def __reduce__(self) -> str:
+        return _qualname(self.cls)
 
 
 # ``@workflow(version=...)``: the version that stands for a function's or class's code

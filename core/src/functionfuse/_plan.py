@@ -198,6 +198,44 @@ class RunPlan:
             self.readable.discard(node)
         return value
 
+    def read_needed(
+        self,
+        tasks: dict[Node, NodeTask],
+        read_many: Callable[[Callable[[Node], Any], list[Node]], Iterable[Any]] = map,
+    ) -> dict[Node, Any]:
+        """Read the stored results that the nodes of ``tasks`` (and ``run()``'s results)
+        need, before anything runs: their values. A result that cannot be read makes its
+        node run after all (a method call: its chain) — its task is added to ``tasks``,
+        and its own stored parents are read in turn. ``read_many(read, nodes)`` may read
+        concurrently (e.g. a thread pool's ``map``)."""
+        skip = self.skip
+        wanted = [p for n in tasks for p in n.parents if p in skip]
+        if self.return_results:
+            wanted += [leaf for leaf in self.view.leaf_nodes if leaf in skip]
+        values: dict[Node, Any] = {}
+        requested: set[Node] = set()
+        batch = [p for p in dict.fromkeys(wanted) if type(p) is not ClassNode]
+        while batch:
+            requested.update(batch)
+            found = list(read_many(self.read, batch))
+            new: list[Node] = []
+            for node, value in zip(batch, found, strict=True):
+                if node not in skip:
+                    continue  # its chain broke while it was read: it runs
+                if value is not MISSING:
+                    values[node] = value
+                    continue
+                for member in self.unusable(node):
+                    values.pop(member, None)  # a call read before the chain broke
+                    tasks[member] = self.task_for(member)
+                    new += [
+                        p
+                        for p in member.parents
+                        if p in skip and p not in requested and type(p) is not ClassNode
+                    ]
+            batch = list(dict.fromkeys(new))
+        return values
+
     def stored(self, node: Node) -> None:
         """``node`` ran and its result was saved: should it be needed again once its
         value is gone, :meth:`read` it rather than run it."""

@@ -57,6 +57,7 @@ from functionfuse._nodes import (
     replace_references,
     resolve_arguments,
 )
+from functionfuse._pickling import dumps
 from functionfuse._plan import RunPlan, node_failure
 from functionfuse._plugins import NodePlugin, prepare_plugin
 from functionfuse._resume import ResumePlan, read_fingerprints, save_result
@@ -102,6 +103,7 @@ __all__ = [
     "UnpicklableNodeError",
     "UnusableResult",
     "call_with",
+    "dumps",
     "failed_node",
     "inputs_of",
     "is_direct",

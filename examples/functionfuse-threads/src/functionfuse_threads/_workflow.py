@@ -17,7 +17,6 @@ from typing import Any
 
 from functionfuse import BaseWorkflow, ConfigurationError
 from functionfuse.runtime import (
-    MISSING,
     ClassNode,
     Instance,
     MethodNode,
@@ -112,46 +111,13 @@ class _Run:
                 self.tasks[node] = task
 
     def execute(self) -> dict[Node, Any]:
-        self._read_stored()
+        # Stored results the running nodes need, read on the pool before anything runs.
+        self.values.update(self.plan.read_needed(self.tasks, self.pool.map))
         self._run_nodes()
         error = self.plan.error()
         if error is not None:
             raise error
         return self.values
-
-    def _read_stored(self) -> None:
-        """Read, in parallel, the stored results that running nodes (or the caller) need.
-
-        Done before any node runs, so that a result that cannot be read (its node then
-        runs, maybe with stored parents of its own to read) changes the plan first.
-        """
-        plan = self.plan
-        skip = plan.skip
-        wanted = [p for n in self.tasks for p in n.parents if p in skip]
-        if plan.return_results:
-            wanted += [leaf for leaf in self.view.leaf_nodes if leaf in skip]
-        requested: set[Node] = set()
-        batch = [p for p in dict.fromkeys(wanted) if type(p) is not ClassNode]
-        while batch:
-            requested.update(batch)
-            futures = {self.pool.submit(plan.read, node): node for node in batch}
-            batch = []
-            for future, node in futures.items():
-                value = future.result()
-                if node not in skip:
-                    continue  # its chain broke while it was read: it runs
-                if value is not MISSING:
-                    self.values[node] = value
-                    continue
-                for member in plan.unusable(node):
-                    self.values.pop(member, None)  # a call read before the chain broke
-                    self.tasks[member] = plan.task_for(member)
-                    batch += [
-                        p
-                        for p in member.parents
-                        if p in skip and p not in requested and type(p) is not ClassNode
-                    ]
-            batch = list(dict.fromkeys(batch))
 
     def _run_nodes(self) -> None:
         tasks = self.tasks
