@@ -57,7 +57,8 @@ def _module(folder: Path, version: str, name: str) -> ModuleType:
     path = folder / "pipeline.py"
     path.write_text(textwrap.dedent(PIPELINE.format(version=version)))
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -124,7 +125,7 @@ def test_a_parent_replaced_by_another_version_runs_again(tmp_path: Path, v1: Mod
     hook = _WhenRead("source", lambda: _run_b(tmp_path, path))
     manager = _hooked(hook)
     try:
-        with pytest.warns(ff.FunctionFuseWarning, match="'source'.*another fingerprint"):
+        with pytest.warns(ff.FunctionFuseWarning, match=r"'source'.*another fingerprint"):
             result = _workflow(storage, v1.build()).run()
     finally:
         manager.unregister(hook)
@@ -212,5 +213,5 @@ def test_read_task_checks_the_fingerprint_before_unpickling(tmp_path: Path) -> N
     storage.save("wf", "t", 1, fingerprint=b"mine")
     assert storage.read_task("wf", "t", fingerprint=b"mine") == 1
     assert storage.read_task("wf", "t") == 1
-    with pytest.raises(ff.StaleResultError, match="'t'.*another fingerprint"):
+    with pytest.raises(ff.StaleResultError, match=r"'t'.*another fingerprint"):
         storage.read_task("wf", "t", fingerprint=b"theirs")
