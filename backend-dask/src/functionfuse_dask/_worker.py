@@ -1,0 +1,168 @@
+"""What runs on the Dask workers: node tasks, class nodes' instances and method calls.
+
+Everything here is shipped small: the node's callable (by reference when it can be), a
+*spec* and the arguments, whose futures Dask resolves on the worker. The graph never
+leaves the driver. The spec is the node's name alone when nothing happens around the
+call (no plugins, retries, save or arguments template); otherwise ``(task, status)``:
+
+- ``task``: the core's :class:`~functionfuse.runtime.NodeTask` — the node plugins'
+  worker side, the retries, the save with the node's stamp, the ``always_read`` re-read,
+  and the :class:`~functionfuse.runtime.ArgumentsTemplate` when the arguments are not
+  ready to use (the positional values are then the parents' values it indexes);
+- ``status``: the task returns ``(result, attempts)`` — the attempts that failed before
+  a retry succeeded, for the driver's ``node_retry`` hook — and the driver splits the
+  pair with :func:`operator.getitem` tasks, on the worker.
+
+An exception leaves named after its node, in a form the driver can unpickle (see
+:func:`functionfuse.runtime.portable_error`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+from collections.abc import Callable
+from typing import Any, final
+
+from distributed.protocol import pickle as dask_pickle
+
+from functionfuse.runtime import ATTEMPTS_ATTRIBUTE, NodeTask, dumps, portable_error
+
+__all__ = [
+    "Code",
+    "Spec",
+    "call_method",
+    "code_of",
+    "execute",
+    "get_instance",
+    "run_node",
+    "select_item",
+]
+
+Spec = str | tuple[NodeTask, bool]
+#: The failed attempts of a node that retried: ``(attempt, error, delay)``.
+Attempts = list[tuple[int, BaseException, float]]
+
+
+@final
+class Code:
+    """A node's function or class, pickled by reference (:func:`functionfuse.runtime.dumps`
+    finds it through its ``@workflow`` factory) and loaded once per worker process.
+
+    Dask's pickling would send a decorated function by value (the module attribute of its
+    name is the factory, not the function): a copy per task, and module globals copied
+    with it — state a node plugin sets on the worker would not be the state it reads.
+    """
+
+    __slots__ = ("payload",)
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Code, (self.payload,))
+
+    def load(self) -> Callable[..., Any]:
+        found = _loaded.get(self.payload)
+        if found is None:
+            found = _loaded[self.payload] = pickle.loads(self.payload)
+        return found
+
+
+_loaded: dict[bytes, Callable[..., Any]] = {}
+_codes: dict[Any, Code | Callable[..., Any]] = {}
+
+
+def code_of(func: Callable[..., Any]) -> Code | Callable[..., Any]:
+    """What a task ships for ``func``: a :class:`Code` when it can be found by name where
+    the task runs, else ``func`` itself (Dask sends it by value: ``__main__``, local
+    functions, lambdas)."""
+    try:
+        return _codes[func]
+    except (KeyError, TypeError):
+        pass
+    shipped: Code | Callable[..., Any] = func
+    if getattr(func, "__module__", "__main__") != "__main__":
+        with contextlib.suppress(Exception):
+            shipped = Code(dumps(func))
+    with contextlib.suppress(TypeError):  # unhashable: made again each time
+        if len(_codes) < 4096:
+            _codes[func] = shipped
+    return shipped
+
+
+def _portable(error: BaseException, name: str) -> BaseException:
+    return portable_error(error, name, dask_pickle.dumps)
+
+
+def execute(call: Callable[..., Any], spec: Spec, args: Any, kwargs: dict[str, Any]) -> Any:
+    """Run one node where Dask put it; with a status, return ``(result, attempts)``."""
+    if isinstance(spec, str):
+        try:
+            return call(*args, **kwargs)
+        except BaseException as error:
+            failure = _portable(error, spec)
+            if failure is error:
+                raise
+            raise failure from error
+    task, status = spec
+    attempts: Attempts = []
+
+    def on_retry(attempt: int, error: BaseException, delay: float) -> None:
+        attempts.append((attempt, _portable(error, task.name), delay))
+
+    try:
+        result = task.execute(call, args, kwargs, on_retry if status else None)
+    except BaseException as error:
+        failure = _portable(error, task.name)
+        if attempts:
+            # The attempts before the last reach the driver's hooks with it.
+            with contextlib.suppress(Exception):
+                setattr(failure, ATTEMPTS_ATTRIBUTE, attempts)
+        if failure is error:
+            raise
+        raise failure from error
+    return (result, attempts) if status else result
+
+
+def run_node(
+    call: Code | Callable[..., Any], spec: Spec, kwargs: dict[str, Any] | None, /, *args: Any
+) -> Any:
+    """A function node, or a class node's constructor (its instance stays on the worker).
+
+    The node's keyword arguments come as one dict (Dask resolves the futures in it): as
+    keywords of ``Client.submit`` they could collide with its own (``key``, ``priority``).
+    """
+    if type(call) is Code:
+        call = call.load()
+    return execute(call, spec, args, kwargs or {})
+
+
+def call_method(
+    method: str,
+    spec: Spec,
+    instance: Any,
+    previous: object,
+    kwargs: dict[str, Any] | None,
+    /,
+    *args: Any,
+) -> Any:
+    """A method node, on the instance its class node built on this worker.
+
+    ``previous`` is the previous call's result, taken only so that Dask runs the calls in
+    order — and fails this one when an earlier one failed, rather than letting it run on
+    an instance missing that call's changes.
+    """
+    return execute(getattr(instance, method), spec, args, kwargs or {})
+
+
+def get_instance(instance: Any, previous: object = None) -> Any:
+    """The instance itself, after its last call: a class node's result when it is a leaf."""
+    return instance
+
+
+def select_item(value: Any, indices: tuple[Any, ...]) -> Any:
+    """``node[i][j]...`` for a leaf, on a worker, so only the item reaches the driver."""
+    for index in indices:
+        value = value[index]
+    return value
