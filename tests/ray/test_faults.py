@@ -20,7 +20,6 @@ from ray.exceptions import ObjectLostError, RayActorError, WorkerCrashedError
 
 import functionfuse as ff
 from functionfuse import NodeExecutionError, hookimpl, workflow
-from functionfuse.runtime import lifecycle_hooks
 from functionfuse_fs import FileStorage
 from functionfuse_ray import RayWorkflow
 from functionfuse_ray._watch import Watcher
@@ -211,15 +210,16 @@ def test_a_lost_result_names_the_node_that_made_it() -> None:
     def made(x: int) -> tuple[int, None]:
         return x, None
 
-    watcher = Watcher("faults", lifecycle_hooks())
-    refs = {name: made.remote(i) for i, name in enumerate(["a", "b"])}
-    watcher.held.update({name: status for name, (_, status) in refs.items()})
-    watcher.suspects = lambda name: {"a", "b"} if name == "c" else set()
-    lost = ObjectLostError(refs["b"][0].hex(), None, "")
-    watcher.note_failure("c", lost)
-    assert list(watcher.failures) == ["b"]
-    watcher.note_failure("d", lost)  # not among the suspects: where it was seen
-    assert list(watcher.failures) == ["b", "d"]
+    with RayWorkflow(inc(1), workflow_name="faults").start_run() as plan:
+        watcher = Watcher(plan)
+        refs = {name: made.remote(i) for i, name in enumerate(["a", "b"])}
+        watcher.held.update({name: status for name, (_, status) in refs.items()})
+        watcher.suspects = lambda name: {"a", "b"} if name == "c" else set()
+        lost = ObjectLostError(refs["b"][0].hex(), None, "")
+        watcher.note_failure("c", lost)
+        assert list(watcher.failures) == ["b"]
+        watcher.note_failure("d", lost)  # not among the suspects: where it was seen
+        assert list(watcher.failures) == ["b", "d"]
 
 
 # -- class nodes: the actor killed during a method call ------------------------------------

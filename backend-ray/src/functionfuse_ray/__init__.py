@@ -3,10 +3,11 @@
 ``RayWorkflow(*nodes, workflow_name=..., ray_init_args=...)`` runs each function node as
 a Ray task and each class node as a Ray actor whose method nodes run on it in order.
 Results stay in Ray's object store; storage is written from the workers. Also available
-by name: ``functionfuse.backend("ray")``.
+by name: ``functionfuse.backend("ray")``. ``UnpicklableNodeError`` is the core's
+(:mod:`functionfuse.runtime`), named here too for code that caught it from here.
 """
 
-from functionfuse_ray._worker import UnpicklableNodeError
+from functionfuse.runtime import UnpicklableNodeError
 from functionfuse_ray._workflow import RayWorkflow
 
 __all__ = ["RayWorkflow", "UnpicklableNodeError"]

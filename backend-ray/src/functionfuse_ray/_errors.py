@@ -9,7 +9,14 @@ from typing import Final
 from ray.exceptions import ObjectLostError, RayActorError, RayError, RayTaskError
 
 from functionfuse import NodeExecutionError
-from functionfuse_ray._worker import NODE_ATTRIBUTE, UnpicklableNodeError
+from functionfuse.runtime import (
+    NodeTask,
+    UnpicklableNodeError,
+    failed_node,
+    node_failure,
+    save_result,
+)
+from functionfuse_ray import _worker
 
 __all__ = [
     "actor_started",
@@ -25,7 +32,12 @@ __all__ = [
 _COLOURS: Final = re.compile(r"\x1b\[[0-9;]*m")
 # What Ray prints for every task that did not run because an argument failed.
 _PROPAGATED: Final = "At least one of the input arguments for this task could not be computed:\n"
-_OWN_FRAME: Final = "functionfuse_ray/_worker.py"
+# Frames of the code that runs a node on the worker (this package's and the core's node
+# task), by module path: the remote traceback shows the user's code without them.
+_OWN_FRAMES: Final = tuple(
+    module.replace(".", "/") + ".py"
+    for module in (_worker.__name__, NodeTask.__module__, save_result.__module__)
+)
 
 
 def original_error(error: BaseException) -> BaseException:
@@ -61,10 +73,8 @@ def failing_node(error: BaseException, seen_at: str, actor_names: dict[str, str]
     ``seen_at``, a node that depends on it); ``None`` for a Ray system error (see
     :func:`system_error`), which names no node: the driver looks for it among the tasks
     of ``seen_at``'s ancestors."""
-    name = getattr(error, NODE_ATTRIBUTE, None)
-    if not isinstance(name, str):
-        name = getattr(getattr(error, "cause", None), NODE_ATTRIBUTE, None)
-    if isinstance(name, str):
+    name = failed_node(error)
+    if name is not None:
         return name
     if isinstance(error, RayActorError) and error.actor_init_failed:
         owner = actor_names.get(error.actor_id or "")
@@ -141,7 +151,8 @@ def _without_own_frames(lines: list[str]) -> list[str]:
     skipping = False
     for line in lines:
         if line.startswith('  File "'):
-            skipping = _OWN_FRAME in line.replace("\\", "/")
+            path = line.replace("\\", "/")
+            skipping = any(frame in path for frame in _OWN_FRAMES)
         elif not (skipping and line.startswith("    ")):
             skipping = False
         if skipping:
@@ -200,26 +211,8 @@ def submit_error(
     others: dict[str, BaseException],
 ) -> NodeExecutionError:
     """The error ``run()`` raises when submitting node ``name`` raised on the driver
-    (a node plugin's driver side, arguments Ray cannot send, ...)."""
+    (a node plugin's driver side, arguments Ray cannot send, ...): the core's, with the
+    driver's traceback."""
     lines = traceback.format_exception(type(error), error, error.__traceback__)
-    after = (
-        "Every node that finished is stored; fix the cause and run the workflow again to "
-        "resume from storage."
-        if stored
-        else "Fix the cause and run the workflow again."
-    )
-    also = ""
-    if others:
-        listed = ", ".join(repr(n) for n in list(others)[:5])
-        more = f" and {len(others) - 5} more" if len(others) > 5 else ""
-        also = f"\nAlso failed: {listed}{more} (see the error's .failed)."
-    message = (
-        f"node {name!r} of workflow {workflow_name!r} could not be submitted to Ray: "
-        f"{type(error).__name__}: {error}\nTraceback on the driver:\n"
-        f"{''.join(lines).rstrip()}{also}\n{after}"
-    )
-    failure = NodeExecutionError(
-        message, workflow_name=workflow_name, node_name=name, failed={name: error, **others}
-    )
-    failure.__cause__ = error
-    return failure
+    detail = "It could not be submitted to Ray. Traceback on the driver:\n" + "".join(lines)
+    return node_failure(workflow_name, {name: error, **others}, stored, detail.rstrip())

@@ -13,12 +13,11 @@ from typing import Any
 
 import ray
 
+from functionfuse.runtime import read_fingerprints, read_result
 from functionfuse_ray._worker import (
     ActorHost,
-    read_stored_result,
     save_pinned,
     select_item,
-    storage_fingerprints,
     storage_setup,
     task_function,
 )
@@ -41,12 +40,14 @@ def remote_function(func: Callable[..., Any]) -> Any:
 
 @functools.cache
 def remote_helpers() -> dict[str, Any]:
-    """The actor class of class nodes and the storage and item-selection tasks."""
+    """The actor class of class nodes, and the storage and item-selection tasks (a
+    stored result is read with the core's :func:`~functionfuse.runtime.read_result`,
+    which refuses one replaced since the run was planned)."""
     return {
         "actor": ray.remote(ActorHost),
-        "read": ray.remote(read_stored_result),
+        "read": ray.remote(read_result),
         "save": ray.remote(num_returns=2)(save_pinned),
         "select": ray.remote(select_item),
         "setup": ray.remote(storage_setup),
-        "fingerprints": ray.remote(storage_fingerprints),
+        "fingerprints": ray.remote(read_fingerprints),
     }

@@ -1,12 +1,14 @@
-"""One attempt at running a RayWorkflow: plan, submit in graph order, collect.
+"""One attempt at running a RayWorkflow: submit in graph order, collect.
 
-The driver submits every node when its turn comes in graph order, handing Ray the
-parents' ObjectRefs; it never waits for a result in order to submit. It keeps an
-ObjectRef only while something still needs it: until the node's last consumer has been
-submitted, for the results to return, and while the task is watched (see
-:mod:`functionfuse_ray._watch`). A node with consumers also has a *status*, a tiny
-second return the watcher holds, so that a Ray system error (a killed worker, ...) seen
-downstream can be traced to the node whose own task died.
+The run plan (the core's :class:`~functionfuse.runtime.RunPlan`) says what each node
+does — its node task, or nothing when it is stored — and hears of what happens; this
+module only schedules. The driver submits every node when its turn comes in graph
+order, handing Ray the parents' ObjectRefs; it never waits for a result in order to
+submit. It keeps an ObjectRef only while something still needs it: until the node's
+last consumer has been submitted, for the results to return, and while the task is
+watched (see :mod:`functionfuse_ray._watch`). A node with consumers also has a *status*,
+a tiny second return the watcher holds, so that a Ray system error (a killed worker,
+...) seen downstream can be traced to the node whose own task died.
 """
 
 from __future__ import annotations
@@ -18,26 +20,18 @@ from typing import TYPE_CHECKING, Any, cast
 import ray
 
 from functionfuse import ConfigurationError
-from functionfuse.hookspecs import Storage
 from functionfuse.runtime import (
-    MISSING,
     REMOTE_ARGS,
-    RETRIES,
-    STORAGE,
     ClassNode,
     FunctionNode,
-    LifecycleHooks,
     MethodNode,
     Node,
     NodeItem,
-    ResumePlan,
-    Retries,
-    node_of,
-    replace_references,
-)
-from functionfuse_ray._arguments import (
+    RunPlan,
+    inputs_of,
     is_direct,
-    referenced_nodes,
+    node_of,
+    replace_whole,
     template_of,
 )
 from functionfuse_ray._errors import submit_error
@@ -60,83 +54,47 @@ class _SubmitFailed(Exception):
         self.error = error
 
 
-def _no_stamp(node: Node) -> None:
-    return None
-
-
 class RunAttempt:
     """The state of one attempt; :meth:`execute` returns what ``run()`` returns."""
 
-    def __init__(
-        self,
-        workflow: RayWorkflow,
-        hooks: LifecycleHooks,
-        *,
-        return_results: bool,
-        max_pending_tasks: int,
-        stored_names: set[str],
-        plan: ResumePlan | None = None,
-        keep_going: bool = False,
-    ) -> None:
-        self.workflow = workflow
-        self.workflow_name = workflow.workflow_name
-        self.hooks = hooks
-        self.return_results = return_results
-        self.keep_going = keep_going
-        self.max_pending = max_pending_tasks
-        self.storage: Storage | None = workflow.storage
+    def __init__(self, workflow: RayWorkflow, plan: RunPlan, max_pending_tasks: int) -> None:
         self.plan = plan
+        self.view = view = plan.view
+        self.workflow_name = plan.workflow_name
+        self.max_pending = max_pending_tasks
         self.storage_options: dict[str, Any] = workflow.storage_remote_args()
         self.pinned = bool(self.storage_options)
-        self.watcher = Watcher(self.workflow_name, hooks)
+        self.watcher = Watcher(plan)
         self.watcher.suspects = self._suspects
         # With hooks listening for node_finish / node_error every task is watched.
         self.track_all = self.watcher.track_all
         self.tracking = self.track_all or max_pending_tasks > 0
-        self.leaf_nodes = {node_of(leaf) for leaf in workflow.leaves}
-        self.skip = self._plan_skips(stored_names) if stored_names else set()
+        self.skip = plan.skip
+        #: How many consumers of each node have yet to be submitted (stored ones do not
+        #: count: they do not run).
+        self.remaining = view.consumer_counts()
+        for node in self.skip:
+            for parent in node.parents:
+                self._consumed(parent)
 
         self.refs: dict[Node, Any] = {}  # results still needed by unsubmitted consumers
-        self.remaining: dict[Node, int] = {}  # ... and how many consumers are left
         self.leaf_refs: dict[Node, Any] = {}
         self.actors: dict[ClassNode, Any] = {}
         self.actors_left: dict[ClassNode, int] = {}
         self.chain_status: dict[ClassNode, Any] = {}  # status of an instance's last call
         self._options: dict[tuple[Any, int, bool], Any] = {}
         self._method_options: dict[tuple[int, int], dict[str, Any]] = {}
+        self._by_name: dict[str, Node] | None = None
 
-    # -- planning --------------------------------------------------------------------
-
-    def _plan_skips(self, stored_names: set[str]) -> set[Node]:
-        """The nodes not to run because their results are stored.
-
-        As on the local backend, a class node and its method calls resume as one chain:
-        skipped together when every call's result is stored (and the instance is not
-        itself a result of the workflow), otherwise built and called again in full, so
-        that each call sees the instance in the state its earlier calls left.
-        """
-        settings_of = self.workflow.settings
-        stored: set[Node] = set()
-        for name, node in self.workflow.graph_traversal():
-            if name in stored_names and type(node) is not ClassNode:
-                settings = settings_of(node)
-                if settings is None or settings.get(STORAGE) is not False:
-                    stored.add(node)
-        skip: set[Node] = {node for node in stored if type(node) is FunctionNode}
-        for node in self.workflow.nodes:
-            if isinstance(node, ClassNode) and node not in self.leaf_nodes:
-                methods = node.methods
-                if methods and all(method in stored for method in methods):
-                    skip.add(node)
-                    skip.update(methods)
-        return skip
-
-    def _consumers(self, node: Node) -> int:
-        children = node.children
-        skip = self.skip
-        if not skip:
-            return len(children)
-        return sum(1 for child in children if child not in skip)
+    def _consumed(self, node: Node) -> bool:
+        """One consumer of ``node`` less; True when it was the last."""
+        remaining = self.remaining
+        left = remaining[node] - 1
+        if left:
+            remaining[node] = left
+            return False
+        del remaining[node]
+        return True
 
     # -- the submit loop -------------------------------------------------------------
 
@@ -153,7 +111,7 @@ class RunAttempt:
             others += self.refs.values()
         watcher.wait_all(others)
         if watcher.stopped:
-            watcher.raise_failures(stored=self.storage is not None)
+            watcher.raise_failures()
         return self._results()
 
     def _abandon(self, failed: _SubmitFailed) -> None:
@@ -166,46 +124,39 @@ class RunAttempt:
         error = failed.error
         if isinstance(error, ConfigurationError):
             raise error
-        hooks = self.hooks
-        if hooks.node_error is not None:
-            hooks.node_error(
-                workflow_name=self.workflow_name, node_name=failed.name, error=error, duration=0.0
-            )
+        self.plan.fail(failed.name, error)
         others = {n: e for n, e in watcher.failures.items() if n != failed.name}
         raise submit_error(
-            self.workflow_name, failed.name, error, self.storage is not None, others
+            self.workflow_name, failed.name, error, self.plan.storage is not None, others
         ) from error
 
     def _submit_all(self) -> None:
         """Submit every node to run, in graph order (one loop, its names held locally:
         its cost per node is what separates this backend from hand-written Ray).
 
-        For each node: the plugins' driver side; skip it if stored; make sure its
-        parents' refs exist (a stored parent is read by a task); build its arguments
-        (refs in place, or a template); submit it as a task, an actor or an actor call;
-        watch it if needed; drop the parents' refs that nothing needs any more.
+        For each node: the plan's task (the plugins' driver side; none when stored);
+        make sure its parents' refs exist (a stored parent is read by a task); build its
+        arguments (refs in place, or a template); submit it as a task, an actor or an
+        actor call; watch it if needed; drop the parents' refs nothing needs any more.
         """
-        workflow = self.workflow
-        workflow_name = self.workflow_name
-        hooks = self.hooks
-        settings_of = workflow.settings
-        node_initializer = workflow.node_initializer
-        skip = self.skip
+        plan = self.plan
+        view = self.view
+        prepare = plan.prepare
+        names = view.names
+        settings_of = view.settings
+        configured = view.configured
         refs = self.refs
         remaining = self.remaining
-        leaf_nodes = self.leaf_nodes
+        consumed = self._consumed
+        leaf_nodes = view.leaf_nodes
         leaf_refs = self.leaf_refs
-        storage = self.storage
-        stamp_of = self.plan.stamp if self.plan is not None else _no_stamp
         pinned = self.pinned
         track_all = self.track_all
         tracking = self.tracking
-        fetch_leaves = self.return_results
+        fetch_leaves = plan.return_results
         max_pending = self.max_pending
         batch = max(1, max_pending // 10)
-        node_start = hooks.node_start
-        node_finish = hooks.node_finish
-        node_retry = hooks.node_retry
+        node_retry = plan.hooks.node_retry
         watcher = self.watcher
         watch = watcher.refs
         statuses = watcher.statuses
@@ -213,96 +164,75 @@ class RunAttempt:
         now = time.perf_counter
         # keep_going: submit everything; Ray runs no task whose argument failed, so the
         # failed nodes' descendants do not run, and everything else does.
-        keep_going = self.keep_going
+        keep_going = plan.keep_going
 
         name = ""
         try:
-            for name, node in workflow.graph_traversal():
-                settings = settings_of(node)
+            for node in view.order:
                 # Every node, stored or not, so plugins see the same sequence of nodes on
-                # every run (a RandomStatePlugin's seeds do not shift on resume).
-                initialize = node_initializer(hooks, node, name, settings)
-                if skip and node in skip:
-                    if node_finish is not None:
-                        node_finish(
-                            workflow_name=workflow_name,
-                            node_name=name,
-                            result=MISSING,
-                            duration=0.0,
-                            from_storage=True,
-                        )
+                # every run (a RandomStatePlugin's seeds do not shift on resume). With
+                # Ray's keep_going no node is blocked: Ray itself runs none whose
+                # argument failed; so None means stored (and reported so).
+                name = names[node]
+                task = prepare(node)
+                if task is None:
                     continue
                 if watcher.stale or (watcher.failures and not keep_going):
                     break  # stop submitting; what is in flight still finishes (and saves)
 
                 kind = type(node)
-                remote_args: Mapping[str, Any] | None = None
-                retries: Retries | None = None
-                save = False
-                if settings is not None:
-                    remote_args = settings.get(REMOTE_ARGS)
-                    retries = settings.get(RETRIES)
-                    save = storage is not None and settings.get(STORAGE) is not False
-                else:
-                    save = storage is not None
-                if kind is ClassNode:
-                    save = False
-                consumers = self._consumers(node)
+                settings = settings_of(node) if configured else None
+                remote_args: Mapping[str, Any] | None = (
+                    settings.get(REMOTE_ARGS) if settings is not None else None
+                )
+                save = task.save
+                consumers = remaining.get(node, 0)
                 fetched = fetch_leaves and node in leaf_nodes
-                watched = track_all or (consumers == 0 and not fetched and not (save and pinned))
+                watched = track_all or (
+                    consumers == 0 and not fetched and not (save is not None and pinned)
+                )
                 # A method call always has a status: the next call on its instance waits on
                 # it (see ActorHost), so a failed call fails the later ones. A function node
                 # with consumers has one for the watcher to hold (see _watch): a node
                 # without has no descendant through which its task's death could be seen.
                 # A class node has none: its actor's ``ready`` says how it was built.
                 status = kind is MethodNode or (kind is FunctionNode and (watched or consumers > 0))
-                if retries is not None and node_retry is not None and kind is not ClassNode:
+                if task.retries is not None and node_retry is not None and kind is not ClassNode:
                     # Retries happen on the worker; the status brings the failed attempts
                     # back to the node_retry hook, so it must be watched.
                     status = watched = True
 
-                if node_start is not None:
-                    node_start(workflow_name=workflow_name, node_name=name)
+                plan.start(name)
                 started = now() if track_all else 0.0
 
                 # -- arguments: parents' refs, read from storage when they were skipped ----
                 parents = node.parents
-                values: list[Any] | None = None
-                deps = node.deps
-                direct = deps is None or is_direct(deps)
                 for parent in parents:
                     if type(parent) is not ClassNode and parent not in refs:
                         self._read_parent(parent)
-                if deps is None:
-                    args: Any = node.args
-                    kwargs = node.kwargs if node.kwargs is not None else {}
-                    template = None
-                elif direct:
-                    args, kwargs = replace_references(node, deps, refs.__getitem__)
-                    template = None
+                if is_direct(node):
+                    args, kwargs = replace_whole(node, refs.__getitem__)
                 else:
-                    inputs = [p for p in parents if type(p) is not ClassNode]
-                    # A method's previous call is a parent for ordering; its value is
-                    # shipped only if this call also takes it as an argument.
-                    if (
-                        kind is MethodNode
-                        and type(parents[0]) is MethodNode
-                        and parents[0] not in referenced_nodes(deps)
-                    ):
-                        inputs.remove(parents[0])
-                    index_of = {p: i for i, p in enumerate(inputs)}
-                    template = template_of(node, index_of)
-                    values = [refs[p] for p in inputs]
-                    args, kwargs = values, {}
+                    # Items and nested references are rebuilt on the worker from the
+                    # parents' values, passed as top-level arguments for Ray to resolve.
+                    inputs = inputs_of(node)
+                    task.template = template_of(node, inputs)
+                    args, kwargs = [refs[p] for p in inputs], {}
 
-                stamp = stamp_of(node) if save else None
-                inline_save = (storage, workflow_name, stamp) if save and not pinned else None
-                if retries is not None:
-                    spec: Any = (name, template, initialize, inline_save, status, retries)
-                elif template is None and initialize is None and inline_save is None and not status:
-                    spec = name
+                if save is not None and pinned:
+                    task.save = None  # saved by a task on a storage machine (below)
+                spec: Any
+                if (
+                    task.template is None
+                    and task.initialize is None
+                    and task.retries is None
+                    and task.save is None
+                ):
+                    # Nothing around the call: ship the name, not the task (Ray sends
+                    # strings and flags as they are, an object pickled).
+                    spec = (name, True) if status else name
                 else:
-                    spec = (name, template, initialize, inline_save, status)
+                    spec = (task, status)
 
                 # -- submit ------------------------------------------------------------------
                 status_ref = None
@@ -342,13 +272,13 @@ class RunAttempt:
                         result_ref, status_ref = returned
                     else:
                         result_ref = returned
-                    if save and pinned:
+                    if save is not None and pinned:
                         saved_ref, save_status = (
                             remote_helpers()["save"]
                             .options(**self.storage_options)
-                            .remote(storage, workflow_name, name, result_ref, stamp)
+                            .remote(save, name, result_ref)
                         )
-                        if storage is not None and storage.always_read:
+                        if save.storage.always_read:
                             result_ref = saved_ref
                         watch.append(save_status)
                         statuses[save_status] = (name, None, started)
@@ -369,15 +299,8 @@ class RunAttempt:
                         leaf_refs[node] = result_ref
                     if consumers:
                         refs[node] = result_ref
-                        remaining[node] = consumers
                 for parent in parents:
-                    if type(parent) is ClassNode:
-                        continue
-                    left = remaining[parent] - 1
-                    if left:
-                        remaining[parent] = left
-                    else:
-                        del remaining[parent]
+                    if type(parent) is not ClassNode and consumed(parent):
                         del refs[parent]
                 if kind is MethodNode:
                     self._release_actor(cast(MethodNode, node).instance)
@@ -419,17 +342,13 @@ class RunAttempt:
         self, name: str, instance: ClassNode, remote_args: Mapping[str, Any]
     ) -> dict[str, Any]:
         """The options of a method node's actor call (see :mod:`._options`)."""
-        settings = self.workflow.settings(instance)
+        settings = self.view.settings(instance)
         class_args = settings.get(REMOTE_ARGS) if settings is not None else None
         key = (id(remote_args), id(class_args))
         options = self._method_options.get(key)
         if options is None:
             options = self._method_options[key] = method_options(
-                self.workflow_name,
-                name,
-                self.workflow.name_of(instance),
-                remote_args,
-                class_args,
+                self.workflow_name, name, self.view.name(instance), remote_args, class_args
             )
         return options
 
@@ -447,12 +366,12 @@ class RunAttempt:
             actor_class = checked_options(
                 self.workflow_name, name, "class node", actor_class.options, remote_args
             )
-        handle = actor_class.remote(node.cls, spec, *args, **kwargs)
-        methods = sum(1 for method in node.methods if method not in self.skip)
-        if methods or (node in self.leaf_nodes and self.return_results):
+        handle = actor_class.remote(self.view.callable_of(node), spec, *args, **kwargs)
+        methods = sum(1 for method in self.view.methods(node) if method not in self.skip)
+        if methods or (node in self.view.leaf_nodes and self.plan.return_results):
             self.actors[node] = handle
             self.actors_left[node] = methods
-        actor_id = getattr(handle, "_actor_id", None)
+        actor_id = getattr(handle, "_actor_id", None)  # Ray's handle: no public accessor
         if actor_id is not None:
             self.watcher.actor_names[actor_id.hex()] = name
         return handle
@@ -460,84 +379,82 @@ class RunAttempt:
     def _release_actor(self, instance: ClassNode) -> None:
         left = self.actors_left[instance] - 1
         self.actors_left[instance] = left
-        if left == 0 and not (instance in self.leaf_nodes and self.return_results):
+        if left == 0 and not (instance in self.view.leaf_nodes and self.plan.return_results):
             # Ray ends the actor once its handle is gone and its calls have run.
             del self.actors[instance]
             del self.actors_left[instance]
             del self.chain_status[instance]
 
-    def _read_parent(self, parent: Node) -> None:
-        """A stored parent's result, read on a worker, for the consumers still to come."""
-        storage = self.storage
-        assert storage is not None, f"{parent!r} was skipped without a storage"
-        name = self.workflow.name_of(parent)
-        ref = (
+    def _read(self, node: Node, indices: tuple[Any, ...] = ()) -> Any:
+        """A task reading ``node``'s stored result (or an item of it) where the storage
+        is, refused if it no longer has the fingerprint the plan decided on."""
+        return (
             remote_helpers()["read"]
             .options(**self.storage_options)
-            .remote(storage, self.workflow_name, name, (), self._expected(parent))
+            .remote(
+                self.plan.storage,
+                self.workflow_name,
+                self.view.name(node),
+                self.plan.expected(node),
+                indices,
+            )
         )
-        self.refs[parent] = ref
-        self.remaining[parent] = self._consumers(parent)
-        if parent in self.leaf_nodes:
+
+    def _read_parent(self, parent: Node) -> None:
+        """A stored parent's result, read on a worker, for the consumers still to come."""
+        ref = self.refs[parent] = self._read(parent)
+        if parent in self.view.leaf_nodes:
             self.leaf_refs[parent] = ref  # read once, also for the results
         if self.tracking:
             self.watcher.refs.append(ref)
-
-    def _expected(self, node: Node) -> bytes | None:
-        """The fingerprint a stored result of ``node`` must still have when read."""
-        return self.plan.expected(node) if self.plan is not None else None
 
     def _suspects(self, name: str) -> set[str]:
         """The nodes whose task's death could have failed node ``name``: its ancestors,
         and a class node's method nodes, whose actor it is (only asked when a Ray system
         error is seen; see :meth:`Watcher.note_failure`)."""
-        workflow = self.workflow
-        found = [node for node in workflow.nodes if workflow.name_of(node) == name]
+        view = self.view
+        names = view.names
+        by_name = self._by_name
+        if by_name is None:
+            by_name = self._by_name = {name: node for node, name in names.items()}
+        found = by_name.get(name)
+        if found is None:
+            return set()
+        stack = list(found.parents)
+        if type(found) is ClassNode:
+            stack.extend(view.methods(found))
         seen: set[Node] = set()
-        stack = [parent for node in found for parent in node.parents]
-        for node in found:
-            if isinstance(node, ClassNode):
-                stack.extend(node.methods)
         while stack:
             node = stack.pop()
             if node not in seen:
                 seen.add(node)
                 stack.extend(node.parents)
-        return {workflow.name_of(node) for node in seen}
+        return {names[node] for node in seen}
 
     # -- the end -------------------------------------------------------------------------
 
     def _results(self) -> Any:
-        if not self.return_results:
+        if not self.plan.return_results:
             return None
         refs = []
-        helpers = remote_helpers()
-        for leaf in self.workflow.leaves:
+        leaves = self.view.leaves
+        select = remote_helpers()["select"]
+        for leaf in leaves:
             node = node_of(leaf)
             indices: tuple[Any, ...] = leaf.indices if type(leaf) is NodeItem else ()
             ref = self.leaf_refs.get(node)
             if ref is None:  # stored, not run: read it where the storage is
-                ref = (
-                    helpers["read"]
-                    .options(**self.storage_options)
-                    .remote(
-                        self.storage,
-                        self.workflow_name,
-                        self.workflow.name_of(node),
-                        indices,
-                        self._expected(node),
-                    )
-                )
+                ref = self._read(node, indices)
             elif indices:
-                ref = helpers["select"].remote(ref, indices)
+                ref = select.remote(ref, indices)
             refs.append(ref)
         try:
             values = ray.get(refs)
         except Exception:
-            for leaf, ref in zip(self.workflow.leaves, refs, strict=True):
+            for leaf, ref in zip(leaves, refs, strict=True):
                 try:
                     ray.get(ref)
                 except Exception as failure:
-                    self.watcher.note_failure(self.workflow.name_of(leaf), failure)
-            self.watcher.raise_failures(stored=self.storage is not None)
+                    self.watcher.note_failure(self.view.name(node_of(leaf)), failure)
+            self.watcher.raise_failures()
         return values[0] if len(values) == 1 else values

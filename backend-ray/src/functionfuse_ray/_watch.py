@@ -25,7 +25,7 @@ import ray
 from ray.exceptions import RayActorError
 
 from functionfuse import FunctionFuseWarning
-from functionfuse.runtime import LifecycleHooks
+from functionfuse.runtime import ATTEMPTS_ATTRIBUTE, RunPlan, UnusableResult
 from functionfuse_ray._errors import (
     actor_started,
     failing_node,
@@ -35,7 +35,6 @@ from functionfuse_ray._errors import (
     own_system_error,
     system_error,
 )
-from functionfuse_ray._worker import ATTEMPTS_ATTRIBUTE, StaleStoredResult
 
 __all__ = ["POLL_EVERY", "Restart", "Watcher"]
 
@@ -55,7 +54,8 @@ class Restart(Exception):
 
 
 class Watcher:
-    """Watched ObjectRefs, and what the driver learnt from the ones that finished.
+    """Watched ObjectRefs, and what the driver learnt from the ones that finished; the
+    run's ``plan`` hears of each node that finished, retried or failed (its hooks).
 
     ``refs`` holds every watched ref (the submit loop appends to it directly);
     ``statuses`` maps the refs whose outcome matters — statuses, actor readiness — to
@@ -70,18 +70,17 @@ class Watcher:
         "actor_names",
         "failures",
         "held",
-        "hooks",
+        "plan",
         "refs",
         "stale",
         "statuses",
         "suspects",
         "track_all",
-        "workflow_name",
     )
 
-    def __init__(self, workflow_name: str, hooks: LifecycleHooks) -> None:
-        self.workflow_name = workflow_name
-        self.hooks = hooks
+    def __init__(self, plan: RunPlan) -> None:
+        self.plan = plan
+        hooks = plan.hooks
         self.track_all = hooks.node_finish is not None or hooks.node_error is not None
         self.refs: list[Any] = []
         self.statuses: dict[Any, tuple[str, Any, float]] = {}
@@ -142,35 +141,24 @@ class Watcher:
                     values[ref] = ray.get(ref)
                 except Exception as failure:
                     errors[ref] = failure
-        hooks = self.hooks
+        plan = self.plan
+        retries = plan.hooks.node_retry is not None
         end = time.perf_counter() if self.track_all else 0.0
         held = self.held
         for ref, (name, result_ref, started) in finished:
             error = errors.get(ref)
-            if hooks.node_retry is not None:
+            if retries:
                 self._report_attempts(name, values.get(ref), error)
             if error is None:
                 if held:
                     held.pop(name, None)
-                if hooks.node_finish is not None and result_ref is not None:
-                    hooks.node_finish(
-                        workflow_name=self.workflow_name,
-                        node_name=name,
-                        result=result_ref,
-                        duration=end - started,
-                        from_storage=False,
-                    )
+                if result_ref is not None:
+                    plan.finish(name, result_ref, end - started)
                 continue
             error = original_error(error)
             self.note_failure(name, error)
-            if hooks.node_error is not None:
-                cause = getattr(error, "cause", None)
-                hooks.node_error(
-                    workflow_name=self.workflow_name,
-                    node_name=name,
-                    error=cause if isinstance(cause, BaseException) else error,
-                    duration=end - started,
-                )
+            cause = getattr(error, "cause", None)
+            plan.fail(name, cause if isinstance(cause, BaseException) else error, end - started)
 
     def _report_attempts(self, name: str, value: Any, error: BaseException | None) -> None:
         """Tell the node_retry hook of the attempts that failed before the last one
@@ -180,23 +168,15 @@ class Watcher:
             value = getattr(cause, ATTEMPTS_ATTRIBUTE, None)
         if not isinstance(value, list):
             return
-        retry = self.hooks.node_retry
-        assert retry is not None
         for attempt, failure, delay in value:
-            retry(
-                workflow_name=self.workflow_name,
-                node_name=name,
-                attempt=attempt,
-                error=failure,
-                delay=delay,
-            )
+            self.plan.retry(name, attempt, failure, delay)
 
     def note_failure(self, seen_at: str, error: BaseException) -> None:
         """Record an error that reached the driver through node ``seen_at``."""
         error = original_error(error)
         cause = getattr(error, "cause", None)
-        stale = cause if isinstance(cause, StaleStoredResult) else error
-        if isinstance(stale, StaleStoredResult):
+        stale = cause if isinstance(cause, UnusableResult) else error
+        if isinstance(stale, UnusableResult):
             self.stale.setdefault(stale.node_name, stale.reason)
             return
         origin = failing_node(error, seen_at, self.actor_names)
@@ -242,13 +222,16 @@ class Watcher:
                     return name, own
         return seen_at, error
 
-    def raise_failures(self, stored: bool) -> NoReturn:
+    def raise_failures(self) -> NoReturn:
         """The NodeExecutionError for the failures, or a Restart for stale results."""
+        plan = self.plan
         if self.failures:
-            raise node_execution_error(self.workflow_name, self.failures, stored=stored)
+            raise node_execution_error(
+                plan.workflow_name, self.failures, stored=plan.storage is not None
+            )
         for name, reason in self.stale.items():
             warnings.warn(
-                f"stored result of node {name!r} in workflow {self.workflow_name!r} is not "
+                f"stored result of node {name!r} in workflow {plan.workflow_name!r} is not "
                 f"usable ({reason}); running the node again.",
                 FunctionFuseWarning,
                 stacklevel=5,

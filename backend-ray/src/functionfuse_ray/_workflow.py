@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import ray
 
 from functionfuse import BaseWorkflow, ConfigurationError
-from functionfuse.runtime import Instance, Node, NodeItem, ResumePlan, lifecycle_hooks
+from functionfuse.runtime import Instance, Node, NodeItem
 from functionfuse_ray._remotes import remote_helpers
 from functionfuse_ray._run import RunAttempt
 from functionfuse_ray._startup import ensure_ray
@@ -106,34 +106,25 @@ class RayWorkflow(BaseWorkflow):
                 f"max_pending_tasks of workflow {self.workflow_name!r} must be an int >= 0 "
                 f"(0: no bound), got {max_pending_tasks!r}."
             )
-        mode = self.resume_mode(resume)
+        self.resume_mode(resume)  # a bad value fails before Ray or the storage is asked
         ensure_ray(self.ray_init_args)  # a Ray shut down since construction comes back
-        hooks = lifecycle_hooks()
-        with self.lifecycle(hooks):
+        with self.start_run(
+            resume=resume,
+            keep_going=keep_going,
+            return_results=return_results,
+            listed=self._stored_names(),
+            read_stamps=self._read_stamps if self.storage_resource is not None else None,
+        ) as plan:
             untrusted: set[str] = set()
-            plan: ResumePlan | None = None
-            if self.storage is not None:
-                read = self._read_stamps if self.storage_resource is not None else None
-                plan = self.resume_plan(hooks, self._stored_names(), mode, read)
             while True:
-                attempt = RunAttempt(
-                    self,
-                    hooks,
-                    return_results=return_results,
-                    max_pending_tasks=max_pending_tasks,
-                    stored_names=plan.usable - untrusted if plan is not None else set(),
-                    plan=plan,
-                    keep_going=keep_going,
-                )
                 try:
-                    return attempt.execute()
+                    return RunAttempt(self, plan, max_pending_tasks).execute()
                 except Restart as restart:
                     # Unusable stored results: their nodes run again, all else resumes.
-                    untrusted |= restart.names
                     # Listed again: what the attempt finished (and stored) is read, not
                     # run again.
-                    assert plan is not None, "only stored results make a run start over"
-                    plan.refresh(self._stored_names())
+                    untrusted |= restart.names
+                    plan.refresh(self._stored_names() or (), untrusted)
 
     def _read_stamps(self, names: list[str]) -> Any:
         """The fingerprint stamps stored with these results, read on a node holding
@@ -141,11 +132,12 @@ class RayWorkflow(BaseWorkflow):
         task = remote_helpers()["fingerprints"].options(**self.storage_remote_args())
         return ray.get(task.remote(self.storage, self.workflow_name, names))
 
-    def _stored_names(self) -> set[str]:
-        """What the storage holds for this workflow (listed at the start of each attempt)."""
+    def _stored_names(self) -> set[str] | None:
+        """What the storage holds for this workflow (listed at the start of each
+        attempt, on a storage machine with ``storage_resource``); ``None`` without one."""
         storage = self.storage
         if storage is None:
-            return set()
+            return None
         if getattr(storage, "protocol", None) == "memory":
             raise ConfigurationError(
                 f"workflow {self.workflow_name!r} has a memory storage ({storage!r}), which "
