@@ -70,7 +70,7 @@ def test_from_config_file_gives_a_ready_workflow(tmp_path: Path) -> None:
     train_settings = wf.settings(model)
     assert train_settings is not None
     assert train_settings[REMOTE_ARGS] == {"num_cpus": 2}
-    assert type(train_settings[PLUGIN].plugin).__name__ == "RandomStatePlugin"
+    assert type(train_settings[PLUGIN][0].plugin).__name__ == "RandomStatePlugin"
     assert wf.settings(report) == {REMOTE_ARGS: {"num_cpus": 1}, STORAGE: False}
     assert wf.run() == "score 3"
     assert sorted(p.name for p in (tmp_path / "runs" / "experiment").iterdir()) == [
@@ -160,7 +160,7 @@ def test_each_workflow_gets_its_own_plugin_instance() -> None:
     two = config.workflow(report, workflow_name="two").settings(model)
     assert one is not None
     assert two is not None
-    assert one[PLUGIN].plugin is not two[PLUGIN].plugin
+    assert one[PLUGIN][0].plugin is not two[PLUGIN][0].plugin
 
 
 def test_rule_matching_no_node_warns_naming_the_rule() -> None:
