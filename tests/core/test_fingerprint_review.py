@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from functionfuse import _fingerprint as fingerprints_module
+from functionfuse import _fingerprint_installed as installed_module
 from functionfuse import workflow
 from functionfuse.runtime import node_of
 
@@ -508,8 +508,8 @@ def test_a_folder_whose_name_extends_an_installed_root_is_project_code(
     is installed."""
     root = tmp_path / "lib" / "python3.11"
     inside, beside = root / "site", tmp_path / "lib" / "python3.11-projects" / "exp"
-    monkeypatch.setattr(fingerprints_module, "_INSTALLED_ROOTS", (str(root),))
-    monkeypatch.setattr(fingerprints_module, "_installed_modules", {})
+    monkeypatch.setattr(installed_module, "_INSTALLED_ROOTS", (str(root),))
+    monkeypatch.setattr(installed_module, "_installed_modules", {})
     found = {}
     for where in (inside, beside):
         where.mkdir(parents=True)
@@ -523,7 +523,7 @@ def test_a_folder_whose_name_extends_an_installed_root_is_project_code(
         sys.modules[name] = module
         _named.append(name)
         spec.loader.exec_module(module)
-        found[where] = fingerprints_module._installed(name)
+        found[where] = installed_module._installed(name)
     assert found == {inside: True, beside: False}
 
 
