@@ -54,6 +54,13 @@ def connected(
             yield opened
         return
     options = {**default_cluster_options(), **(cluster_options or {})}
+    if options.get("dashboard_address") is None:
+        # Without a dashboard Dask's scheduler still serves HTTP (health, metrics), on
+        # port 8787 unless told otherwise — taken by any other cluster on the machine,
+        # which makes it warn: a free port on the loopback interface instead.
+        scheduler_kwargs = dict(options.get("scheduler_kwargs") or {})
+        scheduler_kwargs.setdefault("dashboard_address", "127.0.0.1:0")
+        options["scheduler_kwargs"] = scheduler_kwargs
     try:
         cluster = LocalCluster(**options)
     except TypeError as error:  # an unknown keyword
