@@ -1,0 +1,277 @@
+"""The storage kit catches the defects a hurried author makes, each by the right check.
+
+Each storage below is a FileStorage with exactly one defect. The kit runs on all of them
+(and on the healthy FileStorage) in one pytest subprocess, as a storage author's suite
+would; each defect must fail the check whose promise it breaks, with that promise in the
+failure, while a check it does not touch still passes.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functionfuse import StorageIntegrityError
+from functionfuse.testing import StorageTests
+from functionfuse_fs import FileStorage
+
+BUFFER = 64 * 1024
+
+
+class LastSavedCache(FileStorage):
+    """Caches the last result saved per workflow: read_task returns another task's."""
+
+    def save(self, workflow_name: str, task_name: str, obj: object, **kw: Any) -> None:
+        super().save(workflow_name, task_name, obj, **kw)
+        self.__dict__.setdefault("latest", {})[workflow_name] = obj
+
+    def read_task(self, workflow_name: str, task_name: str, **kw: Any) -> Any:
+        latest = self.__dict__.get("latest", {})
+        if workflow_name in latest and self.file_exists(workflow_name, task_name):
+            return latest[workflow_name]
+        return super().read_task(workflow_name, task_name, **kw)
+
+
+class TruncatesLargeResults(FileStorage):
+    """Writes one buffer's worth of a large result and loses the rest."""
+
+    def save(self, workflow_name: str, task_name: str, obj: object, **kw: Any) -> None:
+        if isinstance(obj, (bytes, bytearray)) and len(obj) > BUFFER:
+            obj = obj[:BUFFER]
+        super().save(workflow_name, task_name, obj, **kw)
+
+
+class ListIgnoresPattern(FileStorage):
+    """list_tasks lists every task, whatever the pattern."""
+
+    def list_tasks(self, workflow_name: str, pattern: str = "*") -> list[str]:
+        return super().list_tasks(workflow_name)
+
+
+class RemoveByPatternDoesNothing(FileStorage):
+    """remove_task(pattern=...) removes nothing."""
+
+    def remove_task(
+        self, workflow_name: str, task_name: str | None = None, pattern: str | None = None
+    ) -> None:
+        if pattern is None:
+            super().remove_task(workflow_name, task_name)
+
+
+class MissingRemoveIsSilent(FileStorage):
+    """remove_task of a name with nothing stored returns quietly."""
+
+    def remove_task(
+        self, workflow_name: str, task_name: str | None = None, pattern: str | None = None
+    ) -> None:
+        missing = task_name is not None and not self.file_exists(workflow_name, task_name)
+        if pattern is None and missing:
+            return
+        super().remove_task(workflow_name, task_name, pattern)
+
+
+class CaseInsensitiveNames(FileStorage):
+    """Stores every task under its lower-case name, so Case and case collide."""
+
+    def save(self, workflow_name: str, task_name: str, obj: object, **kw: Any) -> None:
+        super().save(workflow_name, task_name.lower(), obj, **kw)
+
+    def read_task(self, workflow_name: str, task_name: str, **kw: Any) -> Any:
+        return super().read_task(workflow_name, task_name.lower(), **kw)
+
+    def file_exists(self, workflow_name: str, task_name: str) -> bool:
+        return super().file_exists(workflow_name, task_name.lower())
+
+    def remove_task(
+        self, workflow_name: str, task_name: str | None = None, pattern: str | None = None
+    ) -> None:
+        name = task_name.lower() if task_name is not None else None
+        super().remove_task(workflow_name, name, pattern)
+
+
+class UnknownWorkflowRaises(FileStorage):
+    """list_tasks of a workflow that has no folder raises instead of listing []."""
+
+    def list_tasks(self, workflow_name: str, pattern: str = "*") -> list[str]:
+        if not os.path.isdir(os.path.join(self.url, workflow_name)):
+            raise FileNotFoundError(f"no workflow {workflow_name!r} in {self.url}")
+        return super().list_tasks(workflow_name, pattern)
+
+
+class IgnoresFingerprint(FileStorage):
+    """read_task(fingerprint=) returns the result whatever stamp it was saved with."""
+
+    def read_task(
+        self, workflow_name: str, task_name: str, *, fingerprint: bytes | str | None = None
+    ) -> Any:
+        return super().read_task(workflow_name, task_name)
+
+
+class SalvagesDamaged(FileStorage):
+    """When a result fails its check, unpickles what it can of it anyway."""
+
+    def read_task(self, workflow_name: str, task_name: str, **kw: Any) -> Any:
+        try:
+            return super().read_task(workflow_name, task_name, **kw)
+        except StorageIntegrityError:
+            raw = Path(self.url, workflow_name, task_name).read_bytes()
+            return pickle.loads(raw[raw.index(b"\x80\x05") :])
+
+
+class RemovesBeforeSaving(FileStorage):
+    """Removes the earlier result before saving, so a failed save loses it."""
+
+    def save(self, workflow_name: str, task_name: str, obj: object, **kw: Any) -> None:
+        if self.file_exists(workflow_name, task_name):
+            self.remove_task(workflow_name, task_name)
+        super().save(workflow_name, task_name, obj, **kw)
+
+
+@dataclass(frozen=True)
+class Defect:
+    storage: type[FileStorage]
+    caught_by: str  # the check that must fail
+    untouched: str  # a check that must still pass
+
+    @property
+    def test_class(self) -> str:
+        return f"Test{self.storage.__name__}"
+
+
+DEFECTS = [
+    Defect(LastSavedCache, "test_round_trip_of_assorted_values", "test_list_tasks_matches_glob"),
+    Defect(TruncatesLargeResults, "test_large_result_round_trips", "test_round_trip_of_assorted"),
+    Defect(ListIgnoresPattern, "test_list_tasks_matches_glob", "test_remove_task_by_pattern"),
+    Defect(ListIgnoresPattern, "test_state_machine", "test_remove_workflow"),
+    Defect(LastSavedCache, "test_state_machine", "test_remove_workflow"),
+    Defect(CaseInsensitiveNames, "test_state_machine", "test_remove_workflow"),
+    Defect(RemoveByPatternDoesNothing, "test_remove_task_by_pattern", "test_remove_task_by_name"),
+    Defect(MissingRemoveIsSilent, "test_remove_task_by_name", "test_remove_task_by_pattern"),
+    Defect(
+        CaseInsensitiveNames, "test_hostile_task_names_round_trip", "test_round_trip_of_assorted"
+    ),
+    Defect(UnknownWorkflowRaises, "test_list_tasks_of_unknown_workflow", "test_list_tasks_matches"),
+    Defect(IgnoresFingerprint, "test_stale_fingerprint_is_refused", "test_fingerprints_are_kept"),
+    Defect(
+        SalvagesDamaged, "test_damaged_result_is_refused", "test_damaged_result_can_be_replaced"
+    ),
+    Defect(RemovesBeforeSaving, "test_unpicklable_result_stores_nothing", "test_save_replaces"),
+]
+HEALTHY_CHECKS = sorted({d.caught_by for d in DEFECTS} | {d.untouched for d in DEFECTS})
+
+
+def promise(check: str) -> str:
+    """The first docstring line of the kit's check whose name starts with ``check``."""
+    [name] = [n for n in dir(StorageTests) if n.startswith(check)]
+    return str(getattr(StorageTests, name).__doc__).strip().splitlines()[0]
+
+
+def kit_module_source() -> str:
+    classes = [*sorted({d.storage.__name__ for d in DEFECTS}), "FileStorage"]
+    lines = [
+        "import sys",
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})",
+        "import test_kit_storage_defects as defects",
+        "from functionfuse.testing import StorageTests",
+    ]
+    for name in classes:
+        title = "Healthy" if name == "FileStorage" else name
+        lines += [
+            "",
+            f"class Test{title}(StorageTests):",
+            f"    make_storage = staticmethod(lambda tmp_path: defects.{name}(tmp_path / 's'))",
+            "    make_signed_storage = staticmethod(",
+            f"        lambda tmp_path, key: defects.{name}(tmp_path / 's', signing_key=key)",
+            "    )",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class KitRun:
+    outcomes: dict[tuple[str, str], tuple[str, str]]  # (class, check) -> (outcome, message)
+    output: str
+
+    def outcome(self, test_class: str, check: str) -> tuple[str, str]:
+        found = [
+            v
+            for (c, name), v in self.outcomes.items()
+            if c == test_class and name.startswith(check)
+        ]
+        assert len(found) == 1, f"{test_class}::{check}* ran {len(found)} times\n{self.output}"
+        return found[0]
+
+
+@pytest.fixture(scope="module")
+def kit_run(tmp_path_factory: pytest.TempPathFactory) -> KitRun:
+    """The kit on every defective storage (only the checks each is expected to fail and
+    to pass) and on the healthy FileStorage, in one pytest subprocess."""
+    folder = tmp_path_factory.mktemp("kit_defects")
+    (folder / "test_defects_kit.py").write_text(kit_module_source())
+    (folder / "pytest.ini").write_text(
+        textwrap.dedent(
+            """\
+            [pytest]
+            addopts = -p no:cacheprovider
+            filterwarnings = error::functionfuse.FunctionFuseWarning
+            """
+        )
+    )
+    selections = [f"(TestHealthy and ({' or '.join(HEALTHY_CHECKS)}))"]
+    selections += [f"({d.test_class} and ({d.caught_by} or {d.untouched}))" for d in DEFECTS]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "FUNCTIONFUSE_"))}
+    report = folder / "report.xml"
+    options = ["-k", " or ".join(selections), f"--junitxml={report}"]
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "test_defects_kit.py", "-q", "-rf", *options],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = done.stdout + done.stderr
+    assert report.exists(), output
+    outcomes: dict[tuple[str, str], tuple[str, str]] = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        outcome, message = "passed", ""
+        for kind in ("failure", "error", "skipped"):
+            found = case.find(kind)
+            if found is not None:
+                outcome, message = kind, found.get("message", "")
+        test_class = case.get("classname", "").rsplit(".", 1)[-1]
+        outcomes[(test_class, case.get("name", ""))] = (outcome, message)
+    return KitRun(outcomes, output)
+
+
+@pytest.mark.parametrize(
+    "defect", DEFECTS, ids=[f"{d.storage.__name__}-{d.caught_by}" for d in DEFECTS]
+)
+def test_the_kit_catches_the_defect_by_its_promise(kit_run: KitRun, defect: Defect) -> None:
+    outcome, message = kit_run.outcome(defect.test_class, defect.caught_by)
+    assert outcome == "failure", (
+        f"{defect.storage.__name__} ({defect.storage.__doc__}) was not caught by "
+        f"{defect.caught_by}: {outcome}\n{kit_run.output}"
+    )
+    assert message.startswith(f"AssertionError: broken promise: {promise(defect.caught_by)}"), (
+        message
+    )
+    outcome, message = kit_run.outcome(defect.test_class, defect.untouched)
+    assert outcome == "passed", (
+        f"{defect.storage.__name__} also failed {defect.untouched}: {message}\n{kit_run.output}"
+    )
+
+
+def test_the_kit_passes_on_the_healthy_file_storage(kit_run: KitRun) -> None:
+    for check in HEALTHY_CHECKS:
+        outcome, message = kit_run.outcome("TestHealthy", check)
+        assert outcome == "passed", f"{check}: {outcome} {message}\n{kit_run.output}"
