@@ -218,3 +218,17 @@ def test_the_command_names_the_broken_promise(folder: Path) -> None:
     )
     assert missing.returncode == 2
     assert "no backend named 'no-such-backend'" in missing.stdout
+
+
+def test_the_command_runs_the_storage_kit_on_a_kind() -> None:
+    """``python -m functionfuse.testing storage memory``: a storage living in one
+    process is tested as such (its cross-process checks are skipped, not failed)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "functionfuse.testing", "storage", "memory"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "every check passed for storage 'memory'" in done.stdout

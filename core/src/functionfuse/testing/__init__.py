@@ -43,14 +43,17 @@ from functionfuse.testing._backend import (
     BackendTests,
 )
 from functionfuse.testing._plugin import NodePluginTests
-from functionfuse.testing._storage import StorageTests
+from functionfuse.testing._storage import DAMAGE, PROCESSES, SIGNING, StorageTests
 
 __all__ = [
     "CLASS_NODES",
+    "DAMAGE",
     "KEEP_GOING",
     "PLUGINS",
+    "PROCESSES",
     "RETRIES",
     "SEEDED_DRAWS",
+    "SIGNING",
     "BackendTests",
     "NodePluginTests",
     "StorageTests",

@@ -60,13 +60,21 @@ def _test_module(kind: str, target: str, options: dict[str, Any]) -> str:
     base = _CLASSES[kind]
     lines = [f"from functionfuse.testing import {base}"]
     if kind == "storage":
+        from functionfuse.testing._load import one_process
+
         lines += [
-            "from functionfuse.testing._load import storage_maker",
+            "from functionfuse.testing._load import signed_storage_maker, storage_maker",
+            "",
+            f"signed = signed_storage_maker({target!r}, {options!r})",
             "",
             "",
             f"class TestComponent({base}):",
             f"    make_storage = staticmethod(storage_maker({target!r}, {options!r}))",
+            "    if signed is not None:",
+            "        make_signed_storage = staticmethod(signed)",
         ]
+        if one_process(target):
+            lines.append('    lacks = frozenset({"processes"})')
     else:
         lines += [
             "",
@@ -153,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     for nodeid, message in failures.failed:
         check = nodeid.rsplit("::", 1)[-1]
         promise = failures.promises.get(nodeid, "")
+        if promise and promise.rstrip(".") in message:
+            message = ""  # the failure already states the promise
         print(f"FAILED {check}: expected: {promise}" + (f" ({message})" if message else ""))
     if code == pytest.ExitCode.USAGE_ERROR or code == pytest.ExitCode.INTERNAL_ERROR:
         return 2
