@@ -7,7 +7,8 @@
     python -m functionfuse.testing storage file               # a storage kind
     python -m functionfuse.testing storage s3://bucket/prefix --option endpoint_url=...
     python -m functionfuse.testing storage mypackage.stores:fresh_store   # a factory
-    python -m functionfuse.testing plugin random_state --option seed=3
+    python -m functionfuse.testing plugin random_state --option seed=3 --capability seeds
+    python -m functionfuse.testing backend mine:Serial --lacks class_nodes
 
 A backend or plugin is an entry-point name or ``package.module:Class``; a storage is a
 kind, a URL (each check gets a fresh prefix under it) or ``package.module:factory``, a
@@ -55,7 +56,13 @@ class _Failures:
             self.failed.append((report.nodeid, str(message).splitlines()[0] if message else ""))
 
 
-def _test_module(kind: str, target: str, options: dict[str, Any]) -> str:
+def _test_module(
+    kind: str,
+    target: str,
+    options: dict[str, Any],
+    lacks: list[str] | None = None,
+    capabilities: list[str] | None = None,
+) -> str:
     """The source of a test module subclassing the kit's class for ``target``."""
     base = _CLASSES[kind]
     lines = [f"from functionfuse.testing import {base}"]
@@ -83,6 +90,11 @@ def _test_module(kind: str, target: str, options: dict[str, Any]) -> str:
             f"    {kind} = {target!r}",
             f"    options = {options!r}",
         ]
+    if lacks:
+        lines = [line for line in lines if not line.startswith("    lacks = ")]
+        lines.append(f"    lacks = frozenset({sorted(set(lacks))!r})")
+    if capabilities:
+        lines.append(f"    capabilities = frozenset({sorted(set(capabilities))!r})")
     return "\n".join(lines) + "\n"
 
 
@@ -136,6 +148,20 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="a constructor (storage: fsspec) option; VALUE is JSON or a string",
     )
+    parser.add_argument(
+        "--lacks",
+        action="append",
+        default=[],
+        metavar="CAPABILITY",
+        help="a capability the component does not have (its checks are skipped)",
+    )
+    parser.add_argument(
+        "--capability",
+        action="append",
+        default=[],
+        metavar="CAPABILITY",
+        help="plugins: a capability the plugin promises (e.g. seeds)",
+    )
     parser.add_argument("-k", dest="keyword", help="only the checks matching this expression")
     parser.add_argument("-v", "--verbose", action="store_true", help="pytest's full output")
     args = parser.parse_args(argv)
@@ -150,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(folder)
         (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
         module = root / f"test_{args.kind}_conformance.py"
-        module.write_text(_test_module(args.kind, args.target, options), encoding="utf-8")
+        source = _test_module(args.kind, args.target, options, args.lacks, args.capability)
+        module.write_text(source, encoding="utf-8")
         pytest_args = [str(module), "-c", str(root / "pytest.ini"), "--rootdir", folder]
         pytest_args += ["-p", "no:cacheprovider", "-rN", "-q" if not args.verbose else "-v"]
         if not args.verbose:
