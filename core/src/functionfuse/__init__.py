@@ -11,6 +11,7 @@ command and the progress display live in ``functionfuse-cli``
 (``pip install "functionfuse[cli]"``), which this package never imports.
 """
 
+from functionfuse._decorator import task, workflow
 from functionfuse._errors import (
     ComponentLoadError,
     ConfigurationError,
@@ -25,7 +26,6 @@ from functionfuse._errors import (
 )
 from functionfuse._factories import backend, plugin, storage_factory
 from functionfuse._hooks import get_plugin_manager
-from functionfuse._nodes import task, workflow
 from functionfuse._plugins import Plugin
 from functionfuse._registry import Component, components
 from functionfuse._resume import RerunReason

@@ -42,7 +42,8 @@ from functionfuse._fingerprint_values import (
     _Memo,
     _qualified,
 )
-from functionfuse._nodes import _DIRECT, FunctionNode, MethodNode, Node
+from functionfuse._node_arguments import _DIRECT
+from functionfuse._nodes import FunctionNode, MethodNode, Node
 
 __all__ = ["FORMAT", "Lineage", "Unfingerprintable", "describe_stamp"]
 

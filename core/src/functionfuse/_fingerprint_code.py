@@ -21,6 +21,7 @@ import types
 import uuid
 from typing import Any, Final
 
+from functionfuse._decorator import _ClassFactory, _FunctionFactory, version_of
 from functionfuse._fingerprint_installed import _installed
 from functionfuse._fingerprint_values import (
     _ATOMS,
@@ -36,7 +37,6 @@ from functionfuse._fingerprint_values import (
     _ValueEncoder,
     _wrapped_function,
 )
-from functionfuse._nodes import _ClassFactory, _FunctionFactory, version_of
 
 __all__: list[str] = []
 

@@ -20,14 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from hashlib import blake2b
 from typing import Any, Final
 
-from functionfuse._nodes import (
-    FunctionNode,
-    MethodNode,
-    Node,
-    NodeItem,
-    _ClassFactory,
-    _FunctionFactory,
-)
+from functionfuse._decorator import _ClassFactory, _FunctionFactory
+from functionfuse._nodes import FunctionNode, MethodNode, Node, NodeItem
 
 __all__ = ["Unfingerprintable"]
 

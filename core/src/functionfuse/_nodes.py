@@ -1,19 +1,17 @@
-"""The frontend: decorated functions and classes whose calls build a DAG of nodes.
+"""The nodes of the graph: what calling a decorated function or class records.
 
 Nothing runs here. A node records what to call, its arguments (literals and references
 to other nodes, possibly nested in lists, tuples and dicts) and its parents. Nodes are
 built by the thousands, so every class has ``__slots__``, empty things are ``None``
-rather than empty containers, and argument scanning is one type check per argument.
+rather than empty containers, and argument scanning is one type check per argument
+(``_node_arguments``). The decorator that makes the calls: ``_decorator``.
 """
 
 from __future__ import annotations
 
-import copy
-import functools
 import itertools
-import weakref
 from collections.abc import Callable
-from typing import Any, Final, Generic, TypeVar, final, overload
+from typing import Any
 
 from functionfuse._errors import ConfigurationError, GraphError
 
@@ -25,35 +23,14 @@ __all__ = [
     "Node",
     "NodeItem",
     "node_of",
+    "replace_references",
     "resolve_arguments",
-    "task",
-    "version_of",
-    "workflow",
 ]
-
-T = TypeVar("T")
 
 # A process-wide creation counter. Only the relative order of nodes matters (it is a
 # topological order, since a node's parents exist before it), so names derived from it
 # do not depend on how many nodes the process built before.
 _sequence = itertools.count()
-
-
-@final
-class _Direct:
-    """``Node._deps`` of a node whose positional arguments are all nodes (and no keyword
-    argument holds one): its dependency tuple is computed from ``args`` when asked for,
-    rather than stored with every node of a chain."""
-
-    __slots__ = ()
-
-
-_DIRECT: Final = _Direct()
-
-
-def _interleave(args: tuple[Any, ...]) -> list[Any]:
-    """``[0, args[0], 1, args[1], ...]``."""
-    return list(itertools.chain.from_iterable(enumerate(args)))
 
 
 class Node:
@@ -329,15 +306,6 @@ class NodeItem:
         return f"{self.node!r}{''.join(f'[{i!r}]' for i in self.indices)}"
 
 
-class _Nested:
-    """A list, tuple or dict argument with node references somewhere inside."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
 class Instance:
     """What calling a decorated class returns: a handle whose method calls become nodes.
 
@@ -392,249 +360,6 @@ class Instance:
         return f"<Instance of {self.node!r}>"
 
 
-_CONTAINERS = (list, tuple, dict)
-# Containers whose items are hashed: a node there could not be replaced by its result.
-_HASHED = (set, frozenset)
-_WALKED = (list, tuple, dict, set, frozenset)
-# Argument types that cannot hold a node: skipped without a call to _scan.
-_ATOMS = frozenset({int, float, complex, bool, str, bytes, type(None)})
-
-
-def _scan(value: Any, parents: list[Node]) -> Any:
-    """Return the reference to record for an argument (``None`` for a plain literal)."""
-    kind = type(value)
-    if kind is FunctionNode or kind is MethodNode:
-        parents.append(value)
-        return value
-    if kind is NodeItem:
-        parents.append(value.node)
-        return value
-    if kind in _CONTAINERS or isinstance(value, _CONTAINERS):
-        return _Nested(value) if _collect(value, parents) else None
-    if kind is Instance or kind is ClassNode:
-        raise _Rejected(value, None)
-    if isinstance(value, _HASHED):
-        _reject_hashed(value, "in a set")
-    return None
-
-
-def _collect(value: Any, parents: list[Node]) -> bool:
-    """Append the nodes nested in a list/tuple/dict to ``parents``; True if any.
-
-    Each container is walked once (remembered by ``id``; all are alive, held by
-    ``value``): one that holds itself ends the walk, a shared one costs once. Raises
-    :class:`_Rejected` for a class node, and for a node in a set or a dict key.
-    """
-    found = False
-    seen = {id(value)}
-    # An explicit stack: a 100,000-element list of nodes must not recurse.
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if not _ATOMS.issuperset(map(type, item)):
-                for key in item:
-                    _reject_hashed(key, "in a dict key")
-            items: Any = item.values()
-        elif isinstance(item, _HASHED):
-            _reject_hashed(item, "in a set")
-            continue
-        else:
-            items = item
-        for element in items:
-            kind = type(element)
-            if kind is FunctionNode or kind is MethodNode:
-                parents.append(element)
-                found = True
-            elif kind is NodeItem:
-                parents.append(element.node)
-                found = True
-            elif isinstance(element, _WALKED):
-                if id(element) not in seen:
-                    seen.add(id(element))
-                    stack.append(element)
-            elif kind is Instance or kind is ClassNode:
-                raise _Rejected(element, None)
-    return found
-
-
-def _reject_hashed(value: Any, place: str) -> None:
-    """Raise :class:`_Rejected` if a node is ``value`` or inside it (tuples and
-    frozensets: what is hashable), ``value`` being a set or a dict key."""
-    seen: set[int] = set()
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind in _NODE_KINDS:
-            raise _Rejected(item, place)
-        if isinstance(item, (tuple, set, frozenset)) and id(item) not in seen:
-            seen.add(id(item))
-            stack.extend(item)
-
-
-class _Rejected(Exception):
-    """An argument holds a node where it cannot be one (internal: ``Node._bind`` makes
-    a :class:`GraphError` of it, naming the call and the argument)."""
-
-    def __init__(self, value: Any, place: str | None) -> None:
-        self.value = value
-        self.place = place  # None: a class node (its instance cannot be passed)
-
-    def message(self, called: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-        where = _where_rejected(args, kwargs)
-        node = node_of(self.value)
-        name = node._name or node.qualname
-        if self.place is None:
-            return (
-                f"class node {name!r} was passed as an argument ({where} of {called!r}); an "
-                "instance lives where its class node runs and cannot be passed around. "
-                "Pass the result of one of its method calls instead."
-            )
-        return (
-            f"node {name!r} is {self.place} ({where} of {called!r}); a node is replaced by "
-            "its result only in lists, tuples and dict values (a set or a dict key would "
-            "get the node itself, and the node would not wait for it). Pass the nodes in a "
-            "list, or as dict values, and build the set or the keys inside the function."
-        )
-
-
-def _where_rejected(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    """Which argument :class:`_Rejected` came from, found again (errors only)."""
-    for position, value in enumerate(args):
-        try:
-            _scan(value, [])
-        except _Rejected:
-            return f"positional argument {position}"
-    for key, value in (kwargs or {}).items():
-        try:
-            _scan(value, [])
-        except _Rejected:
-            return f"keyword argument {key!r}"
-    return "an argument"  # unreachable: the scan that raised would raise again
-
-
-_NODE_KINDS = frozenset({FunctionNode, MethodNode, NodeItem, Instance, ClassNode})
-
-
-def resolve_arguments(
-    node: Node, value_of: Callable[[Node], Any]
-) -> tuple[tuple[Any, ...] | list[Any], dict[str, Any]]:
-    """The arguments to call ``node`` with, each node reference replaced by its value.
-
-    ``value_of(parent)`` gives a parent's result. Used by every backend (on the driver
-    or, for Ray, on the worker); returns the original containers when nothing is
-    substituted.
-    """
-    deps = node._deps
-    kwargs = node.kwargs
-    if deps is None:
-        return node.args, kwargs if kwargs is not None else {}
-    if type(deps) is _Direct:
-        return [value_of(arg) for arg in node.args], kwargs if kwargs is not None else {}
-    # One memo for all the arguments: a container passed twice is copied once.
-    memo: dict[int, Any] = {}
-    return replace_references(node, deps, lambda ref: _substitute(ref, value_of, memo))
-
-
-def replace_references(
-    node: Node, deps: tuple[Any, ...], replace: Callable[[Any], Any]
-) -> tuple[tuple[Any, ...] | list[Any], dict[str, Any]]:
-    """``node``'s arguments with each reference of ``deps`` (as :attr:`Node.deps` lists
-    them) replaced by ``replace(ref)``: a value, or (Ray) the parent's ObjectRef.
-
-    Copies ``args`` and ``kwargs`` only where something is replaced.
-    """
-    args: tuple[Any, ...] | list[Any] = node.args
-    kwargs = node.kwargs
-    args_copy: list[Any] | None = None
-    kwargs_copy: dict[str, Any] | None = None
-    for i in range(0, len(deps), 2):
-        key = deps[i]
-        value = replace(deps[i + 1])
-        if type(key) is int:
-            if args_copy is None:
-                args_copy = list(args)
-            args_copy[key] = value
-        else:
-            if kwargs_copy is None:
-                kwargs_copy = dict(kwargs) if kwargs is not None else {}
-            kwargs_copy[key] = value
-    if args_copy is not None:
-        args = args_copy
-    if kwargs_copy is None:
-        kwargs_copy = kwargs if kwargs is not None else {}
-    return args, kwargs_copy
-
-
-def _substitute(ref: Any, value_of: Callable[[Node], Any], memo: dict[int, Any]) -> Any:
-    kind = type(ref)
-    if kind is NodeItem:
-        return ref.select(value_of(ref.node))
-    if kind is _Nested:
-        return _rebuild(ref.value, lambda leaf: _substitute(leaf, value_of, memo), memo)
-    if kind is FunctionNode or kind is MethodNode:
-        return value_of(ref)
-    return ref
-
-
-_UNSEEN: Final = object()
-
-
-def _rebuild(value: Any, replace: Callable[[Any], Any], memo: dict[int, Any]) -> Any:
-    """A copy of ``value`` — a list, tuple or dict argument holding node references, as
-    a :class:`_Nested` keeps it — with each reference (a node or a ``node[i]``)
-    replaced by ``replace(ref)``.
-
-    The lists, tuples and dicts inside are copied, keeping their types and order; one
-    met again (shared, or holding itself) is copied once — ``memo`` holds the copies
-    made, by the original's id (the originals are alive, held by the node) — so the
-    copy has the shape of the original and costs its size, not the number of paths
-    through it.
-    """
-    kind = type(value)
-    if kind is FunctionNode or kind is MethodNode or kind is NodeItem:
-        return replace(value)
-    if not isinstance(value, _CONTAINERS):
-        return value
-    copied = memo.get(id(value), _UNSEEN)
-    if copied is not _UNSEEN:
-        return copied
-    if kind is list:
-        items: list[Any] = []
-        memo[id(value)] = items  # noted before its items: one that holds it gets it
-        items.extend([_rebuild(v, replace, memo) for v in value])
-        return items
-    if isinstance(value, dict):
-        # A dict subclass may not take a dict in its constructor (defaultdict): copy it,
-        # keeping its type and state, and replace the values (same keys, same order).
-        rebuilt = {} if kind is dict else copy.copy(value)
-        memo[id(value)] = rebuilt
-        for k, v in value.items():
-            rebuilt[k] = _rebuild(v, replace, memo)
-        return rebuilt
-    if isinstance(value, list):  # a list subclass: copied as a dict subclass is
-        rebuilt_list = copy.copy(value)
-        memo[id(value)] = rebuilt_list
-        rebuilt_list[:] = [_rebuild(v, replace, memo) for v in value]
-        return rebuilt_list
-    # A tuple is made from its items, so it is noted after them. It can hold itself
-    # only through a list or dict, copied (and noted) first: the inner encounter
-    # makes the copy, and this one returns it.
-    items = [_rebuild(v, replace, memo) for v in value]
-    copied = memo.get(id(value), _UNSEEN)
-    if copied is not _UNSEEN:
-        return copied
-    if kind is tuple:
-        copied = tuple(items)
-    elif hasattr(value, "_fields"):  # a namedtuple
-        copied = kind(*items)
-    else:
-        copied = kind(items)
-    memo[id(value)] = copied
-    return copied
-
-
 def node_of(value: Any) -> Node:
     """The node behind a node, a ``node[i]`` or an :class:`Instance`; else a GraphError."""
     if isinstance(value, Node):
@@ -651,109 +376,18 @@ def _qualname(obj: Any) -> str:
     return getattr(obj, "__qualname__", None) or type(obj).__qualname__
 
 
-class _FunctionFactory(Generic[T]):
-    """A decorated function: calling it records a :class:`FunctionNode`."""
-
-    def __init__(self, func: Callable[..., T]) -> None:
-        self.func = func
-        functools.update_wrapper(self, func)  # __name__, __doc__, __wrapped__, ...
-
-    def __call__(self, *args: Any, **kwargs: Any) -> FunctionNode:
-        return FunctionNode(self.func, args, kwargs)
-
-    def __repr__(self) -> str:
-        return f"<workflow function {_qualname(self.func)}>"
-
-    def __reduce__(self) -> str:
-        # By reference, like an undecorated function: the module attribute of this name.
-        return _qualname(self.func)
-
-
-class _ClassFactory:
-    """A decorated class: calling it records a :class:`ClassNode` and returns its handle."""
-
-    def __init__(self, cls: type) -> None:
-        self.cls = cls
-        functools.update_wrapper(self, cls, updated=())
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Instance:
-        return Instance(ClassNode(self.cls, args, kwargs))
-
-    def __repr__(self) -> str:
-        return f"<workflow class {_qualname(self.cls)}>"
-
-    def __reduce__(self) -> str:
-        return _qualname(self.cls)
-
-
-# ``@workflow(version=...)``: the version that stands for a function's or class's code
-# in fingerprints. Kept here rather than on the object (or on every node).
-_versions: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
-# For callables that take no weak reference or are unhashable: by id(), held.
-_strong_versions: dict[int, tuple[Any, str]] = {}
-
-
-def version_of(obj: Any) -> str | None:
-    """The ``version=`` given to ``@workflow`` for ``obj``, or ``None``."""
-    try:
-        return _versions.get(obj)
-    except TypeError:
-        found = _strong_versions.get(id(obj))
-        return found[1] if found is not None else None
-
-
-def _set_version(obj: Any, version: object) -> None:
-    if isinstance(version, bool) or not isinstance(version, (str, int)):
-        raise ConfigurationError(
-            f"version= of @workflow for {_qualname(obj)!r} must be a string or an int, "
-            f"got {version!r}; bump it when the code changes in a way fingerprints do "
-            "not see."
-        )
-    try:
-        _versions[obj] = str(version)
-    except TypeError:
-        _strong_versions[id(obj)] = (obj, str(version))
-
-
-@overload
-def workflow(func: type, /) -> _ClassFactory: ...  # type: ignore[overload-overlap]
-@overload
-def workflow(func: Callable[..., T], /) -> _FunctionFactory[T]: ...
-@overload
-def workflow(*, version: str | int) -> Callable[[Any], Any]: ...
-def workflow(func: Any = None, /, *, version: str | int | None = None) -> Any:
-    """Decorate a function or class so that calling it builds a node of the graph.
-
-    ::
-
-        @workflow
-        def load(n): ...
-
-        data = load(1000).set_name("data")   # a node; nothing runs yet
-
-    ``@workflow(version="2")`` pins the code fingerprint: stored results stay valid
-    whatever the code says until the version changes (bump it for changes that
-    fingerprints cannot see, e.g. in an installed package the function relies on).
-    The original function or class stays reachable as ``__wrapped__``.
-    """
-    if func is None:
-        if version is None:
-            raise ConfigurationError(
-                "@workflow() needs a function or class, or version=: write @workflow "
-                'or @workflow(version="1").'
-            )
-        return functools.partial(workflow, version=version)
-    if isinstance(func, type):
-        factory: Any = _ClassFactory(func)
-    elif not callable(func):
-        raise ConfigurationError(
-            f"@workflow decorates functions and classes, not {type(func).__name__} {func!r}."
-        )
-    else:
-        factory = _FunctionFactory(func)
-    if version is not None:
-        _set_version(func, version)
-    return factory
-
-
-task = workflow
+# Last: the argument functions tell nodes apart by the classes above, which scan their
+# arguments with them; each module imports the other at its end, so that either one can
+# be imported first. Other modules import resolve_arguments and company from here.
+from functionfuse._node_arguments import (  # noqa: E402
+    _ATOMS,
+    _DIRECT,
+    _interleave,
+    _Rejected,
+    _scan,
+    replace_references,
+    resolve_arguments,
+)
+from functionfuse._node_arguments import _Direct as _Direct  # noqa: E402
+from functionfuse._node_arguments import _Nested as _Nested  # noqa: E402
+from functionfuse._node_arguments import _rebuild as _rebuild  # noqa: E402

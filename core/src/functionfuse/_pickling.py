@@ -2,7 +2,7 @@
 
 ``@workflow`` replaces a module's ``f`` with a factory, so pickle cannot find the
 function ``f`` (``node.func``) under its name: "it's not the same object as module.f".
-The factories themselves pickle by reference (``__reduce__`` in ``_nodes``); the
+The factories themselves pickle by reference (``__reduce__`` in ``_decorator``); the
 function or class they wrap pickles with :func:`dumps`, which refers to it through its
 factory — the way a process pool ships a node's callable.
 """
