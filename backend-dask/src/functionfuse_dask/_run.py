@@ -19,11 +19,12 @@ module only schedules:
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import traceback
 import uuid
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from time import perf_counter
 from typing import Any
 
@@ -55,6 +56,35 @@ __all__ = ["DaskRun"]
 #: How long (seconds) to wait for a first worker when a class node must be placed on a
 #: cluster that has none yet (an adaptive cluster scaled to zero).
 _FIRST_WORKER_TIMEOUT = 60.0
+
+
+def _prefixes() -> Callable[[Node], str]:
+    """A node's key prefix: what it calls (``inc``, ``Model``, ``Model.fit``).
+
+    Dask groups tasks by the start of their keys (``inc-...``): in its dashboard, and
+    in its scheduling — a large group of tasks with few dependencies is queued and
+    handed to workers as they free up. A key ``<prefix>-<node name>-<uuid>`` names the
+    node, and groups the nodes that call one function as raw ``client.submit`` would.
+    """
+    cache: dict[Any, str] = {}
+
+    def prefix_of(node: Node) -> str:
+        kind = type(node)
+        if kind is MethodNode:
+            cls = node.instance.cls  # type: ignore[attr-defined]
+            return f"{getattr(cls, '__name__', 'instance')}.{node.method}"  # type: ignore[attr-defined]
+        code = node.func if kind is FunctionNode else node.cls  # type: ignore[attr-defined]
+        try:
+            return cache[code]
+        except (KeyError, TypeError):
+            pass
+        name = getattr(code, "__name__", None)
+        prefix = name.replace("-", "_") if isinstance(name, str) and name else "node"
+        with contextlib.suppress(TypeError):
+            cache[code] = prefix
+        return prefix
+
+    return prefix_of
 
 
 class _SubmitFailed(Exception):
@@ -274,6 +304,7 @@ class DaskRun:
         options_of = self.options
         pins = watcher.pins
         now = perf_counter
+        prefix_of = _prefixes()
 
         # How many consumers of each node are still to be submitted.
         remaining: dict[Node, int] = {}
@@ -313,7 +344,7 @@ class DaskRun:
                     and task.save is None
                 ):
                     spec = name  # nothing around the call: ship the name alone
-                key = f"{name}-{uuid.uuid4().hex}"
+                key = f"{prefix_of(node)}-{name}-{uuid.uuid4().hex}"
 
                 # -- submit ----------------------------------------------------------------
                 instance: ClassNode | None = None
