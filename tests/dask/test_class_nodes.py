@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import dask_nodes as n
 
-from functionfuse_dask import DaskWorkflow
+import functionfuse as ff
+from functionfuse_dask import DaskWorkflow, InstanceLost
 
 
 def test_calls_run_in_order_on_the_worker_holding_the_instance(
@@ -55,3 +57,39 @@ def test_a_class_node_given_returns_its_instance_after_its_calls(dask_client: An
     probe.add(3)
     instance = DaskWorkflow(probe, workflow_name="instance", client=dask_client).run()
     assert (instance.value, instance.calls) == (6, [2, 3])
+
+
+def test_an_instance_lost_with_its_worker_fails_its_class_node() -> None:
+    """Dask would wait forever for the worker of a pinned call; the run fails instead,
+    naming the class node (on a cluster of its own: its one worker is killed)."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
+        (address,) = client.scheduler_info()["workers"]
+        probe: Any = n.Probe(0)
+        probe.set_name("probe")
+        call = probe.add(n.kill_worker().set_name("killer")).set_name("call")
+        wf = DaskWorkflow(call, workflow_name="lost", client=client)
+        wf.query("probe|killer").set_remote_args({"workers": [address]})
+        outcome: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                wf.run()
+            except BaseException as error:
+                outcome.append(error)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        thread.join(timeout=120)
+        assert not thread.is_alive(), "the run waited for the lost worker"
+    (error,) = outcome
+    assert isinstance(error, ff.NodeExecutionError)
+    assert error.node_name == "probe"
+    assert isinstance(error.__cause__, InstanceLost)
+    assert address in str(error.__cause__)

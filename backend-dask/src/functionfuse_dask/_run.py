@@ -485,7 +485,9 @@ class DaskRun:
         futures = []
         for leaf in leaves:
             node = node_of(leaf)
-            future = self.leaf_values.get(node) or self.values[node]
+            future = self.leaf_values.get(node)
+            if future is None:  # a stored leaf: its read
+                future = self.values[node]
             if type(leaf) is NodeItem:
                 future = self.client.submit(select_item, future, leaf.indices, pure=False)
             futures.append(future)

@@ -163,7 +163,7 @@ class Watcher:
             if watched.status and plan.hooks.node_retry is not None:
                 for attempt, error, delay in future.result() or ():
                     plan.retry(name, attempt, error, delay)
-            plan.finish(name, watched.result or future, duration)
+            plan.finish(name, future if watched.result is None else watched.result, duration)
             return
         if status == "cancelled":
             if plan.failures:
