@@ -59,7 +59,7 @@ class RunAttempt:
 
     def __init__(self, workflow: RayWorkflow, plan: RunPlan, max_pending_tasks: int) -> None:
         self.plan = plan
-        self.view = view = plan.view
+        self.view = plan.view
         self.workflow_name = plan.workflow_name
         self.max_pending = max_pending_tasks
         self.storage_options: dict[str, Any] = workflow.storage_remote_args()
@@ -70,14 +70,9 @@ class RunAttempt:
         self.track_all = self.watcher.track_all
         self.tracking = self.track_all or max_pending_tasks > 0
         self.skip = plan.skip
-        #: How many consumers of each node have yet to be submitted (stored ones do not
-        #: count: they do not run).
-        self.remaining = view.consumer_counts()
-        for node in self.skip:
-            for parent in node.parents:
-                self._consumed(parent)
 
         self.refs: dict[Node, Any] = {}  # results still needed by unsubmitted consumers
+        self.remaining: dict[Node, int] = {}  # ... and how many consumers are left
         self.leaf_refs: dict[Node, Any] = {}
         self.actors: dict[ClassNode, Any] = {}
         self.actors_left: dict[ClassNode, int] = {}
@@ -86,15 +81,16 @@ class RunAttempt:
         self._method_options: dict[tuple[int, int], dict[str, Any]] = {}
         self._by_name: dict[str, Node] | None = None
 
-    def _consumed(self, node: Node) -> bool:
-        """One consumer of ``node`` less; True when it was the last."""
-        remaining = self.remaining
-        left = remaining[node] - 1
-        if left:
-            remaining[node] = left
-            return False
-        del remaining[node]
-        return True
+    def _consumers(self, node: Node) -> int:
+        """How many nodes that run take ``node`` as a parent. Counted when the node is
+        submitted, not for the whole graph up front: the driver holds counts only for
+        the results it holds. (A node called on after the workflow was built has a
+        child outside it: its result is then held until the run ends.)"""
+        children = node.children
+        skip = self.skip
+        if not skip:
+            return len(children)
+        return sum(1 for child in children if child not in skip)
 
     # -- the submit loop -------------------------------------------------------------
 
@@ -147,7 +143,7 @@ class RunAttempt:
         configured = view.configured
         refs = self.refs
         remaining = self.remaining
-        consumed = self._consumed
+        consumers_of = self._consumers
         leaf_nodes = view.leaf_nodes
         leaf_refs = self.leaf_refs
         pinned = self.pinned
@@ -186,7 +182,7 @@ class RunAttempt:
                     settings.get(REMOTE_ARGS) if settings is not None else None
                 )
                 save = task.save
-                consumers = remaining.get(node, 0)
+                consumers = consumers_of(node)
                 fetched = fetch_leaves and node in leaf_nodes
                 watched = track_all or (
                     consumers == 0 and not fetched and not (save is not None and pinned)
@@ -299,8 +295,15 @@ class RunAttempt:
                         leaf_refs[node] = result_ref
                     if consumers:
                         refs[node] = result_ref
+                        remaining[node] = consumers
                 for parent in parents:
-                    if type(parent) is not ClassNode and consumed(parent):
+                    if type(parent) is ClassNode:
+                        continue
+                    left = remaining[parent] - 1
+                    if left:
+                        remaining[parent] = left
+                    else:
+                        del remaining[parent]
                         del refs[parent]
                 if kind is MethodNode:
                     self._release_actor(cast(MethodNode, node).instance)
@@ -403,6 +406,7 @@ class RunAttempt:
     def _read_parent(self, parent: Node) -> None:
         """A stored parent's result, read on a worker, for the consumers still to come."""
         ref = self.refs[parent] = self._read(parent)
+        self.remaining[parent] = self._consumers(parent)
         if parent in self.view.leaf_nodes:
             self.leaf_refs[parent] = ref  # read once, also for the results
         if self.tracking:
