@@ -17,7 +17,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any, Final
 
-from functionfuse.runtime import NodeTask, dumps, portable_error
+from functionfuse.runtime import ATTEMPTS_ATTRIBUTE, NodeTask, dumps, portable_error
 
 __all__ = ["Worker", "serve"]
 
@@ -40,19 +40,17 @@ def serve(conn: Connection) -> None:
     def work() -> None:
         while (message := runs.get()) is not None:
             key, name, task, call, args, kwargs, inputs, send_back = message
-            retries: list[tuple[int, BaseException, float]] = []
             try:
                 if type(call) is tuple and call[0] == METHOD:
                     call = getattr(store[call[1]], call[2])
                 if inputs is not None:  # the parents' values a template indexes
                     args = [store[i] for i in inputs]
-                value = task.execute(call, args, kwargs, _recorder(retries))
+                value, attempts = task.execute_remote(call, args, kwargs, dumps)
             except BaseException as error:
-                failures = [(n, portable_error(e, name, dumps), d) for n, e, d in retries]
-                send(("failed", key, portable_error(error, name, dumps), failures))
+                failure = portable_error(error, name, dumps)
+                send(("failed", key, failure, getattr(failure, ATTEMPTS_ATTRIBUTE, None) or []))
                 continue
             store[key] = value
-            attempts = [(n, portable_error(e, name, dumps), d) for n, e, d in retries]
             try:
                 send(("done", key, value if send_back else None, attempts))
             except Exception as error:  # the result cannot travel back
@@ -80,11 +78,6 @@ def serve(conn: Connection) -> None:
     finally:
         runs.put(None)
         thread.join()
-
-
-def _recorder(into: list[Any]) -> Any:
-    """A task's ``on_retry``: the failed attempts, sent to the driver with the outcome."""
-    return lambda *attempt: into.append(attempt)
 
 
 class Worker:

@@ -113,6 +113,34 @@ class NodeTask:
             raise
         return result
 
+    def execute_remote(
+        self,
+        call: Callable[..., Any],
+        args: Any = (),
+        kwargs: dict[str, Any] | None = None,
+        dumps: Callable[[Any], bytes] = pickle.dumps,
+    ) -> tuple[Any, list[tuple[int, BaseException, float]]]:
+        """:meth:`execute` where the driver is another process: ``(result, failed
+        attempts)``, each attempt's error fit to travel (see :func:`portable_error`,
+        with ``dumps`` the transport's pickler). A failure is raised fit to travel too,
+        carrying the attempts before it on :data:`ATTEMPTS_ATTRIBUTE`."""
+        attempts: list[tuple[int, BaseException, float]] = []
+        name = self.name
+
+        def on_retry(attempt: int, error: BaseException, delay: float) -> None:
+            attempts.append((attempt, portable_error(error, name, dumps), delay))
+
+        try:
+            result = self.execute(call, args, kwargs, on_retry)
+        except BaseException as error:
+            failure = portable_error(error, name, dumps)
+            if attempts:
+                _mark(failure, ATTEMPTS_ATTRIBUTE, attempts)
+            if failure is error:
+                raise
+            raise failure from error
+        return result, attempts
+
     def _attempts(
         self,
         call: Callable[..., Any],
