@@ -120,3 +120,26 @@ def test_max_pending_tasks_must_be_a_count(dask_client: Any, bad: Any) -> None:
     wf = DaskWorkflow(n.where(), workflow_name="bounded", client=dask_client)
     with pytest.raises(ff.ConfigurationError, match="max_pending_tasks"):
         wf.run(max_pending_tasks=bad)
+
+
+def test_a_node_that_kills_its_worker_is_named(tmp_path: Path) -> None:
+    """Dask gives up on a task whose worker died (KilledWorker, naming the task's key):
+    the error names the node, also when it reaches the driver through a consumer."""
+    import dask
+    from distributed import Client, KilledWorker, LocalCluster
+
+    log = str(tmp_path / "ran.log")
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
+        killer = n.kill_worker().set_name("killer")
+        after = n.logged(log, "after", killer).set_name("after")
+        with pytest.raises(ff.NodeExecutionError) as caught:
+            DaskWorkflow(after, workflow_name="killed", client=client).run()
+    assert caught.value.node_name == "killer"
+    assert isinstance(caught.value.__cause__, KilledWorker)
+    assert n.lines(log) == []

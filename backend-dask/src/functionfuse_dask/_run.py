@@ -207,7 +207,6 @@ class DaskRun:
             key=f"read-{name}-{uuid.uuid4().hex}",
             pure=False,
         )
-        self.watcher.key_names[future.key] = name
         return future
 
     def _read_stored(self) -> None:
@@ -292,7 +291,6 @@ class DaskRun:
         submit = client.submit
         watcher = self.watcher
         watch = watcher.watch
-        key_names = watcher.key_names
         values = self.values
         leaf_values = self.leaf_values
         leaf_nodes = view.leaf_nodes
@@ -394,7 +392,6 @@ class DaskRun:
                             **placed,
                         )
                         last_call[instance] = raw
-                key_names[key] = name
                 value = raw
                 watched = raw
                 if status:
@@ -406,7 +403,6 @@ class DaskRun:
                     watched = submit(
                         operator.getitem, raw, 1, key=f"{key}-status", pure=False, **place
                     )
-                    key_names[value.key] = key_names[watched.key] = name
                     if kind is ClassNode:
                         instances[node] = value  # type: ignore[index]
                     elif kind is MethodNode:
@@ -458,7 +454,7 @@ class DaskRun:
                         get_instance,
                         future,
                         last_call[instance],
-                        key=f"{names[instance]}-instance-{uuid.uuid4().hex}",
+                        key=f"{prefix_of(instance)}-{names[instance]}-{uuid.uuid4().hex}-instance",
                         pure=False,
                         workers=[pins[instance]],
                     )

@@ -32,7 +32,7 @@ from functionfuse.runtime import (
 )
 from functionfuse_dask import _worker
 
-__all__ = ["POLL_EVERY", "InstanceLost", "Watcher", "exception_of", "wait_for"]
+__all__ = ["POLL_EVERY", "InstanceLost", "Watcher", "exception_of", "node_name_of", "wait_for"]
 
 #: How long (seconds) the driver waits for a future to end before it checks that the
 #: workers holding class nodes' instances are still there.
@@ -74,8 +74,6 @@ class Watcher:
         self.pinned_by_key: dict[Any, ClassNode] = {}
         #: The remote traceback of the first failure, for the error's message.
         self.detail = ""
-        #: The names of the tasks' keys, for errors that name a key (a killed worker).
-        self.key_names: dict[Any, str] = {}
 
     @property
     def stopped(self) -> bool:
@@ -181,7 +179,7 @@ class Watcher:
         that Dask passed down (that one failed, and ``seen_at`` did not run)."""
         origin_name = failed_node(error)
         if origin_name is None and isinstance(error, KilledWorker):
-            origin_name = self.key_names.get(error.task)
+            origin_name = node_name_of(error.task)
         origin = seen_at if origin_name is None else self.node_named(origin_name)
         if origin is None:
             origin = seen_at
@@ -254,6 +252,25 @@ class Watcher:
         self.pinned_by_key.clear()
         if futures:
             self.client.cancel(futures)
+
+
+#: What follows a node's key for the tasks that split a ``(result, attempts)`` pair, and
+#: for the one that returns a class node's instance.
+_SUFFIXES: Final = ("-value", "-status", "-instance")
+
+
+def node_name_of(key: Any) -> str | None:
+    """The node name in a task's key: ``<prefix>-<node name>-<uuid>[-suffix]`` (the
+    prefix, what the node calls or ``read``, has no ``-``; see ``_run``)."""
+    if not isinstance(key, str):
+        return None
+    for suffix in _SUFFIXES:
+        if key.endswith(suffix):
+            key = key[: -len(suffix)]
+            break
+    _, _, rest = key.partition("-")
+    name, _, token = rest.rpartition("-")
+    return name if name and len(token) == 32 else None
 
 
 def wait_for(futures: Iterable[Any]) -> None:
