@@ -12,6 +12,7 @@ from functionfuse.runtime import Instance, Node, NodeItem
 from functionfuse_ray._remotes import remote_helpers
 from functionfuse_ray._run import RunAttempt
 from functionfuse_ray._startup import ensure_ray
+from functionfuse_ray._storage import RayFileStorage
 from functionfuse_ray._watch import Restart
 
 __all__ = ["RayWorkflow"]
@@ -34,7 +35,10 @@ class RayWorkflow(BaseWorkflow):
     - ``storage_resource``: the name of a custom Ray resource held by the cluster nodes
       that can reach the storage (say, the machine whose local disk holds it). Storage
       reads and writes then run as small tasks on those nodes, while the nodes
-      themselves run anywhere. Without it, each node's task saves its own result.
+      themselves run anywhere. Without it, each node's task saves its own result. A
+      ``ray`` kind storage (:class:`~functionfuse_ray.RayFileStorage`, the original
+      Function Fuse's) says the same with its ``remoteArgs``, which are then used as
+      the storage tasks' options.
 
     Per-node options: ``query(pattern).set_remote_args({...})`` goes to the task's or
     actor's ``.options()`` (``num_cpus``, ``num_gpus``, ``resources``,
@@ -70,7 +74,20 @@ class RayWorkflow(BaseWorkflow):
         ensure_ray(self.ray_init_args)
 
     def storage_remote_args(self) -> dict[str, Any]:
-        """The ``.options()`` of storage tasks: empty unless ``storage_resource`` is set."""
+        """The ``.options()`` of storage tasks: a ``ray`` kind storage's ``remote_args``,
+        else a share of ``storage_resource``, else nothing (each node's task saves its
+        own result)."""
+        storage = self.storage
+        if isinstance(storage, RayFileStorage):
+            if self.storage_resource is not None:
+                raise ConfigurationError(
+                    f"workflow {self.workflow_name!r} has storage_resource="
+                    f"{self.storage_resource!r} and a ray storage ({storage!r}), which "
+                    "both say where storage calls run; keep one (the storage's "
+                    f"remoteArgs {{'resources': {{{self.storage_resource!r}: 0.001}}}} "
+                    "is the same as that storage_resource)."
+                )
+            return storage.remote_args
         if self.storage_resource is None:
             return {}
         return {"resources": {self.storage_resource: _STORAGE_RESOURCE_SHARE}}
@@ -107,13 +124,14 @@ class RayWorkflow(BaseWorkflow):
                 f"(0: no bound), got {max_pending_tasks!r}."
             )
         self.resume_mode(resume)  # a bad value fails before Ray or the storage is asked
+        pinned = bool(self.storage_remote_args())  # so does a storage pinned twice
         ensure_ray(self.ray_init_args)  # a Ray shut down since construction comes back
         with self.start_run(
             resume=resume,
             keep_going=keep_going,
             return_results=return_results,
             listed=self._stored_names(),
-            read_stamps=self._read_stamps if self.storage_resource is not None else None,
+            read_stamps=self._read_stamps if pinned else None,
         ) as plan:
             untrusted: set[str] = set()
             while True:
@@ -127,14 +145,14 @@ class RayWorkflow(BaseWorkflow):
                     plan.refresh(self._stored_names() or (), untrusted)
 
     def _read_stamps(self, names: list[str]) -> Any:
-        """The fingerprint stamps stored with these results, read on a node holding
-        ``storage_resource``."""
+        """The fingerprint stamps stored with these results, read where storage tasks
+        run (:meth:`storage_remote_args`)."""
         task = remote_helpers()["fingerprints"].options(**self.storage_remote_args())
         return ray.get(task.remote(self.storage, self.workflow_name, names))
 
     def _stored_names(self) -> set[str] | None:
         """What the storage holds for this workflow (listed at the start of each
-        attempt, on a storage machine with ``storage_resource``); ``None`` without one."""
+        attempt, where storage tasks run when they are pinned); ``None`` without one."""
         storage = self.storage
         if storage is None:
             return None
@@ -144,8 +162,9 @@ class RayWorkflow(BaseWorkflow):
                 "lives inside one process; Ray's workers are other processes and would "
                 "each save to their own. Use a folder every worker can reach, or S3."
             )
-        if self.storage_resource is None:
+        pinned = self.storage_remote_args()
+        if not pinned:
             storage.new_workflow(self.workflow_name)
             return set(storage.list_tasks(self.workflow_name))
-        setup = remote_helpers()["setup"].options(**self.storage_remote_args())
+        setup = remote_helpers()["setup"].options(**pinned)
         return set(ray.get(setup.remote(storage, self.workflow_name)))

@@ -54,6 +54,7 @@ _INSTALL_HINTS: Final = {
     (STORAGE, "memory"): "functionfuse-fs",
     (STORAGE, "fsspec"): "functionfuse-fs",
     (STORAGE, "s3"): "functionfuse-fs[s3]",
+    (STORAGE, "ray"): "functionfuse-ray",
     (PLUGINS, "initializer"): "functionfuse-plugins",
     (PLUGINS, "random_state"): "functionfuse-plugins",
     (PLUGINS, "collection"): "functionfuse-plugins",
