@@ -74,7 +74,7 @@ def test_plain_lines_and_summary_say_which_nodes_reran_and_why(tmp_path: Path) -
         "c": "ran",  # new: nothing was stored, so not a re-run
     }
     assert summary is not None
-    assert summary.nodes["b"].reasons == ("argument changed",)
+    assert summary.nodes["b"].reasons == ("argument 'n' changed",)
     assert summary.nodes["total"].reasons == ("upstream changed ('b')",)
     assert summary.nodes["a"].reasons == summary.nodes["c"].reasons == ()
     assert summary.counts()["re-ran"] == 2
@@ -82,7 +82,10 @@ def test_plain_lines_and_summary_say_which_nodes_reran_and_why(tmp_path: Path) -
 
     lines = text.splitlines()
     # The reasons come first, before any node runs.
-    assert lines[1:3] == ["rerun   b: argument changed", "rerun   total: upstream changed ('b')"]
+    assert lines[1:3] == [
+        "rerun   b: argument 'n' changed",
+        "rerun   total: upstream changed ('b')",
+    ]
     assert lines[3].startswith("[")
     assert any(line.startswith("[") and "re-ran  b (" in line for line in lines)
     assert any(line.startswith("[") and "ran     c (" in line for line in lines)
@@ -93,7 +96,7 @@ def test_plain_lines_and_summary_say_which_nodes_reran_and_why(tmp_path: Path) -
     assert table[6:] == [
         "",
         "stored result out of date (2 nodes):",
-        "  b: argument changed",
+        "  b: argument 'n' changed",
         "  total: upstream changed ('b')",
     ]
 
@@ -104,7 +107,7 @@ def test_quiet_still_collects_the_reasons(tmp_path: Path) -> None:
     assert text == ""
     assert statuses(reporter.summary)["b"] == "re-ran"
     assert reporter.summary is not None
-    assert reporter.summary.nodes["b"].reasons == ("argument changed",)
+    assert reporter.summary.nodes["b"].reasons == ("argument 'n' changed",)
 
 
 def test_nothing_changed_means_no_reasons(tmp_path: Path) -> None:
@@ -138,14 +141,14 @@ def test_reasons_beyond_max_reasons_are_counted(
     assert statuses(reporter.summary) == {f"n{i}": "re-ran" for i in range(6)}
     lines = text.splitlines()
     assert lines[1:4] == [
-        "rerun   n0: argument changed",
+        "rerun   n0: argument 'n' changed",
         "rerun   n1: upstream changed ('n0')",
         "rerun   ... and 4 more nodes",
     ]
     assert lines[4].startswith("[1/6] re-ran  n0 (")
     assert text.endswith(
         "stored result out of date (6 nodes):\n"
-        "  n0: argument changed\n"
+        "  n0: argument 'n' changed\n"
         "  n1: upstream changed ('n0')\n"
         "  ... and 4 more\n"
     )
@@ -205,7 +208,7 @@ def test_live_display_shows_reruns_and_their_reasons(tmp_path: Path) -> None:
     assert "\x1b[" in text
     assert statuses(reporter.summary) == {"b[red]x": "re-ran"}
     # The name is printed as it is, never read as rich markup.
-    assert "b[red]x: argument changed" in text
+    assert "b[red]x: argument 'n' changed" in text
     assert "1/1 re-ran" in text  # the live line
     assert "0 ran, 1 re-ran, 0 from storage, 0 failed, 0 not run" in text
     assert "stored result out of date (1 node):" in text

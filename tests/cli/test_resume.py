@@ -78,7 +78,7 @@ def test_run_after_editing_an_argument_says_what_reran_and_why(
     assert ran() == ["scale", "total"]  # data is unchanged: read from storage
     lines = done.stderr.splitlines()
     assert lines[1:3] == [
-        "rerun   scale_0: argument changed",
+        "rerun   scale_0: argument 'factor' changed",
         "rerun   total: upstream changed ('scale_0')",
     ]
     assert re.search(r"^\[\d/3\] re-ran  scale_0 \(", done.stderr, re.MULTILINE)
@@ -86,7 +86,7 @@ def test_run_after_editing_an_argument_says_what_reran_and_why(
     assert ": 0 ran, 2 re-ran, 1 from storage, 0 failed, 0 not run\n" in done.stderr
     assert done.stderr.endswith(
         "stored result out of date (2 nodes):\n"
-        "  scale_0: argument changed\n"
+        "  scale_0: argument 'factor' changed\n"
         "  total: upstream changed ('scale_0')\n"
     )
 

@@ -62,12 +62,14 @@ def _fingerprint_line(stdout: str) -> str:
 def test_show_prints_the_fingerprint_by_its_parts(fuse: Fuse, flow: Path, tmp_path: Path) -> None:
     from functionfuse_fs import FileStorage
 
-    stamp = re.compile(r"([0-9a-f]{32}) \(code ([0-9a-f]{32}), arguments ([0-9a-f]{32})\)")
+    stamp = re.compile(
+        r"([0-9a-f]{32}) \(code ([0-9a-f]{32}), arguments ([0-9a-f]{32})\); code: load, log"
+    )
     assert fuse("run", "flow.py:data", "--storage", "results", "-q").returncode == 0
     before = stamp.fullmatch(_fingerprint_line(fuse("show", "results", "flow", "data").stdout))
     assert before is not None
     header = FileStorage(str(tmp_path / "results")).read_header("flow", "data")
-    assert header.fingerprint.startswith(b"ff1:")
+    assert header.fingerprint.startswith(b"ff2:")
     assert before.groups() == tuple(
         header.fingerprint[4 + 16 * i : 20 + 16 * i].hex() for i in range(3)
     )

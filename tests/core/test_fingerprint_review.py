@@ -504,12 +504,13 @@ def test_a_folder_whose_name_extends_an_installed_root_is_project_code(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """S10: a module under ``<root>-projects/`` only shares a string prefix with the
-    installed root ``<root>``: it is code of the project, while one under ``<root>/``
+    site directory ``<root>``: it is code of the project, while one under ``<root>/``
     is installed."""
     root = tmp_path / "lib" / "python3.11"
     inside, beside = root / "site", tmp_path / "lib" / "python3.11-projects" / "exp"
-    monkeypatch.setattr(installed_module, "_INSTALLED_ROOTS", (str(root),))
-    monkeypatch.setattr(installed_module, "_installed_modules", {})
+    monkeypatch.setattr(installed_module, "_site_roots", (str(root),))
+    monkeypatch.setattr(installed_module, "_stdlib_roots", ())
+    monkeypatch.setattr(installed_module, "_modules", {})
     found = {}
     for where in (inside, beside):
         where.mkdir(parents=True)
@@ -793,6 +794,6 @@ def test_a_big_argument_is_pickled_once_for_lineage_stamp_and_explain() -> None:
     lineage, _ = lineage_of(node)
     stamp = lineage.stamp(node)
     assert stamp is not None
-    assert lineage.explain(node, stale) == ["argument changed"]
+    assert lineage.explain(node, stale) == ["argument 'args[0]' changed"]
     lineage.explain(node, stamp)
     assert Counted.pickled == 1

@@ -35,10 +35,8 @@ class Reports:
     ) -> None:
         assert node_name not in self.reruns, "one report per node and run"
         assert len(causes) == len(reasons), (reasons, causes)  # one cause per reason
-        assert all(
-            reason.startswith(cause.value) or cause.value.startswith("upstream")
-            for reason, cause in zip(reasons, causes, strict=True)
-        ), (reasons, causes)
+        pairs = zip(reasons, causes, strict=True)
+        assert all(cause is ff.RerunReason.of(reason) for reason, cause in pairs), (reasons, causes)
         self.reruns[node_name] = list(reasons)
         self.causes[node_name] = list(causes)
 

@@ -229,7 +229,7 @@ def test_edited_function_body_reruns_that_node_and_its_descendants_only(
     assert run(module.build(), storage, reports) == ["28:8:3.5", 108, 70]
     assert module.calls == Counter(double=1, total=1, label=1, Model=1, fit=1, predict=1)
     assert reports.reruns == {
-        "double": ["code changed"],
+        "double": ["code changed (double)"],
         "total": ["upstream changed ('double')"],
         "label": ["upstream changed ('total')"],
         "fit": ["upstream changed ('double')"],
@@ -246,14 +246,14 @@ def test_edited_helper_in_the_same_module_reruns_its_caller(
     modules: Modules, storage: Any, reports: Reports
 ) -> None:
     """``shift`` calls the plain function ``step`` of its module: editing ``step``
-    changes ``shift``'s code fingerprint."""
+    changes ``shift``'s code fingerprint, and the reason names ``step``."""
     first_run(modules, storage)
     modules.write("pipeline", edit(PIPELINE, "return x + 1", "return x + 2"))
     module = modules.load("pipeline")
     assert run(module.build(), storage, reports) == ["26:8:3.5", 72, 70]
     assert module.calls == Counter(shift=1, total=1, label=1)
     assert reports.reruns == {
-        "shift": ["code changed"],
+        "shift": ["code changed (step)"],
         "total": ["upstream changed ('shift')"],
         "label": ["upstream changed ('total')"],
     }
@@ -296,8 +296,8 @@ def test_edited_method_reruns_the_method_calls_of_its_class(
     assert run(module.build(), storage, reports) == ["22:8:3.5", 27, 70]
     assert module.calls == Counter(Model=1, fit=1, predict=1)
     assert reports.reruns == {
-        "fit": ["code changed"],
-        "predict": ["code changed", "upstream changed ('fit')"],
+        "fit": ["code changed (Model.predict)"],
+        "predict": ["code changed (Model.predict)", "upstream changed ('fit')"],
     }
     # The same for programs (issue 13): a RerunReason per reason.
     assert reports.causes == {
@@ -332,7 +332,7 @@ def test_changed_method_argument_replays_the_instance_chain(
     module = modules.load("pipeline")
     assert run(module.build(), storage, reports) == ["22:8:3.5", 96, 70]
     assert module.calls == Counter(Model=1, fit=1, predict=1)
-    assert reports.reruns == {"predict": ["argument changed"]}
+    assert reports.reruns == {"predict": ["argument 'x' changed"]}
 
 
 # -- changed arguments ----------------------------------------------------------------------
@@ -348,13 +348,13 @@ def test_changed_literal_argument_reruns_that_node_and_its_descendants_only(
     module = modules.load("pipeline")
     assert run(module.build(k=8), storage, reports) == [*FIRST[:2], 80]
     assert module.calls == Counter(side=1)
-    assert reports.reruns == {"side": ["argument changed"]}
+    assert reports.reruns == {"side": ["argument 'k' changed"]}
 
     weights = {"alpha": 1.5, "beta": 3, "gamma": [1, 2]}
     module = modules.load("pipeline")
     assert run(module.build(k=8, weights=weights), storage, reports) == ["22:8:4.5", 72, 80]
     assert module.calls == Counter(label=1)
-    assert reports.reruns == {"label": ["argument changed"]}
+    assert reports.reruns == {"label": ["argument 'weights' changed"]}
 
     module = modules.load("pipeline")
     assert run(module.build(n=5, k=8, weights=weights), storage, reports) == [
@@ -366,7 +366,7 @@ def test_changed_literal_argument_reruns_that_node_and_its_descendants_only(
         load=1, double=1, shift=1, total=1, label=1, Model=1, fit=1, predict=1
     )
     assert reports.reruns == {
-        "load": ["argument changed"],
+        "load": ["argument 'n' changed"],
         "double": ["upstream changed ('load')"],
         "shift": ["upstream changed ('load')"],
         "total": ["upstream changed ('double', 'shift')"],
@@ -536,7 +536,7 @@ def test_name_mode_results_are_checked_by_fingerprint_afterwards(
     module = modules.load("pipeline")
     assert run(module.build(k=8), storage, reports) == [*FIRST[:2], 80]
     assert module.calls == Counter(side=1)
-    assert reports.reruns == {"side": ["argument changed"]}
+    assert reports.reruns == {"side": ["argument 'k' changed"]}
 
 
 @pytest.mark.parametrize("value", ["fingerprints", "always", None, 1, "False"])
@@ -611,13 +611,12 @@ def load_nodes(modules: Modules, helpers: str, version: str, body: str = "- 0") 
     return modules.load("nodes")
 
 
-def test_edited_function_in_another_module_is_not_seen(
+def test_edited_function_in_another_module_reruns_its_caller(
     modules: Modules, storage: Any, reports: Reports
 ) -> None:
-    """A limit: only functions of a node's own module are followed. ``offset`` lives in
-    another module of the project; editing it leaves ``shifted``'s fingerprint as it
-    was, so the stored (now stale) result is used. Bump ``@workflow(version=...)`` or
-    run with ``resume=False`` after such an edit."""
+    """``offset`` lives in another module of the project: editing it re-runs the node
+    that calls it, and the reason names it; the node pinned with ``version=`` keeps its
+    result (the version stands for its code, helpers included)."""
     helpers = f"ff_lineage_helpers_{os.getpid()}_{next(_serial)}"
     modules.write(helpers, HELPERS)
     module = load_nodes(modules, helpers, "1")
@@ -625,11 +624,9 @@ def test_edited_function_in_another_module_is_not_seen(
 
     modules.write(helpers, edit(HELPERS, "x + 100", "x + 200"))
     module = load_nodes(modules, helpers, "1")
-    assert run(module.build(), storage, reports) == [101, 101]  # stale
-    assert module.calls == Counter()
-    assert reports.reruns == {}
-    # The new helper is loaded: running everything gives the new result.
-    assert run(module.build(), storage, resume=False) == [201, 201]
+    assert run(module.build(), storage, reports) == [201, 101]
+    assert module.calls == Counter(shifted=1)
+    assert reports.reruns == {"shifted": [f"code changed ({helpers}.offset)"]}
 
 
 def test_version_pins_the_code_until_it_is_bumped(
@@ -645,17 +642,17 @@ def test_version_pins_the_code_until_it_is_bumped(
 
     modules.write(helpers, edit(HELPERS, "x + 100", "x + 200"))
     module = load_nodes(modules, helpers, "1", body="- 1")
-    assert run(module.build(), storage, reports) == [101, 101]  # pinned: kept
-    assert module.calls == Counter()
-    assert reports.reruns == {}
+    assert run(module.build(), storage, reports) == [201, 101]  # pinned: kept
+    assert module.calls == Counter(shifted=1)
+    assert list(reports.reruns) == ["shifted"]
 
     module = load_nodes(modules, helpers, "2", body="- 1")
-    assert run(module.build(), storage, reports) == [101, 200]
+    assert run(module.build(), storage, reports) == [201, 200]
     assert module.calls == Counter(pinned=1)
-    assert reports.reruns == {"pinned": ["code changed"]}
+    assert reports.reruns == {"pinned": ["code changed (pinned)"]}
 
     module = load_nodes(modules, helpers, "2", body="- 1")
-    assert run(module.build(), storage, reports) == [101, 200]
+    assert run(module.build(), storage, reports) == [201, 200]
     assert module.calls == Counter()
 
 
@@ -703,14 +700,15 @@ def test_closures_with_different_values_never_share_a_result(
     storage: Any, reports: Reports
 ) -> None:
     """``make_scaler(3)``'s node, stored under the name ``make_scaler(2)``'s node had,
-    runs again ("code changed": closure values are code) and gives its own result; in
+    runs again ("code changed (make_scaler.<locals>.scale)": closure values are code)
+    and gives its own result; in
     one workflow, two such nodes get their own results."""
     assert run([make_scaler(2)(5).set_name("scale")], storage) == 10
     assert run([make_scaler(2)(5).set_name("scale")], storage, reports) == 10
     assert runs == Counter(scale=1)
     assert run([make_scaler(3)(5).set_name("scale")], storage, reports) == 15
     assert runs == Counter(scale=2)
-    assert reports.reruns == {"scale": ["code changed"]}
+    assert reports.reruns == {"scale": ["code changed (make_scaler.<locals>.scale)"]}
 
     runs.clear()
     both = [make_scaler(2)(5), make_scaler(3)(5), make_scaler(2)(5)]
@@ -782,14 +780,14 @@ def test_value_with_a_fingerprint_method_is_fingerprinted_by_it(
 ) -> None:
     """``__functionfuse_fingerprint__`` stands for the value: another object with the
     same key resumes (and no warning is raised: pytest turns one into an error), a new
-    key runs the node again with "argument changed"."""
+    key runs the node again with "argument 'thing' changed"."""
     assert run([uses("handle", Handle("a"), 0)], storage) == "a"
     assert run([uses("handle", Handle("a"), 0)], storage, reports) == "a"
     assert runs == Counter(handle=1)
     assert reports.reruns == {}
     assert run([uses("handle", Handle("b"), 0)], storage, reports) == "b"
     assert runs == Counter(handle=2)
-    assert reports.reruns == {"uses_0": ["argument changed"]}
+    assert reports.reruns == {"uses_0": ["argument 'thing' changed"]}
 
 
 def test_result_stored_without_a_fingerprint_runs_once_then_resumes(

@@ -195,7 +195,7 @@ def test_a_node_mutating_its_argument_then_bumped_reruns_for_its_code_only(
     assert runs == Counter(fit=1)
     assert run(build_filler("2"), storage, reports) == 0.1
     assert runs == Counter(fit=2)
-    assert reports.reruns == {"fit": ["code changed"]}
+    assert reports.reruns == {"fit": ["code changed (build_filler.<locals>.fit)"]}
 
 
 # -- P1: nodes inside container subclasses --------------------------------------------------------
@@ -380,5 +380,5 @@ def test_a_big_argument_is_pickled_once_per_run(storage: Any, reports: Reports) 
     assert Counted.pickled == 1
     Counted.pickled = 0
     assert run(build_measure("2", big), storage, reports) == 5_000_000
-    assert reports.reruns == {"measure": ["code changed"]}
+    assert reports.reruns == {"measure": ["code changed (build_measure.<locals>.measure)"]}
     assert Counted.pickled == 1

@@ -1,35 +1,39 @@
 """Fingerprints: what a node's result depends on, as a 16-byte digest, Merkle-style.
 
-A node's fingerprint hashes the code it calls, its literal arguments, and the
-fingerprints of its parents together with the items it takes from them (``node[0]``) —
-never a parent's value, so nothing big is hashed twice and a whole graph costs one small
-hash per node. The code fingerprint of a function covers its bytecode, constants,
-defaults, closure values, the module-level constants it reads and, recursively, the
-functions and classes of its own module that it refers to; file names, line numbers and
-docstrings are left out, so moving code around or editing a docstring does not make
-results stale (adding or removing one does: the bytecode changes with it).
+A node's fingerprint hashes the code it calls, its literal arguments, the versions of
+the installed distributions these refer to, and the fingerprints of its parents
+together with the items it takes from them (``node[0]``) — never a parent's value, so
+nothing big is hashed twice and a whole graph costs one small hash per node. The code of
+a function covers its bytecode, constants, defaults, closure values and, transitively,
+the functions, classes and immutable constants of *every* module of the project that it
+refers to (``helpers.scale`` → ``helpers._inner`` → ``settings.SCALE``); file names,
+line numbers and docstrings are left out. Installed code (a distribution's, or the
+standard library) is never walked: it counts by its distribution's name and version.
 ``@workflow(version=...)`` replaces the code fingerprint with a version the user bumps
 by hand.
 
-What is not seen: code of installed packages and the standard library (a function of
-``numpy`` counts by its name), functions of other modules of the project called by name,
-mutable module-level data (a dict used as a cache is state, not code), and what is read
-at run time (files, databases, environment variables). A value that cannot be
-fingerprinted at all (a lock, a generator, an unpicklable object) makes its node
-*unknown*: it runs on every run, as do its descendants.
+What is not seen: mutable module-level data (a dict used as a cache is state, not code),
+and what is read at run time (files, databases, environment variables). A value that
+cannot be fingerprinted at all (a lock, a generator, an unpicklable object) makes its
+node *unknown*: it runs on every run, as do its descendants.
 
-Here: a graph's fingerprints (:class:`Lineage`) and the stamps saved with results. How
-values and code are encoded: ``_fingerprint_values`` and ``_fingerprint_code``; which
-code is the project's: ``_fingerprint_installed``.
+Here: a graph's fingerprints (:class:`Lineage`), the stamps saved with results and what
+a stale stamp says changed. How values and code are encoded: ``_fingerprint_values``,
+``_fingerprint_code`` and ``_fingerprint_modules``; which code is the project's:
+``_fingerprint_installed``; the stamps' layout: ``_fingerprint_stamps``.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Mapping
 from hashlib import blake2b
-from typing import Any, Final
+from typing import Any
 
-from functionfuse._fingerprint_code import _ABSENT, _Encoder
+from functionfuse import _fingerprint_stamps as stamps
+from functionfuse._fingerprint_code import _ABSENT, PART_SIZE, CodeInfo, _Encoder, with_versions
+from functionfuse._fingerprint_installed import track_versions
+from functionfuse._fingerprint_stamps import FORMAT, describe_stamp
 from functionfuse._fingerprint_values import (
     _ATOMS,
     _END,
@@ -47,14 +51,8 @@ from functionfuse._nodes import FunctionNode, MethodNode, Node
 
 __all__ = ["FORMAT", "Lineage", "Unfingerprintable", "describe_stamp"]
 
-#: The first bytes of every fingerprint stamp we store; a different prefix (an older or
-#: newer scheme) never matches, so changing the scheme makes results stale, not wrong.
-FORMAT: Final = b"ff1:"
-_STAMP_SIZE: Final = len(FORMAT) + 3 * _SIZE  # then the parents' (see Lineage.stamp)
-#: A stamp names its node's parents by the first bytes of their fingerprints, for up to
-#: this many parents (a wide fan-in's results would otherwise carry kilobytes).
-_PARENTS_KEPT: Final = 32
-_PARENT_PREFIX: Final = 4
+#: An argument's key in a stamp: its position, or its keyword.
+_Key = int | str
 
 
 class _Upstream(Exception):
@@ -80,10 +78,13 @@ class Lineage:
         self._problems: dict[Node, str | Node] = {}
         fingerprints = self.fingerprints
         # By id(): a function's or class's code fingerprint, or why it has none.
-        codes: dict[int, bytes | str] = {}
-        # The arguments' digests of the nodes whose arguments are more than small
-        # literals, taken now: a node may change its arguments as it runs.
+        codes: dict[int, CodeInfo | str] = {}
+        # Of the nodes whose arguments are more than small literals, taken now (a node
+        # may change its arguments as it runs): the arguments' digest, each argument's,
+        # and the installed distributions they name.
         self._arguments_digests: dict[Node, bytes] = {}
+        self._argument_parts: dict[Node, list[tuple[_Key, bytes]]] = {}
+        self._argument_dists: dict[Node, frozenset[tuple[str, str]]] = {}
         # The loop below runs once per node: its names are local, and the code of the
         # previous node's function is at hand (a chain or a fan-in repeats one function).
         atoms_only = _ATOMS.issuperset
@@ -95,6 +96,7 @@ class Lineage:
         ref = _REF
         function_node = FunctionNode
         method_node = MethodNode
+        code_info = CodeInfo
         last: Any = _ABSENT
         code: bytes | str = b""
         code_d = code_a = code_g = b""
@@ -106,14 +108,14 @@ class Lineage:
                 found = codes.get(id(what))
                 if found is None:
                     found = codes[id(what)] = self._code(what)
-                code = found
+                code = found.fingerprint if isinstance(found, code_info) else found
                 if isinstance(code, bytes):
                     code_d, code_a, code_g = code + b"D", code + b"A", code + b"G"
+            deps = node._deps
+            args = node.args
             if kind is function_node and type(code) is bytes and node.kwargs is None:
                 # The common cases inlined (see _arguments, which they must agree with):
                 # a chain or fan-in of nodes, or small literals only.
-                deps = node._deps
-                args = node.args
                 if deps is direct:
                     if len(args) == 1:
                         parent = fingerprints[args[0]]
@@ -152,9 +154,21 @@ class Lineage:
                 # One encoding of the arguments, each parent standing as a blank; then
                 # the parents' fingerprints, in the order the encoding refers to them.
                 parents = _Collector(fingerprints)
-                arguments = _arguments(node, encoder, parents)
+                argument_parts: list[tuple[_Key, bytes]] | None = None if _immutable(node) else []
+                met: set[tuple[str, str]] = set()
+                encoder._met = met
+                try:
+                    arguments = _arguments(node, encoder, parents, argument_parts)
+                finally:
+                    encoder._met = None
                 self._arguments_digests[node] = _digest(arguments)
-                fingerprints[node] = _digest(head + arguments + b"".join(parents.found))
+                if argument_parts is not None:
+                    self._argument_parts[node] = argument_parts
+                fingerprint = _digest(head + arguments + b"".join(parents.found))
+                if met:  # installed code among the arguments: its versions count
+                    self._argument_dists[node] = frozenset(met)
+                    fingerprint = with_versions(fingerprint, met)
+                fingerprints[node] = fingerprint
             except _Upstream as upstream:
                 fingerprints[node] = None
                 # The node whose own code or argument is the cause (a parent that is
@@ -171,8 +185,10 @@ class Lineage:
                 fingerprints[node] = None
                 self._problems[node] = f"{type(error).__name__}: {error}"
         self._codes = codes
+        self._code_json: dict[int, bytes] = {}
+        self._labels: dict[int, tuple[list[str], str | None]] = {}
 
-    def _code(self, what: Any) -> bytes | str:
+    def _code(self, what: Any) -> CodeInfo | str:
         """The code fingerprint of a function or class, or why it has none."""
         try:
             return self._encoder.code(what)
@@ -190,76 +206,105 @@ class Lineage:
             return f"upstream node {name_of(problem)!r} cannot be fingerprinted"
         return f"cannot be fingerprinted: {problem}"
 
+    # -- stamps --------------------------------------------------------------------------
+
     def stamp(self, node: Node) -> bytes | None:
-        """What to save with the node's result: :data:`FORMAT`, the node's fingerprint,
-        its code's and its arguments' digests, then the count and the first bytes of its
-        parents' fingerprints (all say what changed when it no longer matches; the
-        parents' are left out, count 255, beyond a few dozen). ``None`` for an unknown
-        node."""
+        """What to save with the node's result (see ``_fingerprint_stamps``): the
+        node's fingerprint, its code's and its arguments' digests, its parents', and the
+        details that name what changed when it no longer matches. ``None`` for an
+        unknown node."""
         fingerprint = self.fingerprints[node]
         if fingerprint is None:
             return None
         parents = node.parents
-        if len(parents) > _PARENTS_KEPT:
+        if len(parents) > stamps.PARENTS_KEPT:
             kept = b"\xff"
         else:
             fingerprints = self.fingerprints
             kept = bytes([len(parents)]) + b"".join(
-                fingerprints[parent][:_PARENT_PREFIX]  # type: ignore[index]
+                fingerprints[parent][: stamps.PARENT_PREFIX]  # type: ignore[index]
                 for parent in parents
             )
-        return FORMAT + fingerprint + self._code_of(node) + self._arguments_digest(node) + kept
+        owner = id(_code_owner(node))
+        code_json = self._code_json.get(owner)
+        if code_json is None:
+            code_json = self._code_json[owner] = stamps.code_parts_json(self._info(node).parts)
+        details = stamps.details(
+            code_json, self._arguments_parts(node), self._dists(node), track_versions()
+        )
+        return (
+            FORMAT
+            + fingerprint
+            + self._code_of(node)
+            + self._arguments_digest(node)
+            + kept
+            + details
+        )
 
     def matches(self, node: Node, stamp: bytes | None) -> bool:
         """True when a stored result with ``stamp`` is this node's result as it is now."""
         fingerprint = self.fingerprints[node]
         return (
             fingerprint is not None
-            and _ours(stamp)
+            and stamps.ours(stamp)
             and stamp[len(FORMAT) : len(FORMAT) + _SIZE] == fingerprint  # type: ignore[index]
         )
 
     def explain(self, node: Node, stamp: bytes | None) -> list[str]:
-        """What differs between a stored result's stamp and the node now: ``"code
-        changed"``, ``"argument changed"``; empty when neither (its upstream did)."""
-        if not _ours(stamp):
-            return ["stored without a fingerprint"]
+        """What differs between a stored result's stamp and the node now, naming the
+        culprits: ``"code changed (helpers.scale)"``, ``"argument 'k' changed"``,
+        ``"scikit-learn 1.5.2 → 1.6.0"``; empty when none of these did (its upstream
+        did)."""
+        if not stamps.ours(stamp):
+            return [stamps.unusable(stamp)]
         assert stamp is not None
         reasons = []
+        details = stamps.read_details(stamp)
         start = len(FORMAT) + _SIZE
         if stamp[start : start + _SIZE] != self._code_of(node):
-            reasons.append("code changed")
-        if stamp[start + _SIZE : _STAMP_SIZE] != self._arguments_digest(node):
-            reasons.append("argument changed")
+            reasons.append(stamps.code_reason(details.get("c"), self._info(node).parts))
+        if stamp[start + _SIZE : stamps.STAMP_SIZE] != self._arguments_digest(node):
+            label = self._argument_label(node)
+            parts = self._arguments_parts(node)
+            reasons.append(stamps.argument_reason(details.get("a"), parts, label))
+        reasons += stamps.version_reasons(details, self._dists(node), track_versions())
         return reasons
 
     def changed_parents(self, node: Node, stamp: bytes | None) -> list[Node] | None:
         """The parents whose fingerprints differ from when the stored result was made
         (``None``: the stamp does not say)."""
-        if not _ours(stamp):
+        if not stamps.ours(stamp):
             return None
         assert stamp is not None
         parents = node.parents
-        kept = stamp[_STAMP_SIZE:]
+        kept = stamp[stamps.STAMP_SIZE :]
         if kept[0] != len(parents):  # more than were kept, or another node's
             return None
+        prefix = stamps.PARENT_PREFIX
         changed = []
         for i, parent in enumerate(parents):
             fingerprint = self.fingerprints[parent]
-            start = 1 + i * _PARENT_PREFIX
-            if (
-                fingerprint is None
-                or kept[start : start + _PARENT_PREFIX] != fingerprint[:_PARENT_PREFIX]
-            ):
+            start = 1 + i * prefix
+            if fingerprint is None or kept[start : start + prefix] != fingerprint[:prefix]:
                 changed.append(parent)
         return changed
 
+    def _info(self, node: Node) -> CodeInfo:
+        info = self._codes[id(_code_owner(node))]
+        assert isinstance(info, CodeInfo), "only known nodes are stamped or explained"
+        return info
+
     def _code_of(self, node: Node) -> bytes:
-        code = self._codes[id(_code_owner(node))]
-        assert isinstance(code, bytes), "only known nodes are stamped or explained"
+        code = self._info(node).digest
         if isinstance(node, MethodNode):  # calling another method is a code change
             return _digest(code + node.method.encode())
         return code
+
+    def _dists(self, node: Node) -> list[tuple[str, str]]:
+        """The installed distributions the node's code and arguments name."""
+        dists = self._info(node).dists
+        more = self._argument_dists.get(node)
+        return sorted(more.union(dists)) if more else list(dists)
 
     def _arguments_digest(self, node: Node) -> bytes:
         # The arguments with each reference to a parent standing for "a parent's value"
@@ -269,6 +314,30 @@ class Lineage:
         if found is None:
             found = _digest(_arguments(node, self._encoder, _NO_PARENTS))
         return found
+
+    def _arguments_parts(self, node: Node) -> list[tuple[_Key, bytes]]:
+        found = self._argument_parts.get(node)
+        if found is None:  # small literals and parents only: the same as then
+            found = []
+            _arguments(node, self._encoder, _NO_PARENTS, found)
+        return found
+
+    def _argument_label(self, node: Node) -> Callable[[Any], str]:
+        """Names for a node's argument keys: the parameter a position binds."""
+        target = _callable_of(node)
+        labels = self._labels.get(id(target))
+        if labels is None:
+            labels = self._labels[id(target)] = _parameters(target, type(node) is not FunctionNode)
+        named, rest = labels
+
+        def label(key: Any) -> str:
+            if not isinstance(key, int):
+                return str(key)
+            if key < len(named):
+                return named[key]
+            return f"{rest}[{key - len(named)}]" if rest else f"#{key}"
+
+        return label
 
 
 class _Collector(dict):  # type: ignore[type-arg]
@@ -299,60 +368,95 @@ def _code_owner(node: Node) -> Any:
     return node.func if isinstance(node, FunctionNode) else _class_of(node)
 
 
-def _arguments(node: Node, encoder: _Encoder, fingerprints: Mapping[Node, bytes]) -> bytes:
+def _callable_of(node: Node) -> Any:
+    """What a node calls: its function, its class's ``__init__``, or its method."""
+    if isinstance(node, FunctionNode):
+        return node.func
+    cls = _class_of(node)
+    if isinstance(node, MethodNode):
+        return getattr(cls, node.method, None)
+    return getattr(cls, "__init__", None)
+
+
+def _parameters(target: Any, bound: bool) -> tuple[list[str], str | None]:
+    """The names positional arguments bind (``self`` left out for a method or class),
+    and the name of ``*args``."""
+    try:
+        parameters = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        return [], None
+    if bound and parameters:
+        parameters = parameters[1:]
+    named = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    rest = next((p.name for p in parameters if p.kind is p.VAR_POSITIONAL), None)
+    return named, rest
+
+
+def _immutable(node: Node) -> bool:
+    """True when a node's arguments are small literals and parents only (its argument
+    parts may be computed later: they cannot change)."""
+    deps = node._deps
+    simple = _ATOMS.issuperset(map(type, node.args)) if deps is None else deps is _DIRECT
+    kwargs = node.kwargs
+    return simple and (not kwargs or _ATOMS.issuperset(map(type, kwargs.values())))
+
+
+def _arguments(
+    node: Node,
+    encoder: _Encoder,
+    fingerprints: Mapping[Node, bytes],
+    parts: list[tuple[_Key, bytes]] | None = None,
+) -> bytes:
     """The encoding of ``node``'s arguments, each parent standing as what
-    ``fingerprints`` gives for it: a blank (:data:`_NO_PARENTS`, :class:`_Collector`)."""
+    ``fingerprints`` gives for it: a blank (:data:`_NO_PARENTS`, :class:`_Collector`).
+    With ``parts``, each argument's digest is appended there (a parent's is not: a
+    change there is an upstream change)."""
     deps = node._deps
     args = node.args
     kwargs = node.kwargs
-    if deps is None:
-        if _ATOMS.issuperset(map(type, args)):
-            body = b"A" + _dumps(args, 2)
-        else:
-            body = b"W" + encoder.literal(args)
+    memo: _Memo | None = None
+    walk = encoder._walk
+    if deps is None and _ATOMS.issuperset(map(type, args)):
+        out = [b"A", _dumps(args, 2)]
+        if parts is not None:
+            parts += [(i, _part(_dumps(value, 2))) for i, value in enumerate(args)]
     elif deps is _DIRECT:
-        body = b"D" + b"".join([fingerprints[parent] for parent in args])
+        out = [b"D", *[fingerprints[parent] for parent in args]]
     else:
-        # Nodes among literals, in containers, items, keywords: argument by argument.
-        out: list[bytes] = [b"G"]
-        walk = encoder._walk
-        memo: _Memo = {}
-        for value in args:
+        # Nodes among literals, in containers, items: argument by argument.
+        out = [b"G"]
+        memo = {}
+        for i, value in enumerate(args):
             kind = type(value)
             if kind in _ATOMS:
-                out.append(_dumps(value, 2))
+                piece = _dumps(value, 2)
+                out.append(piece)
+                if parts is not None:
+                    parts.append((i, _part(piece)))
             elif kind is FunctionNode or kind is MethodNode:  # _walk's case, inlined
                 out += (_REF, fingerprints[value])
             else:
+                start = len(out)
                 walk(value, out, fingerprints, memo)
-        if kwargs:
-            out.append(b"K")
-            for key, value in kwargs.items():
-                out.append(_dumps(key, 2))
-                walk(value, out, fingerprints, memo)
-        return b"".join(out)
+                if parts is not None:
+                    parts.append((i, _part(b"".join(out[start:]))))
     if kwargs:
         if _ATOMS.issuperset(map(type, kwargs.values())):
-            return body + b"K" + _dumps(kwargs, 2)
-        return body + b"k" + encoder.literal(kwargs)
-    return body
+            out += (b"K", _dumps(kwargs, 2))
+            if parts is not None:
+                parts += [(key, _part(_dumps(value, 2))) for key, value in kwargs.items()]
+        else:
+            out.append(b"k")
+            memo = {} if memo is None else memo
+            for key, value in kwargs.items():
+                out.append(_dumps(key, 2))
+                start = len(out)
+                walk(value, out, fingerprints, memo)
+                kind = type(value)
+                if parts is not None and kind is not FunctionNode and kind is not MethodNode:
+                    parts.append((key, _part(b"".join(out[start:]))))
+    return b"".join(out)
 
 
-def _ours(stamp: bytes | None) -> bool:
-    """True for a whole stamp made by :meth:`Lineage.stamp` (of this format)."""
-    if stamp is None or len(stamp) <= _STAMP_SIZE or not stamp.startswith(FORMAT):
-        return False
-    count = stamp[_STAMP_SIZE]
-    expected = 0 if count == 0xFF else count * _PARENT_PREFIX
-    return len(stamp) == _STAMP_SIZE + 1 + expected
-
-
-def describe_stamp(stamp: bytes) -> str:
-    """A stored stamp for people: the node's fingerprint, then what it was made of."""
-    if not _ours(stamp):
-        return stamp.hex()
-    start = len(FORMAT)
-    node, code, arguments = (
-        stamp[start + i * _SIZE : start + (i + 1) * _SIZE].hex() for i in range(3)
-    )
-    return f"{node} (code {code}, arguments {arguments})"
+def _part(encoding: bytes) -> bytes:
+    return _digest(encoding)[:PART_SIZE]

@@ -1,11 +1,18 @@
-"""Fingerprints of code: the functions and classes that nodes call.
+"""Fingerprints of code: the functions and classes that nodes call, across the project.
 
-The code fingerprint of a function covers its bytecode, constants, defaults, closure
-values, the module-level constants it reads and, recursively, the functions and classes
-of its own module that it refers to; file names, line numbers and docstrings are left
-out. A function or class of an installed package counts by its name
-(``functionfuse._fingerprint_installed`` tells them apart). ``@workflow(version=...)``
+The code of a function covers its bytecode, constants, defaults and closure values and,
+transitively, what it refers to in *any* module of the project: functions and classes
+(all their methods, properties and class attributes), immutable module-level constants,
+and what it reads of a module (``helpers.scale``, ``settings.SCALE``) or imports inside
+its body. File names, line numbers and docstrings are left out. Code of an installed
+distribution (``functionfuse._fingerprint_installed`` draws the line) is never walked: it
+counts by its distribution's name and qualified name, and the distribution's version is
+kept beside the code, so that a reason can say which one changed. ``@workflow(version=...)``
 replaces the code fingerprint with a version the user bumps by hand.
+
+Each function, class and constant reached is a *part*, named by its qualified name
+(``helpers.scale``, ``Model.fit``; the node's own module left out) with a digest of its
+own: a stored stamp keeps them, so that "code changed" can name the culprit.
 """
 
 from __future__ import annotations
@@ -19,10 +26,11 @@ import pathlib
 import re
 import types
 import uuid
-from typing import Any, Final
+from typing import Any, Final, final
 
 from functionfuse._decorator import _ClassFactory, _FunctionFactory, version_of
-from functionfuse._fingerprint_installed import _installed
+from functionfuse._fingerprint_installed import _installed, distribution, track_versions
+from functionfuse._fingerprint_modules import Unimported, module_reads, reads_modules
 from functionfuse._fingerprint_values import (
     _ATOMS,
     _CODE,
@@ -40,67 +48,167 @@ from functionfuse._fingerprint_values import (
 
 __all__: list[str] = []
 
+#: The bytes of each part's digest kept in stamps (they only name what changed).
+PART_SIZE: Final = 8
+_CONSTANT_REF = b"\x0f"
+
+#: A distribution: its name and version.
+Dist = tuple[str, str]
+
+
+@final
+class CodeInfo:
+    """The code fingerprint of a function or class, for one run.
+
+    ``digest`` leaves installed distributions' versions out (a code change is a code
+    change); ``fingerprint``, what node fingerprints hash, adds them (unless version
+    tracking is off). ``parts``: ``(name, digest)`` of each function, class and constant
+    reached, in walk order; ``dists``: the installed distributions reached, sorted.
+    """
+
+    __slots__ = ("digest", "dists", "fingerprint", "parts")
+
+    def __init__(
+        self, digest: bytes, parts: tuple[tuple[str, bytes], ...], dists: frozenset[Dist]
+    ) -> None:
+        self.digest = digest
+        self.parts = parts
+        self.dists = tuple(sorted(dists))
+        self.fingerprint = with_versions(digest, self.dists)
+
+
+def with_versions(digest: bytes, dists: tuple[Dist, ...] | frozenset[Dist] | set[Dist]) -> bytes:
+    """``digest`` combined with the versions of ``dists`` (itself when there are none,
+    or when versions are not tracked)."""
+    if not dists or not track_versions():
+        return digest
+    block = b"".join(f"{name}=={version}".encode() + _END for name, version in sorted(dists))
+    return _digest(digest + b"V" + block)
+
+
+@final
+class _Constant:
+    """A module-level constant that code reads: a part of its own."""
+
+    __slots__ = ("key", "module", "name", "value_encoding")
+
+    def __init__(self, module: str | None, name: str, value_encoding: bytes) -> None:
+        self.module = module
+        self.name = name
+        self.value_encoding = value_encoding
+        self.key = ("constant", module, name)
+
+
+#: What ``_Encoder._own_code`` says of one function, class or constant: its own encoding,
+#: what it refers to (walked next), the distributions it names, its part digest.
+_Own = tuple[bytes, list[Any], frozenset[Dist], bytes]
+
 
 class _Encoder(_ValueEncoder):
     """Encodes literal values and code to bytes; one per run (code is cached by object:
     closures and module data may change between runs of a notebook). Caches are keyed
-    by ``id()``, holding the object: callables need not be hashable."""
+    by ``id()``, holding the object: callables need not be hashable.
+
+    ``_met``, while an encoding is made, collects the installed distributions it names.
+    """
 
     def __init__(self) -> None:
-        self._code: dict[int, tuple[Any, bytes]] = {}
-        self._own: dict[int, tuple[Any, tuple[bytes, list[Any]]]] = {}
+        self._code: dict[int, tuple[Any, CodeInfo]] = {}
+        self._own: dict[Any, tuple[Any, _Own]] = {}
         self._in_progress: set[int] = set()
+        self._met: set[Dist] | None = None
+
+    # -- references to code -----------------------------------------------------------------
 
     def _callable(self, value: Any) -> bytes:
         """A function or class given as a value: by its code when it is code of this
-        project, by its qualified name when it comes from an installed package."""
+        project, by its distribution and qualified name when it is installed."""
         target = _undecorated(value)
-        if _installed(getattr(target, "__module__", None)):
-            return _NAMED + _qualified(target).encode() + _END
-        return _CODE + self.code(target)
+        module = getattr(target, "__module__", None)
+        if _installed(module):
+            return self._named(target, module)
+        info = self.code(target)
+        if info.dists and self._met is not None:
+            self._met.update(info.dists)
+        return _CODE + info.digest
 
-    def code(self, obj: Any) -> bytes:
-        """The code fingerprint of a decorated function or class (cached per run)."""
+    def _named(self, obj: Any, module: str | None) -> bytes:
+        """Installed code: its distribution's name (noted, with its version, in
+        ``_met``) and its qualified name."""
+        dist = distribution(module)
+        if dist is None:  # the standard library, a built-in module
+            return _NAMED + _qualified(obj).encode() + _END
+        if self._met is not None:
+            self._met.add(dist)
+        return _NAMED + dist[0].encode() + b" " + _qualified(obj).encode() + _END
+
+    def _module_name(self, module: types.ModuleType | Unimported) -> bytes:
+        if isinstance(module, Unimported):
+            name, dist = module.name, module.dist
+        else:
+            name, dist = module.__name__, distribution(module.__name__)
+        if dist is not None and self._met is not None:
+            self._met.add(dist)
+        return _NAMED + b"module " + name.encode() + _END
+
+    # -- code fingerprints ----------------------------------------------------------------
+
+    def code(self, obj: Any) -> CodeInfo:
+        """The code fingerprint of a function or class (cached per run)."""
         found = self._code.get(id(obj))
         if found is not None:
             return found[1]
         if id(obj) in self._in_progress:
             # Reached again through a value of its own (a closure holding a list that
             # holds the function): a marker ends the cycle.
-            return _digest(b"R" + _qualname(obj).encode())
+            return CodeInfo(_digest(b"R" + _qualname(obj).encode()), (), frozenset())
         self._in_progress.add(id(obj))
+        met, self._met = self._met, None
         try:
-            version = version_of(obj)
-            if version is not None:
-                # The version stands for the code; what a function was made with (its
-                # defaults, its closure's values) still counts.
-                fp = _digest(
-                    b"V"
-                    + _qualname(obj).encode()
-                    + _END
-                    + version.encode()
-                    + _END
-                    + self._made_with(obj)
-                )
-            else:
-                # The object and, depth first, every function and class it reaches: each
-                # one's own encoding, once (recursion and mutual recursion end here).
-                seen: set[int] = set()
-                parts: list[bytes] = []
-                stack = [obj]
-                while stack:
-                    item = stack.pop()
-                    if id(item) in seen:
-                        continue
-                    seen.add(id(item))
-                    own, edges = self._own_code(item)
-                    parts.append(own)
-                    stack.extend(reversed(edges))
-                fp = _digest(b"".join(parts))
+            info = self._versioned(obj)
+            if info is None:
+                info = self._walk_code(obj)
         finally:
             self._in_progress.discard(id(obj))
-        self._code[id(obj)] = (obj, fp)
-        return fp
+            self._met = met
+        self._code[id(obj)] = (obj, info)
+        return info
+
+    def _versioned(self, obj: Any) -> CodeInfo | None:
+        """``@workflow(version=...)``: the version stands for the code; what a function
+        was made with (its defaults, its closure's values) still counts."""
+        version = version_of(obj)
+        if version is None:
+            return None
+        self._met = set()
+        made_with = self._made_with(obj)
+        digest = _digest(
+            b"V" + _qualname(obj).encode() + _END + version.encode() + _END + made_with
+        )
+        parts = ((_qualname(obj), digest[:PART_SIZE]),)
+        return CodeInfo(digest, parts, frozenset(self._met))
+
+    def _walk_code(self, obj: Any) -> CodeInfo:
+        """The object and, depth first, every function, class and constant it reaches:
+        each one's own encoding, once (recursion across modules ends here)."""
+        home = getattr(obj, "__module__", None)
+        seen: set[Any] = set()
+        chunks: list[bytes] = []
+        parts: list[tuple[str, bytes]] = []
+        dists: set[Dist] = set()
+        stack = [obj]
+        while stack:
+            item = stack.pop()
+            key = item.key if type(item) is _Constant else id(item)
+            if key in seen:
+                continue
+            seen.add(key)
+            own, edges, named, part = self._own_code(item)
+            chunks.append(own)
+            parts.append((_part_name(item, home), part))
+            dists |= named
+            stack.extend(reversed(edges))
+        return CodeInfo(_digest(b"".join(chunks)), tuple(parts), frozenset(dists))
 
     def _made_with(self, obj: Any) -> bytes:
         """A function's defaults and closure values (empty for anything else)."""
@@ -110,62 +218,93 @@ class _Encoder(_ValueEncoder):
         self._closure(obj, out, [])
         return b"".join(out)
 
-    def _own_code(self, obj: Any) -> tuple[bytes, list[Any]]:
-        """``obj``'s own encoding, and the functions and classes it refers to."""
-        found = self._own.get(id(obj))
+    def _own_code(self, obj: Any) -> _Own:
+        """``obj``'s own encoding, what it refers to, the distributions it names."""
+        key = obj.key if type(obj) is _Constant else id(obj)
+        found = self._own.get(key)
         if found is not None:
             return found[1]
-        own: tuple[bytes, list[Any]]
-        if isinstance(obj, type):
-            own = self._class(obj)
-        elif isinstance(obj, types.FunctionType):
-            own = self._function(obj)
-        elif isinstance(obj, functools.partial):
-            own = (_TYPED + b"partial" + self.literal((obj.args, obj.keywords)), [obj.func])
-        elif isinstance(obj, types.MethodType):
-            own = (_TYPED + b"method" + self.literal(obj.__self__), [obj.__func__])
-        elif isinstance(obj, (types.BuiltinFunctionType, types.MethodWrapperType)):
-            own = (self.literal(obj), [])
-        elif _wrapped_function(obj) is not None:
-            own = (_TYPED + b"wrapped" + _qualified(type(obj)).encode(), [_wrapped_function(obj)])
-        elif callable(obj):
-            # A callable instance: its state (by pickle, its class by its code).
-            own = (_TYPED + b"instance" + self.literal(obj), [])
-        else:
-            raise Unfingerprintable(
-                f"{_qualified(obj)} is a {type(obj).__name__}, whose code cannot be fingerprinted"
-            )
-        self._own[id(obj)] = (obj, own)
+        met, self._met = self._met, set()
+        try:
+            encoding, edges = self._encode_own(obj)
+            named = frozenset(self._met)
+        finally:
+            self._met = met
+        own: _Own = (encoding, edges, named, _digest(encoding)[:PART_SIZE])
+        self._own[key] = (obj, own)
         return own
+
+    def _encode_own(self, obj: Any) -> tuple[bytes, list[Any]]:
+        if type(obj) is _Constant:
+            return b"K" + obj.name.encode() + _END + obj.value_encoding, []
+        if isinstance(obj, type):
+            return self._class(obj)
+        if isinstance(obj, types.FunctionType):
+            return self._function(obj)
+        if isinstance(obj, functools.partial):
+            return _TYPED + b"partial" + self.literal((obj.args, obj.keywords)), [obj.func]
+        if isinstance(obj, types.MethodType):
+            return _TYPED + b"method" + self.literal(obj.__self__), [obj.__func__]
+        if isinstance(obj, (types.BuiltinFunctionType, types.MethodWrapperType)):
+            return self.literal(obj), []
+        wrapped = _wrapped_function(obj)
+        if wrapped is not None:
+            return _TYPED + b"wrapped" + _qualified(type(obj)).encode(), [wrapped]
+        if callable(obj):
+            # A callable instance: its state (by pickle, its class by its code).
+            return _TYPED + b"instance" + self.literal(obj), []
+        raise Unfingerprintable(
+            f"{_qualified(obj)} is a {type(obj).__name__}, whose code cannot be fingerprinted"
+        )
 
     def _function(self, func: types.FunctionType) -> tuple[bytes, list[Any]]:
         out: list[bytes] = [b"F", func.__qualname__.encode(), _END]
         names: list[str] = []
-        self._code_object(func.__code__, out, names, func.__doc__)
+        codes: list[types.CodeType] = []
+        self._code_object(func.__code__, out, names, codes, func.__doc__)
         edges: list[Any] = []
         out.append(self._defaults(func))
         self._closure(func, out, edges)
-        # Module-level names the code reads: functions and classes of the same module are
-        # followed, those of other modules count by their name, and constants (numbers,
-        # strings, paths, tuples of them...) by their value; mutable data (a dict used
-        # as a cache, a counter) is state, not code, and is left out like modules.
+        # Module-level names the code reads: functions and classes of the project are
+        # followed, installed ones count by distribution and name, constants (numbers,
+        # strings, paths, tuples of them...) are parts of their own; mutable data (a
+        # dict used as a cache, a counter) is state, not code, and is left out.
         module_globals = func.__globals__
         module = func.__module__
         for name in dict.fromkeys(names):
             value = module_globals.get(name, _ABSENT)
-            if value is _ABSENT or isinstance(value, types.ModuleType):
+            if value is _ABSENT:
                 continue
-            try:
-                reference = self._reference(value, edges, module)
-                if reference is None and _constant(value):
-                    reference = self.literal(value)
-            except Unfingerprintable:
-                continue
-            if reference is None and callable(value):
-                reference = _NAMED + _qualified(value).encode() + _END
+            reference = self._global(value, edges, module, name)
             if reference is not None:
                 out += (name.encode(), _END, reference)
+        if reads_modules(codes, names, module_globals):
+            # What it takes from project modules (helpers.scale) and imports in its body.
+            out.append(b"M")
+            reads = {
+                text: (value, home) for text, value, home in module_reads(codes, module_globals)
+            }
+            for text, (value, home) in reads.items():
+                reference = self._global(value, edges, home, text)
+                if reference is not None:
+                    out += (text.encode(), _END, reference)
         return b"".join(out), edges
+
+    def _global(self, value: Any, edges: list[Any], module: str | None, name: str) -> bytes | None:
+        """How code refers to a value it reads from a module: code (followed), a
+        constant (a part), installed code or a module (by name); ``None`` for state."""
+        if isinstance(value, (types.ModuleType, Unimported)):
+            return self._module_name(value)
+        try:
+            reference = self._reference(value, edges)
+            if reference is None and _constant(value):
+                edges.append(_Constant(module, name.rpartition(".")[2], self.literal(value)))
+                return _CONSTANT_REF
+        except Unfingerprintable:
+            return None
+        if reference is None and callable(value):
+            reference = self._named(value, getattr(value, "__module__", None))
+        return reference
 
     def _defaults(self, func: types.FunctionType) -> bytes:
         try:
@@ -181,17 +320,17 @@ class _Encoder(_ValueEncoder):
                 out.append(_EMPTY_CELL)
                 continue
             try:
-                out.append(self._reference(value, edges, None) or self.literal(value))
+                out.append(self._reference(value, edges) or self.literal(value))
             except Unfingerprintable as error:
                 raise Unfingerprintable(
                     f"closure variable {variable!r} of {func.__qualname__}: {error}"
                 ) from None
 
-    def _reference(self, value: Any, edges: list[Any], module: str | None) -> bytes | None:
+    def _reference(self, value: Any, edges: list[Any]) -> bytes | None:
         """For a function or class that code refers to — also through a
         ``functools.partial``, an ``lru_cache`` or a ``cached_property`` — a marker,
-        with the object added to ``edges``. ``module``: follow only that module's
-        objects (None: any code of this project). ``None`` for anything else."""
+        with the object added to ``edges`` when it is the project's (installed code
+        counts by name). ``None`` for anything else."""
         extra = b""
         target = value
         if isinstance(target, functools.partial):
@@ -205,17 +344,20 @@ class _Encoder(_ValueEncoder):
         if not isinstance(target, (types.FunctionType, type)):
             return None
         owner = getattr(target, "__module__", None)
-        if module is None:
-            if _installed(owner):
-                return _NAMED + _qualified(target).encode() + _END + extra
-        elif owner != module:
-            return None
+        if _installed(owner):
+            return self._named(target, owner) + extra
         edges.append(target)
         return _CODE + _qualname(target).encode() + _END + extra
 
     def _code_object(
-        self, code: types.CodeType, out: list[bytes], names: list[str], doc: object = None
+        self,
+        code: types.CodeType,
+        out: list[bytes],
+        names: list[str],
+        codes: list[types.CodeType],
+        doc: object = None,
     ) -> None:
+        codes.append(code)
         out += (
             code.co_code,
             # Where each try block starts and ends (3.11+): offsets, no line numbers.
@@ -242,7 +384,7 @@ class _Encoder(_ValueEncoder):
         for const in consts:
             if type(const) is types.CodeType:
                 out.append(_CODE)
-                self._code_object(const, out, names)
+                self._code_object(const, out, names, codes)
             else:
                 out.append(self.literal(const))
         out.append(_END)
@@ -252,7 +394,7 @@ class _Encoder(_ValueEncoder):
         edges: list[Any] = []
         for base in cls.__bases__:
             if base is not object:
-                out.append(self._reference(base, edges, None) or _NAMED)
+                out.append(self._reference(base, edges) or _NAMED)
         for name in sorted(vars(cls)):
             if name in _CLASS_BOOKKEEPING:
                 continue
@@ -266,12 +408,12 @@ class _Encoder(_ValueEncoder):
                         out.append(b"-")
                     else:
                         out.append(
-                            self._reference(accessor, edges, None)
-                            or _NAMED + _qualified(accessor).encode() + _END
+                            self._reference(accessor, edges)
+                            or self._named(accessor, getattr(accessor, "__module__", None))
                         )
                 continue
             try:
-                reference = self._reference(value, edges, None)
+                reference = self._reference(value, edges)
                 if reference is None and _constant(value):  # constants, not state
                     reference = self.literal(value)
             except Unfingerprintable:
@@ -288,6 +430,16 @@ def _undecorated(value: Any) -> Any:
     if isinstance(value, _ClassFactory):
         return value.cls
     return value
+
+
+def _part_name(item: Any, home: str | None) -> str:
+    """A part's name: its qualified name, with its module unless it is ``home`` (the
+    module of the node's own function or class)."""
+    if type(item) is _Constant:
+        module, name = item.module, item.name
+    else:
+        module, name = getattr(item, "__module__", None), _qualname(item)
+    return name if module == home or not module else f"{module}.{name}"
 
 
 _ABSENT = object()

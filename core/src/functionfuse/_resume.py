@@ -41,12 +41,16 @@ RESUME_MODES: Final = ("fingerprint", "name", False)
 
 class RerunReason(enum.Enum):
     """Why a node runs although a result is stored under its name — what the
-    ``functionfuse_node_rerun`` hook receives as ``causes``, beside the text."""
+    ``functionfuse_node_rerun`` hook receives as ``causes``, beside the text (which
+    names the culprit: ``code changed (helpers.scale)``, ``argument 'k' changed``,
+    ``scikit-learn 1.5.2 → 1.6.0``, ``upstream changed ('model')``)."""
 
     CODE_CHANGED = "code changed"
     ARGUMENT_CHANGED = "argument changed"
+    PACKAGE_CHANGED = "installed package changed"
     UPSTREAM_CHANGED = "upstream changed"
     NO_FINGERPRINT = "stored without a fingerprint"
+    OTHER_FORMAT = "stored with another fingerprint format"
     DAMAGED = "stored result is damaged"
     UNFINGERPRINTABLE = "cannot be fingerprinted"
     UPSTREAM_UNFINGERPRINTABLE = "upstream cannot be fingerprinted"
@@ -56,6 +60,12 @@ class RerunReason(enum.Enum):
         """The cause a reason's text states (texts add details after these words)."""
         if reason.startswith("upstream node"):
             return cls.UPSTREAM_UNFINGERPRINTABLE
+        if reason.startswith("argument"):  # argument 'k' changed, arguments 'a', 'b' ...
+            return cls.ARGUMENT_CHANGED
+        if reason.startswith(("stored by an older release", "stored with another")):
+            return cls.OTHER_FORMAT
+        if " → " in reason or reason.startswith("package versions"):
+            return cls.PACKAGE_CHANGED
         for cause in cls:
             if reason.startswith(cause.value):
                 return cause
@@ -232,7 +242,8 @@ class ResumePlan:
                     parents = lineage.changed_parents(node, stamp)
                 if parents is None:  # the stamp does not say: those run again, at least
                     parents = [parent for parent in node.parents if parent in stale]
-                if "code changed" in reasons and isinstance(node, MethodNode):
+                code_changed = any(reason.startswith("code changed") for reason in reasons)
+                if code_changed and isinstance(node, MethodNode):
                     # Its class's code changed, and so did its instance: one cause.
                     parents = [parent for parent in parents if parent is not node.instance]
                 changed = [names[parent] for parent in parents]
