@@ -24,16 +24,10 @@ RESOURCES = {"gadget": 2}
 
 @pytest.fixture(scope="session")
 def dask_cluster() -> Iterator[Any]:
+    from dask_nodes import CLUSTER_OPTIONS
     from distributed import LocalCluster
 
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        host="127.0.0.1",
-        resources=RESOURCES,
-    ) as cluster:
+    with LocalCluster(n_workers=2, resources=RESOURCES, **CLUSTER_OPTIONS) as cluster:
         yield cluster
 
 

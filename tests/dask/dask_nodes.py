@@ -10,6 +10,16 @@ import numpy as np
 
 from functionfuse import workflow
 
+#: Options of the tests' LocalClusters: no dashboard, on 127.0.0.1. (Without a dashboard
+#: the scheduler still serves HTTP, on port 8787 unless told otherwise: a free port.)
+CLUSTER_OPTIONS: dict[str, Any] = {
+    "threads_per_worker": 1,
+    "processes": True,
+    "dashboard_address": None,
+    "host": "127.0.0.1",
+    "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"},
+}
+
 
 @workflow
 def where(*_: Any) -> tuple[int, str]:

@@ -65,9 +65,7 @@ def test_an_instance_lost_with_its_worker_fails_its_class_node() -> None:
     from distributed import Client, LocalCluster
 
     with (
-        LocalCluster(
-            n_workers=1, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
-        ) as cluster,
+        LocalCluster(n_workers=1, **n.CLUSTER_OPTIONS) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
         (address,) = client.scheduler_info()["workers"]

@@ -131,9 +131,7 @@ def test_a_node_that_kills_its_worker_is_named(tmp_path: Path) -> None:
     log = str(tmp_path / "ran.log")
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 0}),
-        LocalCluster(
-            n_workers=1, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
-        ) as cluster,
+        LocalCluster(n_workers=1, **n.CLUSTER_OPTIONS) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
         killer = n.kill_worker().set_name("killer")

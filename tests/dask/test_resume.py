@@ -107,3 +107,29 @@ def test_an_unusable_method_result_replays_its_chain(dask_client: Any, tmp_path:
     assert (value, calls, factor) == (1, [1], 2)
     assert n.lines(log) == ["use", "use"]
     assert sorted(storage.list_tasks("chain")) == ["first", "second", "use"]
+
+
+def test_a_node_run_again_keeps_its_remote_args(
+    dask_client: Any, worker_pids: dict[str, int], tmp_path: Path
+) -> None:
+    """A stored node whose result turns out unusable runs with its own remote args."""
+    storage = _storage(tmp_path)
+    log = str(tmp_path / "ran.log")
+    for address in sorted(worker_pids):  # each worker in turn: not where it ran by chance
+        name = f"kept-{address.rsplit(':', 1)[1]}"
+        for factor in (1, 2):
+            placed = n.where(address).set_name("placed")
+            wf = DaskWorkflow(
+                n.logged(log, "use", [placed, factor]).set_name("use"),
+                workflow_name=name,
+                client=dask_client,
+            )
+            wf.set_storage(storage)
+            wf.query("placed").set_remote_args({"workers": [address]})
+            if factor == 1:
+                wf.run()
+                _damage(tmp_path, name, "placed")
+                continue
+            with pytest.warns(ff.FunctionFuseWarning, match="'placed'.*not usable"):
+                (pid, ran_on), _ = wf.run()
+            assert (pid, ran_on) == (worker_pids[address], address)

@@ -127,6 +127,7 @@ class DaskRun:
         self._read_stored()
         if plan.failures and not plan.keep_going:
             raise self._error()
+        self._check_options()
         self._pin_instances()
         try:
             self._submit_all()
@@ -149,38 +150,44 @@ class DaskRun:
 
     def _prepare_all(self) -> None:
         """Every node's task in graph order (node plugins see every node, stored or not,
-        on every run), and its remote args checked."""
+        on every run)."""
         plan = self.plan
-        view = self.view
-        names = view.names
-        for node in view.order:
+        for node in self.view.order:
             try:
                 task = plan.prepare(node)
             except ConfigurationError:
                 raise
             except Exception as error:
                 raise self._driver_failure(node, error, "prepared") from error
-            if task is None:
-                continue
-            self.tasks[node] = task
-            settings = view.settings(node) if view.configured else None
+            if task is not None:
+                self.tasks[node] = task
+
+    def _check_options(self) -> None:
+        """The ``Client.submit`` keywords of every node that runs (those whose stored
+        result turned out unusable included), from its remote args: a bad one fails the
+        run before anything is submitted."""
+        view = self.view
+        if not view.configured:
+            return
+        names = view.names
+        for node in self.tasks:
+            settings = view.settings(node)
             remote_args: Mapping[str, Any] | None = (
                 settings.get(REMOTE_ARGS) if settings is not None else None
             )
-            if remote_args:
-                class_args = None
-                if type(node) is MethodNode:
-                    class_settings = view.settings(node.instance)
-                    class_args = (
-                        class_settings.get(REMOTE_ARGS) if class_settings is not None else None
-                    )
-                self.options[node] = submit_options(
-                    plan.workflow_name,
-                    names[node],
-                    remote_args,
-                    method=type(node) is MethodNode,
-                    class_args=class_args,
-                )
+            if not remote_args:
+                continue
+            class_args = None
+            if type(node) is MethodNode:
+                class_settings = view.settings(node.instance)
+                class_args = class_settings.get(REMOTE_ARGS) if class_settings is not None else None
+            self.options[node] = submit_options(
+                self.plan.workflow_name,
+                names[node],
+                remote_args,
+                method=type(node) is MethodNode,
+                class_args=class_args,
+            )
 
     def _driver_failure(self, node: Node, error: Exception, what: str) -> NodeExecutionError:
         """The error for node ``node`` whose plugins or arguments raised on the driver."""
