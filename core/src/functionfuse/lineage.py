@@ -1,12 +1,19 @@
-"""Lineage for tools: what the fingerprint stamp stored with a result is made of.
+"""Lineage for tools and users: what a stored result's fingerprint is made of, which code
+counts as the project's, and what a run would do.
 
 A backend saves every result with a stamp (see :func:`functionfuse.runtime.save_result`):
-the node's fingerprint, the fingerprints of its code and of its literal arguments, and
-the first bytes of its parents' fingerprints. A storage hands it back in the result's
-header (``FileStorage.read_header(...).fingerprint``). :func:`describe_stamp` puts it in
-words for people, as ``fuse show`` prints it.
+the node's fingerprint, the fingerprints of its code and of its literal arguments, the
+first bytes of its parents' fingerprints, and the parts they were made of (each
+function, class and constant of the project by name, each argument, each installed
+distribution with its version). A storage hands it back in the result's header
+(``FileStorage.read_header(...).fingerprint``); :func:`describe_stamp` puts it in words
+for people, as ``fuse show`` prints it.
+
+:func:`configure` says which modules count as installed (by distribution and version)
+or as the project's (walked by their code), and whether versions count.
 """
 
 from functionfuse._fingerprint import describe_stamp
+from functionfuse._fingerprint_installed import configure
 
-__all__ = ["describe_stamp"]
+__all__ = ["configure", "describe_stamp"]
