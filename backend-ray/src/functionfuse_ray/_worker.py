@@ -22,7 +22,6 @@ An exception leaves named after its node and in a form the driver can unpickle (
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +29,6 @@ from ray import cloudpickle
 
 from functionfuse.hookspecs import Storage
 from functionfuse.runtime import (
-    ATTEMPTS_ATTRIBUTE,
     NodeTask,
     SaveTo,
     portable_error,
@@ -48,12 +46,6 @@ __all__ = [
 ]
 
 Spec = str | tuple[NodeTask | str, bool]
-#: The failed attempts of a node that retried: ``(attempt, error, delay)``.
-Attempts = list[tuple[int, BaseException, float]]
-
-
-def _portable(error: BaseException, name: str) -> BaseException:
-    return portable_error(error, name, cloudpickle.dumps)
 
 
 def _call(call: Callable[..., Any], name: str, args: Any, kwargs: dict[str, Any]) -> Any:
@@ -61,7 +53,7 @@ def _call(call: Callable[..., Any], name: str, args: Any, kwargs: dict[str, Any]
     try:
         return call(*args, **kwargs)
     except BaseException as error:
-        failure = _portable(error, name)
+        failure = portable_error(error, name, cloudpickle.dumps)
         if failure is error:
             raise
         raise failure from error
@@ -74,22 +66,7 @@ def execute(call: Callable[..., Any], spec: Spec, args: Any, kwargs: dict[str, A
     task, status = spec
     if isinstance(task, str):  # a status, and nothing around the call
         return _call(call, task, args, kwargs), None
-    attempts: Attempts = []
-
-    def on_retry(attempt: int, error: BaseException, delay: float) -> None:
-        attempts.append((attempt, _portable(error, task.name), delay))
-
-    try:
-        result = task.execute(call, args, kwargs, on_retry)
-    except BaseException as error:
-        failure = _portable(error, task.name)
-        if attempts:
-            # The attempts before the last reach the driver's hooks with it.
-            with contextlib.suppress(Exception):
-                setattr(failure, ATTEMPTS_ATTRIBUTE, attempts)
-        if failure is error:
-            raise
-        raise failure from error
+    result, attempts = task.execute_remote(call, args, kwargs, cloudpickle.dumps)
     return (result, attempts or None) if status else result
 
 
