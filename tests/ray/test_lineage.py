@@ -97,7 +97,7 @@ def test_a_changed_argument_reruns_its_node_and_descendants(
     assert ray_run(counter, 3, storage, **options) == "sum: 18"
     assert counter.counts() == {"scale": 1, "report": 1}
     assert reruns.calls == {
-        "scale": ["argument changed"],
+        "scale": ["argument 'factor' changed"],
         "report": ["upstream changed ('scale')"],
     }
 
