@@ -1,4 +1,4 @@
-"""The ``fuse`` command: run workflows, draw them, list plugins, look into storage.
+"""The ``fuse`` command: run workflows, plan them, draw them, list plugins, look into storage.
 
 Exit codes: 0 success; 1 a node failed (or another failure while working: a storage
 that cannot be read, Graphviz failing); 2 a usage or configuration error (bad
@@ -164,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     from functionfuse_cli import __version__ as cli_version
     from functionfuse_cli import _storage as storage
     from functionfuse_cli._graph import graph as graph_command
+    from functionfuse_cli._plan import plan as plan_command
     from functionfuse_cli._plugins import plugins as plugins_command
     from functionfuse_cli._render import FORMATS
     from functionfuse_cli._run import RESUME_CHOICES
@@ -171,7 +172,8 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="fuse",
-        description="Run functionfuse workflows, draw them, list plugins, look into storage.",
+        description="Run functionfuse workflows, plan them, draw them, list plugins, look "
+        "into storage.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -216,6 +218,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--traceback", action="store_true", help="on a node failure, show its traceback"
+    )
+
+    plan = command(
+        "plan",
+        plan_command,
+        "Say what `fuse run` would do, without running anything: for each node, up to "
+        "date or would run, and why.",
+    )
+    plan.add_argument("target", metavar="TARGET")
+    plan.add_argument("--config", metavar="FILE", help="a TOML (or .json) config file")
+    plan.add_argument("--backend", metavar="NAME", help="backend name, e.g. local or ray")
+    plan.add_argument("--storage", metavar="URL", help="where results are kept (a folder or URL)")
+    plan.add_argument("--name", metavar="WORKFLOW", help="the workflow name (its storage folder)")
+    plan.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        dest="overrides",
+        help="set a config key by dotted path, as for fuse run (repeatable)",
+    )
+    plan.add_argument(
+        "--resume",
+        choices=RESUME_CHOICES,
+        help="plan a run with this resume mode (see fuse run --resume)",
     )
 
     graph = command("graph", graph_command, "Draw the graph of TARGET.")

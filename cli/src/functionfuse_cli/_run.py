@@ -10,41 +10,20 @@ from functionfuse_cli._errors import EXIT_FAILED, EXIT_OK, Failure
 
 if TYPE_CHECKING:
     from functionfuse_cli._progress import ProgressReporter
+    from functionfuse_cli._target import Target
 
-__all__ = ["RESUME_CHOICES", "check_takes", "run"]
+__all__ = ["RESUME_CHOICES", "check_takes", "configured_workflow", "run"]
 
 #: ``--resume`` choices and what each passes to ``run(resume=...)``.
 RESUME_CHOICES: Final = {"fingerprint": "fingerprint", "name": "name", "off": False}
 
 
 def run(args: argparse.Namespace) -> int:
-    from functionfuse.config import parse_config, read_config_file, secret_strings
-    from functionfuse_cli._overrides import apply_override
     from functionfuse_cli._progress import ProgressReporter
     from functionfuse_cli._render import short_repr
-    from functionfuse_cli._target import leaf_label, load_target
+    from functionfuse_cli._target import leaf_label
 
-    data: dict[str, Any] = read_config_file(args.config) if args.config else {}
-    if args.backend is not None:
-        previous = data.get("backend")
-        same = isinstance(previous, dict) and previous.get("name", "local") == args.backend
-        if not same:  # another backend's options would not fit this one
-            data["backend"] = {"name": args.backend}
-    if args.storage is not None:
-        data["storage"] = args.storage
-    for assignment in args.overrides:
-        apply_override(data, assignment)
-    args.secrets = secret_strings(data)  # never shown in an error message
-    changed = args.backend is not None or args.storage is not None or args.overrides
-    if args.config:
-        source = f"config file {args.config!r}" + (" with command-line changes" if changed else "")
-    else:
-        source = "the command-line config"
-    config = parse_config(data, source=source)
-    args.storage_in_use = config.storage  # for a storage error's message (see main)
-    target = load_target(args.target)
-    name = args.name or config.workflow_name or target.default_workflow_name
-    wf = config.workflow(*target.leaves, workflow_name=name)
+    wf, target = configured_workflow(args)
     # --quiet: no reporter at all, so that no hook listens (Ray then watches no task).
     reporter = None if args.quiet else ProgressReporter()
     options: dict[str, Any] = {}
@@ -66,6 +45,36 @@ def run(args: argparse.Namespace) -> int:
     for leaf, value in zip(target.leaves, results, strict=True):
         print(f"{leaf_label(leaf, wf.name_of(leaf))} = {short_repr(value)}")
     return EXIT_OK
+
+
+def configured_workflow(args: argparse.Namespace) -> tuple[Any, Target]:
+    """The workflow of TARGET as ``fuse run`` and ``fuse plan`` build it: the config file,
+    ``--backend``, ``--storage``, ``--set`` and ``--name`` applied."""
+    from functionfuse.config import parse_config, read_config_file, secret_strings
+    from functionfuse_cli._overrides import apply_override
+    from functionfuse_cli._target import load_target
+
+    data: dict[str, Any] = read_config_file(args.config) if args.config else {}
+    if args.backend is not None:
+        previous = data.get("backend")
+        same = isinstance(previous, dict) and previous.get("name", "local") == args.backend
+        if not same:  # another backend's options would not fit this one
+            data["backend"] = {"name": args.backend}
+    if args.storage is not None:
+        data["storage"] = args.storage
+    for assignment in args.overrides:
+        apply_override(data, assignment)
+    args.secrets = secret_strings(data)  # never shown in an error message
+    changed = args.backend is not None or args.storage is not None or args.overrides
+    if args.config:
+        source = f"config file {args.config!r}" + (" with command-line changes" if changed else "")
+    else:
+        source = "the command-line config"
+    config = parse_config(data, source=source)
+    args.storage_in_use = config.storage  # for a storage error's message (see main)
+    target = load_target(args.target)
+    name = args.name or config.workflow_name or target.default_workflow_name
+    return config.workflow(*target.leaves, workflow_name=name), target
 
 
 def check_takes(wf: Any, keyword: str, option: str) -> None:

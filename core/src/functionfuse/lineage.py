@@ -10,10 +10,13 @@ distribution with its version). A storage hands it back in the result's header
 for people, as ``fuse show`` prints it.
 
 :func:`configure` says which modules count as installed (by distribution and version)
-or as the project's (walked by their code), and whether versions count.
+or as the project's (walked by their code), and whether versions count. :func:`plan`
+says what a run would do — which nodes would run, and why — without running anything
+(``fuse plan`` prints it).
 """
 
+from functionfuse._dry_run import Plan, PlannedNode, plan
 from functionfuse._fingerprint import describe_stamp
 from functionfuse._fingerprint_installed import configure
 
-__all__ = ["configure", "describe_stamp"]
+__all__ = ["Plan", "PlannedNode", "configure", "describe_stamp", "plan"]
