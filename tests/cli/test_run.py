@@ -365,7 +365,7 @@ def test_a_keyboard_interrupt_in_a_node_exits_130(fuse: Fuse, tmp_path: Path) ->
          "rules[1].storage", "must be true or false, not the string 'no'"),
         ('[[rules]]\npattern = "x"\nplugin = {name = "random_state", options = {sede = 1}}\n',
          "rules[0].plugin.options", "unexpected keyword argument 'sede'"),
-        ("[backend]\nname = 'nope'\n", "backend.name", "(installed: 'local'"),
+        ("[backend]\nname = 'nope'\n", "backend.name", "(installed: 'dask', 'local'"),
         ("[backend]\nname = 'local'\noptions = {x = 1}\n", "backend.options.x",
          "takes no option 'x'"),
         ("[storage]\nkind = 'nope'\n", "storage.kind", "installed: 'file'"),
