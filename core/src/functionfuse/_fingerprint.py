@@ -77,8 +77,10 @@ class Lineage:
         # Why a node is unknown: its own problem, or the node upstream that has one.
         self._problems: dict[Node, str | Node] = {}
         fingerprints = self.fingerprints
-        # By id(): a function's or class's code fingerprint, or why it has none.
+        # By id(): a function's or class's code fingerprint, or why it has none; and
+        # what the loop hashes first: the fingerprint, alone and with each shape's tag.
         codes: dict[int, CodeInfo | str] = {}
+        heads: dict[int, tuple[bytes | str, bytes, bytes, bytes]] = {}
         # Of the nodes whose arguments are more than small literals, taken now (a node
         # may change its arguments as it runs): the arguments' digest, each argument's,
         # and the installed distributions they name.
@@ -105,12 +107,16 @@ class Lineage:
             what = node.func if kind is function_node else _class_of(node)  # type: ignore[attr-defined]
             if what is not last:
                 last = what
-                found = codes.get(id(what))
+                found = heads.get(id(what))
                 if found is None:
-                    found = codes[id(what)] = self._code(what)
-                code = found.fingerprint if isinstance(found, code_info) else found
-                if isinstance(code, bytes):
-                    code_d, code_a, code_g = code + b"D", code + b"A", code + b"G"
+                    info = codes[id(what)] = self._code(what)
+                    if isinstance(info, code_info):
+                        code = info.fingerprint
+                        found = (code, code + b"D", code + b"A", code + b"G")
+                    else:
+                        found = (info, b"", b"", b"")
+                    heads[id(what)] = found
+                code, code_d, code_a, code_g = found
             deps = node._deps
             args = node.args
             if kind is function_node and type(code) is bytes and node.kwargs is None:
