@@ -211,6 +211,7 @@ def test_a_workflow_saves_where_the_storage_lives_and_resumes(tmp_path: Path) ->
     reads = [line for line in Recorder.lines(store) if " read:" in line]
     assert reads
     assert all(line.startswith("storage_disk ") for line in reads), reads
+    assert not [line for line in reads if " _run_method " in line], reads  # in place
 
 
 def test_a_ray_storage_and_storage_resource_together_are_refused(tmp_path: Path) -> None:
