@@ -13,8 +13,9 @@ call (no plugins, retries, save or arguments template); otherwise ``(task, statu
   a retry succeeded, for the driver's ``node_retry`` hook — and the driver splits the
   pair with :func:`operator.getitem` tasks, on the worker.
 
-An exception leaves named after its node, in a form the driver can unpickle (see
-:func:`functionfuse.runtime.portable_error`).
+The task itself runs with the core's :meth:`~functionfuse.runtime.NodeTask.execute_remote`:
+an exception leaves named after its node, in a form the driver can unpickle (see
+:func:`functionfuse.runtime.portable_error`), with the attempts before it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, final
 
 from distributed.protocol import pickle as dask_pickle
 
-from functionfuse.runtime import ATTEMPTS_ATTRIBUTE, NodeTask, dumps, portable_error
+from functionfuse.runtime import NodeTask, dumps, portable_error
 
 __all__ = [
     "Code",
@@ -40,8 +41,6 @@ __all__ = [
 ]
 
 Spec = str | tuple[NodeTask, bool]
-#: The failed attempts of a node that retried: ``(attempt, error, delay)``.
-Attempts = list[tuple[int, BaseException, float]]
 
 
 @final
@@ -91,37 +90,18 @@ def code_of(func: Callable[..., Any]) -> Code | Callable[..., Any]:
     return shipped
 
 
-def _portable(error: BaseException, name: str) -> BaseException:
-    return portable_error(error, name, dask_pickle.dumps)
-
-
 def execute(call: Callable[..., Any], spec: Spec, args: Any, kwargs: dict[str, Any]) -> Any:
     """Run one node where Dask put it; with a status, return ``(result, attempts)``."""
     if isinstance(spec, str):
         try:
             return call(*args, **kwargs)
         except BaseException as error:
-            failure = _portable(error, spec)
+            failure = portable_error(error, spec, dask_pickle.dumps)
             if failure is error:
                 raise
             raise failure from error
     task, status = spec
-    attempts: Attempts = []
-
-    def on_retry(attempt: int, error: BaseException, delay: float) -> None:
-        attempts.append((attempt, _portable(error, task.name), delay))
-
-    try:
-        result = task.execute(call, args, kwargs, on_retry if status else None)
-    except BaseException as error:
-        failure = _portable(error, task.name)
-        if attempts:
-            # The attempts before the last reach the driver's hooks with it.
-            with contextlib.suppress(Exception):
-                setattr(failure, ATTEMPTS_ATTRIBUTE, attempts)
-        if failure is error:
-            raise
-        raise failure from error
+    result, attempts = task.execute_remote(call, args, kwargs, dask_pickle.dumps)
     return (result, attempts) if status else result
 
 
