@@ -353,3 +353,44 @@ def test_a_script_is_the_projects_and_its_installed_imports_are_not(
         f"import runpy; runpy.run_path({str(script)!r}, run_name='__main__')", path=[folder]
     )
     assert done.stdout.split() == ["False", "True"]
+
+
+IMPORTED_LATER = """
+import importlib, json, sys
+from functionfuse import workflow
+from functionfuse._fingerprint import Lineage
+from functionfuse._graph import connected_nodes
+
+
+@workflow
+def uses(x):
+    from fakelib.core import transform
+    import wave as sound
+    import fakelib.core
+
+    return transform(x), sound, fakelib.core
+
+
+def fingerprint():
+    node = uses(1)
+    return Lineage(connected_nodes([node])).fingerprints[node].hex()
+
+
+before = fingerprint()
+assert "fakelib" not in sys.modules and "wave" not in sys.modules, "imported for a fingerprint"
+importlib.import_module("fakelib.core")  # as the node's first run does (no global bound)
+importlib.import_module("wave")
+print(json.dumps([before, fingerprint()]))
+"""
+
+
+def test_an_import_inside_a_node_fingerprints_the_same_before_and_after_it_runs(
+    run_python: RunPython, tmp_path: Path
+) -> None:
+    """``from sklearn.datasets import make_moons`` inside a node: the first run imports
+    it; the same node built again in that process (a notebook cell run again) has the
+    same fingerprint — and an installed module is never imported to be fingerprinted."""
+    folder = tmp_path / "lib" / PYTHON / "site-packages"
+    install(folder)
+    before, after = json.loads(run_python(IMPORTED_LATER, path=[folder]).stdout)
+    assert before == after

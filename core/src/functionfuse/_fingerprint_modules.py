@@ -19,7 +19,7 @@ import types
 from collections.abc import Iterator, Mapping
 from typing import Any, Final, final
 
-from functionfuse._fingerprint_installed import _installed, classify_file
+from functionfuse._fingerprint_installed import _installed, _named_as, classify_file
 
 __all__: list[str] = []
 
@@ -152,7 +152,10 @@ def _attribute(module: Any, attribute: str) -> Any:
 
 def _import(name: str, level: object, fromlist: object, package: str) -> tuple[str, Any]:
     """What ``IMPORT_NAME`` puts on the stack: the module itself when names are taken
-    from it, else its top-level package (``import a.b`` binds ``a``)."""
+    from it, else its top-level package (``import a.b`` binds ``a``). An installed one
+    stands as an :class:`Unimported`, whether it is imported yet or not: what a function
+    imports from a library counts by the names it imports, the same before the first
+    run imported it and after."""
     absolute = name
     if isinstance(level, int) and level > 0:
         try:
@@ -160,34 +163,56 @@ def _import(name: str, level: object, fromlist: object, package: str) -> tuple[s
         except (ImportError, ValueError):
             return name, Unimported(name)
     wanted = absolute if fromlist else absolute.partition(".")[0]
+    installed, dist = _top_level(absolute)
+    if installed:
+        return wanted, Unimported(wanted, dist)
     module = _module(absolute)
     if wanted != absolute:
         module = sys.modules.get(wanted) or _module(wanted)
     return wanted, module
 
 
-def _module(name: str) -> types.ModuleType | Unimported:
-    """The module ``name``: imported already, or imported now when it is the project's;
-    an :class:`Unimported` when it is installed and not imported, or cannot be found."""
-    module = sys.modules.get(name)
-    if module is not None:
-        return module
+_tops: dict[str, tuple[bool, tuple[str, str] | None]] = {}
+
+
+def _top_level(name: str) -> tuple[bool, tuple[str, str] | None]:
+    """Whether the module ``name`` is installed, and its distribution, from where its
+    top-level package is found (``importlib.util.find_spec`` of a top-level name
+    imports nothing): the same answer before it is imported and after."""
     top = name.partition(".")[0]
+    found = _tops.get(top)
+    if found is None:
+        found = _tops[top] = _find_top(top)
+    installed, dist = found
+    return _named_as(name, installed), dist
+
+
+def _find_top(top: str) -> tuple[bool, tuple[str, str] | None]:
+    if top in sys.builtin_module_names:
+        return True, None
     try:
-        spec = importlib.util.find_spec(top)  # a top-level name: imports nothing
+        spec = importlib.util.find_spec(top)
     except (ImportError, ValueError):
-        return Unimported(name)
+        return True, None  # not to be found: counts by its name
     if spec is None:
-        return Unimported(name)
+        return True, None
     origin = spec.origin
+    if origin == "frozen" or origin == "built-in":
+        return True, None
     if not isinstance(origin, str) or not os.path.isabs(origin):  # a namespace package
         locations = list(spec.submodule_search_locations or ())
         if not locations:
-            return Unimported(name)
+            return True, None
         origin = os.path.join(locations[0], "__init__.py")
-    installed, dist = classify_file(top, origin)
-    if installed:
-        return Unimported(name, dist)  # counts by name, never imported for a fingerprint
+    return classify_file(top, origin)
+
+
+def _module(name: str) -> types.ModuleType | Unimported:
+    """The project's module ``name``, imported if it is not yet (the function would
+    import it when it runs); an :class:`Unimported` when it cannot be."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
     try:
         return importlib.import_module(name)
     except Exception:
