@@ -367,3 +367,32 @@ def test_a_node_reports_the_first_few_changed_parts(project: Project) -> None:
     assert reasons(before, after) == [
         f"code changed ({helpers}.a, {helpers}.b, {helpers}.c and 1 more)"
     ]
+
+
+def test_a_stamp_stays_small_however_much_code_a_node_reaches(project: Project) -> None:
+    """A node reaching 300 functions: its stamp keeps the first 200 parts (well under
+    the 64 KiB a storage header holds); an edit among them is named, one beyond is
+    still a code change, without a name."""
+    chain = "\n".join(f"def f{i}(x):\n    return f{i + 1}(x) + {i}\n" for i in range(300))
+    project.write(
+        pipeline="""
+        from functionfuse import workflow
+        from {helpers} import f0
+
+        @workflow
+        def node(x):
+            return f0(x)
+        """,
+        helpers=chain + "def f300(x):\n    return x\n",
+    )
+    before = project.load().node(1)
+    lineage, node = lineage_of(before)
+    stamp = lineage.stamp(node)
+    assert stamp is not None
+    assert len(stamp) < 20_000
+    helpers = project.name("helpers")
+    project.edit("helpers", "return f6(x) + 5", "return f6(x) - 5")
+    assert reasons(before, project.load().node(1)) == [f"code changed ({helpers}.f5)"]
+    project.edit("helpers", "return f6(x) - 5", "return f6(x) + 5")
+    project.edit("helpers", "return f251(x) + 250", "return f251(x) - 250")
+    assert reasons(before, project.load().node(1)) == ["code changed"]

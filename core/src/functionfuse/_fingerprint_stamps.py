@@ -33,6 +33,8 @@ PARENT_PREFIX: Final = 4
 #: The details keep at most this many code parts and arguments (the first ones: the
 #: node's own code first): a stamp stays small however big the project.
 PARTS_KEPT: Final = 200
+#: The characters of a part's name kept (a qualified name, rarely long).
+_NAME_KEPT: Final = 200
 #: Names listed in one reason, then "and N more".
 _LISTED: Final = 3
 
@@ -55,7 +57,7 @@ def details(
             b',"a":',
             json.dumps(kept, separators=(",", ":")).encode(),
             b',"d":',
-            json.dumps([list(dist) for dist in dists], separators=(",", ":")).encode(),
+            json.dumps([list(dist) for dist in dists][:PARTS_KEPT], separators=(",", ":")).encode(),
             b"}",
         )
     )
@@ -63,7 +65,7 @@ def details(
 
 def code_parts_json(parts: Parts) -> bytes:
     """The code parts of a stamp's details (made once per function or class)."""
-    kept = [[name, digest.hex()] for name, digest in parts[:PARTS_KEPT]]
+    kept = [[name[:_NAME_KEPT], digest.hex()] for name, digest in parts[:PARTS_KEPT]]
     return json.dumps(kept, separators=(",", ":")).encode()
 
 
@@ -107,7 +109,7 @@ def code_reason(stored: object, now: Parts) -> str:
     before = _grouped(stored)
     after: dict[str, list[str]] = {}
     for name, digest in now[:PARTS_KEPT]:
-        after.setdefault(name, []).append(digest.hex())
+        after.setdefault(name[:_NAME_KEPT], []).append(digest.hex())
     if before is None:
         return "code changed"
     changed = [name for name, digests in after.items() if before.get(name) != digests]
