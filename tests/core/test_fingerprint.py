@@ -666,6 +666,8 @@ def test_stamp_matches_and_describe() -> None:
     fp, code, arguments = (stamp[4 + 16 * i : 4 + 16 * (i + 1)].hex() for i in range(3))
     assert describe_stamp(stamp) == f"{fp} (code {code}, arguments {arguments}); code: f"
     assert describe_stamp(b"\x00\xffold") == "00ff6f6c64"
+    old = b"ff1:" + stamp[len(FORMAT) : head]  # 0.1's stamp: the same three digests
+    assert describe_stamp(old) == f"{fp} (code {code}, arguments {arguments}; stored by 0.1)"
 
 
 def stamp_part(lineage: Lineage, node: Node) -> str:

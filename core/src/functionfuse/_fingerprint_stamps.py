@@ -184,6 +184,11 @@ def describe_stamp(stamp: bytes) -> str:
     """A stored stamp for people: the node's fingerprint, what it was made of, and the
     installed distributions it counted."""
     if not ours(stamp):
+        if stamp.startswith(OLDER_FORMATS) and len(stamp) > STAMP_SIZE:  # 0.1's layout
+            node, code, arguments = (
+                stamp[4 + i * _SIZE : 4 + (i + 1) * _SIZE].hex() for i in range(3)
+            )
+            return f"{node} (code {code}, arguments {arguments}; stored by 0.1)"
         return stamp.hex()
     start = len(FORMAT)
     node, code, arguments = (
