@@ -163,13 +163,10 @@ def _classify(module_name: str) -> tuple[bool, tuple[str, str] | None]:
 
 
 def classify_file(module_name: str, file: str) -> tuple[bool, tuple[str, str] | None]:
-    """Whether a module that is not imported, whose file is ``file``, is installed, and
-    its distribution."""
-    if not _configured:
-        _read_environment()
-    installed, dist = _by_file(module_name, file)
-    installed = _named_as(module_name, installed)
-    return installed, dist if installed else None
+    """Whether a module that is not imported, whose file is ``file``, lives where
+    installed code does, and its distribution (what :func:`configure` says of it is the
+    caller's to apply: this answer is cached)."""
+    return _by_file(module_name, file)
 
 
 def _by_file(module_name: str, file: str) -> tuple[bool, tuple[str, str] | None]:

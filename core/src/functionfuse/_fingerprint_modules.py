@@ -19,6 +19,7 @@ import types
 from collections.abc import Iterator, Mapping
 from typing import Any, Final, final
 
+from functionfuse import _fingerprint_installed as installed_module
 from functionfuse._fingerprint_installed import _installed, _named_as, classify_file
 
 __all__: list[str] = []
@@ -183,8 +184,11 @@ def _top_level(name: str) -> tuple[bool, tuple[str, str] | None]:
     found = _tops.get(top)
     if found is None:
         found = _tops[top] = _find_top(top)
+    if not installed_module._configured:
+        installed_module._read_environment()
     installed, dist = found
-    return _named_as(name, installed), dist
+    installed = _named_as(name, installed)
+    return installed, dist if installed else None
 
 
 def _find_top(top: str) -> tuple[bool, tuple[str, str] | None]:
