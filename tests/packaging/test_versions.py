@@ -19,7 +19,7 @@ else:  # pragma: no cover - the suite runs on 3.11+
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
-MEMBERS = ["core", "cli", "backend-local", "backend-ray", "storage-fs", "plugins"]
+MEMBERS = ["core", "cli", "backend-local", "backend-ray", "backend-dask", "storage-fs", "plugins"]
 
 
 def project(member: str) -> dict[str, object]:

@@ -50,6 +50,7 @@ _KIND: Final = {
 _INSTALL_HINTS: Final = {
     (BACKENDS, "local"): "functionfuse-local",
     (BACKENDS, "ray"): "functionfuse-ray",
+    (BACKENDS, "dask"): "functionfuse-dask",
     (STORAGE, "file"): "functionfuse-fs",
     (STORAGE, "memory"): "functionfuse-fs",
     (STORAGE, "fsspec"): "functionfuse-fs",
