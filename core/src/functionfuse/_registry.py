@@ -49,6 +49,7 @@ _KIND: Final = {
 # Well-known names and the distribution that provides them, for "pip install" hints.
 _INSTALL_HINTS: Final = {
     (BACKENDS, "local"): "functionfuse-local",
+    (BACKENDS, "processes"): "functionfuse-local",
     (BACKENDS, "ray"): "functionfuse-ray",
     (BACKENDS, "dask"): "functionfuse-dask",
     (STORAGE, "file"): "functionfuse-fs",
