@@ -98,7 +98,8 @@ def functionfuse_node_rerun(
     stored under its name, because that result is out of date — and for each node that
     cannot be fingerprinted, which runs on every run.
 
-    :param reasons: Why, for people: ``"code changed"``, ``"argument changed"``,
+    :param reasons: Why, for people, naming the culprit: ``"code changed
+        (helpers.scale)"``, ``"argument 'k' changed"``, ``"scikit-learn 1.5.2 → 1.6.0"``,
         ``"upstream changed ('load_0')"``, ``"stored without a fingerprint"``,
         ``"cannot be fingerprinted: ..."``, ``"upstream node 'x' cannot be
         fingerprinted"``. Not called with ``run(resume="name")`` or ``resume=False``.
