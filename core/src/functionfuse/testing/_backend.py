@@ -304,7 +304,9 @@ class BackendTests:
         assert "fail got" in str(error.__cause__)
         assert storage.list_tasks("kit") == ["numbers"]
         assert tally.counts()["scale"] == 0
-        assert [name for name, _ in events.of("error")] == ["broken"]
+        errored = [name for name, _ in events.of("error")]
+        assert "broken" in errored  # (Ray also reports the nodes that could not run)
+        assert "numbers" not in errored
         assert events.log[-1][0] == "workflow_finish"
         assert events.log[-1][1] is not None
 

@@ -115,7 +115,12 @@ def _builtin(name: str) -> type[BaseException]:
 def marker(tally: Tally) -> Any:
     """What node plugins' remote callables left in this process, and where it runs."""
     tally.hit("marker")
-    return list(MARKS), os.getpid()
+    return marks(), os.getpid()
+
+
+def marks() -> list[str]:
+    """The labels :class:`Mark` left in this process, oldest first."""
+    return [label for label in os.environ.get(_MARKS, "").split("\n") if label]
 
 
 @workflow
@@ -124,12 +129,13 @@ def draw(tally: Tally, _: int) -> float:
     return random.random()
 
 
-#: Filled by :func:`mark` where a node runs (a node plugin's remote callable).
-MARKS: list[str] = []
+# Where Mark leaves its labels: the process environment, which a node shipped by value
+# (cloudpickle copies module globals such as a list) still shares with its plugins.
+_MARKS = "FUNCTIONFUSE_KIT_MARKS"
 
 
 class Mark:
-    """A picklable remote callable: appends ``label`` to :data:`MARKS` where it runs."""
+    """A picklable remote callable: leaves ``label`` in the process where it runs."""
 
     __slots__ = ("label",)
 
@@ -140,7 +146,7 @@ class Mark:
         return (Mark, (self.label,))
 
     def __call__(self) -> None:
-        MARKS.append(self.label)
+        os.environ[_MARKS] = os.environ.get(_MARKS, "") + self.label + "\n"
 
 
 class MarkPlugin:
