@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
@@ -84,3 +86,29 @@ def s3fs_client(s3_options: dict[str, Any]) -> Any:
     import s3fs  # type: ignore[import-untyped]
 
     return s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False, **s3_options)
+
+
+class _Expired(BaseException):
+    """Not an Exception: code that turns errors into results (the lineage) lets it by."""
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    def expired(signum: int, frame: Any) -> None:
+        raise _Expired
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _Expired:
+        pytest.fail(f"still running after {seconds} s")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def deadline() -> Callable[[float], AbstractContextManager[None]]:
+    """``with deadline(seconds):`` fails the test instead of hanging (SIGALRM)."""
+    return _deadline

@@ -4,10 +4,7 @@ that hold themselves or are shared, and nodes where they cannot be replaced (set
 from __future__ import annotations
 
 import pickle
-import signal
 from collections import OrderedDict, defaultdict, namedtuple
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import pytest
@@ -166,28 +163,6 @@ def test_resolution_does_not_change_the_graph_and_can_repeat() -> None:
 # -- containers that hold themselves, shared containers, sets and dict keys (issue 20) -------
 
 
-class Expired(BaseException):
-    """Not an Exception: code that turns errors into results (the lineage) lets it by."""
-
-
-@contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Fail instead of hanging: a walk that never ends is stopped by SIGALRM."""
-
-    def expired(signum: int, frame: Any) -> None:
-        raise Expired
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    except Expired:
-        pytest.fail(f"still running after {seconds} s")
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def doubled(leaf: Any, times: int) -> list[Any]:
     """``[s, s]`` nested ``times`` deep: 2**times paths to ``leaf``, ``times`` lists."""
     shared: list[Any] = [leaf]
@@ -196,7 +171,7 @@ def doubled(leaf: Any, times: int) -> list[Any]:
     return shared
 
 
-def test_a_list_that_holds_itself_is_built_and_resolved() -> None:
+def test_a_list_that_holds_itself_is_built_and_resolved(deadline: Any) -> None:
     a = source(1)
     loop: list[Any] = [a, 2]
     loop.append(loop)
@@ -210,7 +185,7 @@ def test_a_list_that_holds_itself_is_built_and_resolved() -> None:
     assert loop[0] is a  # the graph's own list is not changed
 
 
-def test_a_dict_that_holds_itself_is_built_and_resolved() -> None:
+def test_a_dict_that_holds_itself_is_built_and_resolved(deadline: Any) -> None:
     a = source(1)
     config: dict[str, Any] = {"x": a}
     config["self"] = config
@@ -226,7 +201,7 @@ def test_a_dict_that_holds_itself_is_built_and_resolved() -> None:
     assert args[0]["self"] is args[0]
 
 
-def test_a_tuple_that_holds_itself_through_a_list_is_resolved() -> None:
+def test_a_tuple_that_holds_itself_through_a_list_is_resolved(deadline: Any) -> None:
     a = source(1)
     inner: list[Any] = [a]
     outer = (inner, Point(inner, 0))
@@ -247,7 +222,7 @@ def test_a_tuple_that_holds_itself_through_a_list_is_resolved() -> None:
     assert tagged_copy[1] is tagged_copy
 
 
-def test_a_literal_that_holds_itself_is_passed_as_given() -> None:
+def test_a_literal_that_holds_itself_is_passed_as_given(deadline: Any) -> None:
     loop: list[Any] = [1]
     loop.append(loop)
     with deadline(5):
@@ -257,7 +232,7 @@ def test_a_literal_that_holds_itself_is_passed_as_given() -> None:
     assert args[0] is loop
 
 
-def test_shared_containers_cost_once_and_stay_shared() -> None:
+def test_shared_containers_cost_once_and_stay_shared(deadline: Any) -> None:
     a = source(1)
     shared = doubled(a, 40)
     literal = doubled(1, 40)
@@ -312,7 +287,9 @@ def test_a_class_node_as_an_argument_names_the_call() -> None:
     assert "keyword argument 'cfg' of 'use'" in str(info.value)
 
 
-def test_a_template_of_shared_and_self_holding_arguments_travels_and_resolves() -> None:
+def test_a_template_of_shared_and_self_holding_arguments_travels_and_resolves(
+    deadline: Any,
+) -> None:
     """What a backend ships where the node runs (runtime.template_of), pickled there."""
     a, b = source(1), source(["B"])
     loop: list[Any] = [a, b[0]]
@@ -329,7 +306,7 @@ def test_a_template_of_shared_and_self_holding_arguments_travels_and_resolves() 
     assert kwargs["key"] is shared_copy
 
 
-def test_the_nodes_referenced_by_self_holding_arguments() -> None:
+def test_the_nodes_referenced_by_self_holding_arguments(deadline: Any) -> None:
     a, b = source(1), source(2)
     loop: list[Any] = [a]
     loop.append(loop)
@@ -362,7 +339,7 @@ def cyclic_arguments(tail: int) -> list[Node]:
     return [use(loop), use(literal), use(a, cfg=literal)]
 
 
-def test_arguments_that_hold_themselves_are_fingerprinted() -> None:
+def test_arguments_that_hold_themselves_are_fingerprinted(deadline: Any) -> None:
     with deadline(5):
         first = fingerprints(*cyclic_arguments(2))
         again = fingerprints(*cyclic_arguments(2))
@@ -372,7 +349,7 @@ def test_arguments_that_hold_themselves_are_fingerprinted() -> None:
     assert all(x != y for x, y in zip(first, other, strict=True))
 
 
-def test_shared_arguments_are_fingerprinted_in_linear_time() -> None:
+def test_shared_arguments_are_fingerprinted_in_linear_time(deadline: Any) -> None:
     a = source(1)
     with deadline(5):
         nodes = [use(doubled(a, 40)), use(doubled(1, 40)), use(a, key=doubled(2, 40))]

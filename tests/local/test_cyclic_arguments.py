@@ -5,39 +5,12 @@ every result back) and each function gets a copy of the shape it was given (issu
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-
-import pytest
 
 from functionfuse import workflow
 from functionfuse_local import LocalWorkflow
 
 from .conftest import Reports
-
-
-class Expired(BaseException):
-    """Not an Exception: nothing on the way turns it into a node failure."""
-
-
-@contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Fail instead of hanging (SIGALRM)."""
-
-    def expired(signum: int, frame: Any) -> None:
-        raise Expired
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    except Expired:
-        pytest.fail(f"still running after {seconds} s")
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @workflow
@@ -94,7 +67,9 @@ def run(leaves: list[Any], storage: Any) -> Any:
     return wf.run()
 
 
-def test_arguments_that_hold_themselves_run_and_resume(storage: Any, reports: Reports) -> None:
+def test_arguments_that_hold_themselves_run_and_resume(
+    storage: Any, reports: Reports, deadline: Any
+) -> None:
     with deadline(20):
         first = run(build(2), storage)
     assert first[:3] == [(7, 2, True), (7, True), (40, 7, True)]
