@@ -132,10 +132,7 @@ class DaskWorkflow(BaseWorkflow):
         if storage is None or getattr(storage, "protocol", None) != "memory":
             return
         pids = set(client.run(os.getpid).values())
-        if pids and pids != {os.getpid()}:
-            raise ConfigurationError(
-                f"workflow {self.workflow_name!r} has a memory storage ({storage!r}), which "
-                "lives inside one process; the Dask workers are other processes and would "
-                "each save to their own. Use a folder every worker can reach, or S3 (or a "
-                "LocalCluster with processes=False)."
+        if pids and pids != {os.getpid()}:  # a LocalCluster with processes=False shares it
+            self.refuse_process_local_storage(
+                "the Dask workers", " (or a LocalCluster with processes=False)"
             )

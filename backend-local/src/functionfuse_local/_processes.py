@@ -72,12 +72,7 @@ class ProcessWorkflow(BaseWorkflow):
         self, *, return_results: bool = True, keep_going: bool = False, resume: Any = None
     ) -> Any:
         """Run the workflow; return the given node's result, or a list for several."""
-        if getattr(self.storage, "protocol", None) == "memory":
-            raise ConfigurationError(
-                f"workflow {self.workflow_name!r} has a memory storage ({self.storage!r}), "
-                "which lives inside one process; the worker processes would each save to "
-                "their own. Use a folder, or S3."
-            )
+        self.refuse_process_local_storage("the worker processes")
         with self.start_run(
             resume=resume, keep_going=keep_going, return_results=return_results
         ) as plan:

@@ -156,12 +156,7 @@ class RayWorkflow(BaseWorkflow):
         storage = self.storage
         if storage is None:
             return None
-        if getattr(storage, "protocol", None) == "memory":
-            raise ConfigurationError(
-                f"workflow {self.workflow_name!r} has a memory storage ({storage!r}), which "
-                "lives inside one process; Ray's workers are other processes and would "
-                "each save to their own. Use a folder every worker can reach, or S3."
-            )
+        self.refuse_process_local_storage("Ray's workers")
         pinned = self.storage_remote_args()
         if not pinned:
             storage.new_workflow(self.workflow_name)

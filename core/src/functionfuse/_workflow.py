@@ -243,6 +243,18 @@ class BaseWorkflow(abc.ABC):
         assert storage is not None, "resume_plan() is for workflows with a storage"
         return ResumePlan(self, storage, stored, self.resume_mode(resume), hooks, read)
 
+    def refuse_process_local_storage(self, workers: str, hint: str = "") -> None:
+        """For backends whose nodes run in other processes (``workers`` says which): a
+        ConfigurationError when the storage lives inside this one process (``memory://``)
+        — each worker would save to a storage of its own."""
+        storage = self.storage
+        if storage is not None and getattr(storage, "protocol", None) == "memory":
+            raise ConfigurationError(
+                f"workflow {self.workflow_name!r} has a memory storage ({storage!r}), which "
+                f"lives inside one process; {workers} are other processes and would each "
+                f"save to their own. Use a folder every worker can reach, or S3{hint}."
+            )
+
     def resume_mode(self, resume: object = None) -> ResumeMode:
         """This run's resume mode: ``resume`` (``run()``'s argument), else :attr:`resume`.
 
