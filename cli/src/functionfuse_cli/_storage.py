@@ -38,13 +38,21 @@ def _preview(names: list[str], limit: int = 10) -> str:
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
+def _clipped(text: str, limit: int = 80) -> str:
+    """``text`` quoted, cut to ``limit`` characters: a pattern may be as long as a
+    command line, and echoing it in full buries the message."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 def tasks(args: argparse.Namespace) -> int:
     storage = _open(args)
     names = storage.list_tasks(args.workflow, args.pattern)
     for name in names:
         print(name)
     if not names:
-        matching = "" if args.pattern == "*" else f" matching {args.pattern!r}"
+        matching = "" if args.pattern == "*" else f" matching {_clipped(args.pattern)}"
         sys.stderr.write(
             f"fuse tasks: no stored results{matching} for workflow {args.workflow!r} in "
             f"{storage!r}.\n"
@@ -128,7 +136,10 @@ def rm(args: argparse.Namespace) -> int:
         what = f"the stored result {args.task!r} of workflow {workflow!r}"
     elif args.pattern is not None:
         names = storage.list_tasks(workflow, args.pattern)
-        what = f"{len(names)} stored result(s) of workflow {workflow!r} matching {args.pattern!r}"
+        what = (
+            f"{len(names)} stored result(s) of workflow {workflow!r} "
+            f"matching {_clipped(args.pattern)}"
+        )
     else:
         names = storage.list_tasks(workflow)
         what = f"workflow {workflow!r} and its {len(names)} stored result(s)"
