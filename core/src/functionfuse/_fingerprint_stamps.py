@@ -207,3 +207,35 @@ def describe_stamp(stamp: bytes) -> str:
         names = [str(pair[0]) for pair in parts if isinstance(pair, list) and pair]
         text += f"; code: {_names(names, quote=False)}"
     return text
+
+
+#: The parts of each kind a run record keeps per node (see :func:`stamp_parts`).
+_PARTS_SHOWN: Final = 20
+
+
+def stamp_parts(stamp: bytes) -> dict[str, str]:
+    """A stamp's parts for a run record, flat: ``fingerprint``, ``code`` and
+    ``arguments`` digests (hex), then up to 20 each of ``code NAME``, ``argument KEY``
+    (digests) and ``package NAME`` (versions). A stamp of another format gives its
+    bytes as ``stamp``."""
+    if not ours(stamp):
+        return {"stamp": stamp.hex()}
+    start = len(FORMAT)
+    node, code, arguments = (
+        stamp[start + i * _SIZE : start + (i + 1) * _SIZE].hex() for i in range(3)
+    )
+    parts = {"fingerprint": node, "code": code, "arguments": arguments}
+    found = read_details(stamp)
+    for key, prefix in (("c", "code "), ("a", "argument ")):
+        listed = found.get(key)
+        if isinstance(listed, list):
+            for pair in listed[:_PARTS_SHOWN]:
+                if isinstance(pair, list) and len(pair) == 2:
+                    label = pair[0] if not isinstance(pair[0], int) else f"#{pair[0]}"
+                    parts[f"{prefix}{label}"] = str(pair[1])
+    dists = found.get("d")
+    if isinstance(dists, list):
+        for pair in dists[:_PARTS_SHOWN]:
+            if isinstance(pair, list) and len(pair) == 2:
+                parts[f"package {pair[0]}"] = str(pair[1])
+    return parts

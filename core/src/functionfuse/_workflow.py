@@ -51,6 +51,13 @@ class BaseWorkflow(abc.ABC):
 
     #: The entry-point name of the backend, reported to the lifecycle hooks.
     backend_name: ClassVar[str] = "base"
+    #: The record of this workflow's last run (see :mod:`functionfuse.run_records`),
+    #: kept here for runs with a storage or without; ``None`` before the first run.
+    last_run_record: dict[str, Any] | None = None
+    #: Seconds between the snapshots of the run record a running run writes to a
+    #: storage that keeps them (``None``: ``$FUNCTIONFUSE_RUN_RECORD_INTERVAL``, else 5;
+    #: 0: only the record written when the run ends).
+    run_record_interval: float | None = None
 
     def __init__(self, *nodes: Node | NodeItem | Instance, workflow_name: str) -> None:
         if not isinstance(workflow_name, str) or not workflow_name:
@@ -280,12 +287,14 @@ class BaseWorkflow(abc.ABC):
 
         ``resume``: ``run()``'s argument (checked at once); with a storage, its listing
         is read here unless the backend passes ``listed`` (and ``read_stamps``, how to
-        read stored fingerprints) because it reaches the storage elsewhere.
+        read stored fingerprints) because it reaches the storage elsewhere. When the
+        block ends, the run's record is written (see :meth:`RunPlan.close`) and kept in
+        :attr:`last_run_record`.
         """
         mode = self.resume_mode(resume)
         hooks = lifecycle_hooks()
         with self.lifecycle(hooks):
-            yield RunPlan(
+            plan = RunPlan(
                 self,
                 hooks,
                 mode=mode,
@@ -294,6 +303,12 @@ class BaseWorkflow(abc.ABC):
                 listed=listed,
                 read_stamps=read_stamps,
             )
+            try:
+                yield plan
+            except BaseException as error:
+                self.last_run_record = plan.close(error)
+                raise
+            self.last_run_record = plan.close(None)
 
     @contextlib.contextmanager
     def lifecycle(self, hooks: LifecycleHooks) -> Iterator[None]:

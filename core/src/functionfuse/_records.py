@@ -1,0 +1,488 @@
+"""The run recorder: what one run did with each node, written beside its results.
+
+A :class:`RunRecorder` is made by every :class:`~functionfuse.runtime.RunPlan` and hears
+what the plan hears — nodes stored, started, finished, retried, failed, blocked — keyed
+by name, in a few dicts (no per-node storage request, no per-node object). It builds the
+record of ``functionfuse-run/1`` (see :mod:`functionfuse.run_records`) on demand: a
+daemon thread writes a snapshot every few seconds while something changed, so a killed
+run leaves a record in state ``running``; :meth:`RunRecorder.close` writes the last one.
+A storage without run records (see :class:`functionfuse.contracts.RunRecordStorage`)
+gets nothing; the workflow keeps the last record in memory either way.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import reprlib
+import socket
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, Final
+
+from functionfuse._errors import FunctionFuseWarning, NodeExecutionError
+from functionfuse._fingerprint_stamps import stamp_parts
+from functionfuse._nodes import ClassNode, FunctionNode, MethodNode, Node
+from functionfuse._resume import RerunReason
+from functionfuse._storage import MISSING
+from functionfuse._task import (
+    RAN_ATTRIBUTE,
+    TRACEBACK_ATTRIBUTE,
+    NodeRun,
+    failed_node,
+    worker_label,
+)
+from functionfuse.contracts import RunRecordStorage, keeps_run_records
+
+if TYPE_CHECKING:
+    from functionfuse._plan import RunPlan
+    from functionfuse._task import NodeTask
+
+__all__ = ["FORMAT", "INTERVAL_ENV", "RunRecorder", "dump_record", "load_record"]
+
+#: The format key of every run record.
+FORMAT: Final = "functionfuse-run/1"
+#: Seconds between snapshots of a running run, unless the workflow says otherwise.
+DEFAULT_INTERVAL: Final = 5.0
+#: The environment variable that sets that interval.
+INTERVAL_ENV: Final = "FUNCTIONFUSE_RUN_RECORD_INTERVAL"
+#: The characters a result's short repr keeps.
+REPR_LIMIT: Final = 200
+#: A value of another type than the plain ones gets a repr only up to this size (bytes,
+#: by ``sys.getsizeof``): a short repr is for small results.
+_SMALL: Final = 4096
+_PLAIN: Final = frozenset({type(None), bool, int, float, complex, str, bytes})
+_CONTAINERS: Final = frozenset({list, tuple, dict, set, frozenset})
+
+_repr = reprlib.Repr()
+_repr.maxstring = REPR_LIMIT
+_repr.maxother = REPR_LIMIT
+_repr.maxlong = REPR_LIMIT
+
+
+def short_repr(value: Any, here: bool) -> str | None:
+    """A repr of at most :data:`REPR_LIMIT` characters of a small result; ``None`` for
+    a big one, or one not ``here`` (held by a worker: a ref or future stands for it)."""
+    kind = type(value)
+    if kind not in _PLAIN and kind not in _CONTAINERS:
+        if not here:
+            return None
+        try:
+            if sys.getsizeof(value) > _SMALL:
+                return None
+        except Exception:
+            return None
+    try:
+        text = _repr.repr(value)
+    except Exception:
+        return None
+    return text if len(text) <= REPR_LIMIT else text[: REPR_LIMIT - 3] + "..."
+
+
+def dump_record(record: dict[str, Any]) -> bytes:
+    """A record as stored: JSON, gzip-compressed."""
+    return gzip.compress(json.dumps(record, separators=(",", ":")).encode(), compresslevel=6)
+
+
+def load_record(data: bytes) -> dict[str, Any]:
+    """A stored record (gzip-compressed JSON, or plain JSON)."""
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    found = json.loads(data.decode("utf-8"))
+    if not isinstance(found, dict):
+        raise ValueError("a run record is a JSON object")
+    return found
+
+
+def new_run_id(started: float) -> str:
+    """``20261203T153012Z-3f2a1b``: sortable by start time, unique by its random end."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + "-" + os.urandom(3).hex()
+
+
+def _interval(configured: float | None) -> float:
+    if configured is not None:
+        return float(configured)
+    text = os.environ.get(INTERVAL_ENV)
+    if text:
+        try:
+            return float(text)
+        except ValueError:
+            warnings.warn(
+                f"{INTERVAL_ENV}={text!r} is not a number of seconds; using "
+                f"{DEFAULT_INTERVAL}.",
+                FunctionFuseWarning,
+                stacklevel=2,
+            )
+    return DEFAULT_INTERVAL
+
+
+def _function_of(node: Node) -> str:
+    kind = type(node)
+    if kind is FunctionNode:
+        what: Any = node.func  # type: ignore[attr-defined]
+    elif kind is ClassNode:
+        what = node.cls  # type: ignore[attr-defined]
+    else:
+        cls = node.instance.cls  # type: ignore[attr-defined]
+        return f"{getattr(cls, '__module__', '?')}.{node.qualname}"
+    return f"{getattr(what, '__module__', '?')}.{node.qualname}"
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def _traceback_of(error: BaseException) -> str | None:
+    found = getattr(error, TRACEBACK_ATTRIBUTE, None)
+    if isinstance(found, str):
+        return found
+    if error.__traceback__ is None:
+        return None
+    import traceback
+
+    return "".join(traceback.format_exception(error))
+
+
+class RunRecorder:
+    """The record of one run, kept up to date by its plan (driver side).
+
+    The plan calls :meth:`stored`, :meth:`started`, :meth:`finished`, :meth:`retried`,
+    :meth:`failed` and :meth:`blocked` with node names; :meth:`record` builds the
+    record; :meth:`close` ends the run, writes the record and returns it.
+    """
+
+    def __init__(
+        self,
+        plan: RunPlan,
+        *,
+        backend: str,
+        resume: object,
+        listed: Collection[str] | None,
+        interval: float | None = None,
+    ) -> None:
+        self.plan = plan
+        self.run_started = time.time()
+        self.run_id = new_run_id(self.run_started)
+        self.backend = backend
+        self.resume = "off" if resume is False else str(resume)
+        self.listed: Collection[str] = listed if listed is not None else ()
+        storage = plan.storage
+        self.storage: RunRecordStorage | None = (
+            storage if storage is not None and keeps_run_records(storage) else None  # type: ignore[assignment]
+        )
+        self.status: dict[str, str] = {}
+        self.start: dict[str, float] = {}
+        self.end: dict[str, float] = {}
+        self.worker: dict[str, str] = {}
+        self.size: dict[str, int] = {}
+        self.retries: dict[str, int] = {}
+        self.errors: dict[str, BaseException] = {}
+        self.blocked_by: dict[str, str | None] = {}
+        self.stamps: dict[str, bytes] = {}
+        self.reprs: dict[str, str] = {}
+        self.unusable: set[str] = set()
+        #: The tasks run in this process that save: their stored size, once run.
+        self.tasks: dict[str, NodeTask] = {}
+        #: Bumped by every event; the snapshot thread writes when it moved.
+        self.changes = 0
+        self._static: list[dict[str, Any]] | None = None
+        self._warned = False
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # one write at a time
+        self._thread: threading.Thread | None = None
+        if self.storage is not None:
+            self.interval = _interval(interval)
+            if self.interval > 0:
+                self._thread = threading.Thread(
+                    target=self._snapshots, name="functionfuse-run-record", daemon=True
+                )
+                self._thread.start()
+
+    # -- events (driver side) --------------------------------------------------------------
+
+    def stored(self, name: str) -> None:
+        self.status[name] = "stored"
+        self.changes += 1
+
+    def started(self, name: str) -> None:
+        self.start[name] = time.time()
+        self.status.pop(name, None)  # a stored node that runs after all
+        self.changes += 1
+
+    def finished(self, node: Node | None, name: str, result: Any, ran: NodeRun | None) -> None:
+        if ran is not None:
+            self.start[name] = ran.start
+            self.end[name] = ran.end
+            self.worker[name] = ran.worker
+            if ran.size is not None:
+                self.size[name] = ran.size
+        else:
+            self.end[name] = time.time()
+            task = self.tasks.pop(name, None)
+            if task is not None and task.saved_size is not None:
+                self.size[name] = task.saved_size
+        self.status[name] = self._ran_status(node, name)
+        if result is not MISSING:
+            text = short_repr(result, ran is None)
+            if text is not None:
+                self.reprs[name] = text
+        self.changes += 1
+
+    def _ran_status(self, node: Node | None, name: str) -> str:
+        plan = self.plan
+        if plan.storage is None:
+            return "ran"
+        if node is None:
+            node = plan.node_named(name)
+        if type(node) is not ClassNode and not plan.saved(node):
+            return "not_saved"
+        if name in self.listed or name in self.unusable:
+            return "reran"
+        return "ran"
+
+    def retried(self, name: str) -> None:
+        self.retries[name] = self.retries.get(name, 0) + 1
+        self.changes += 1
+
+    def failed(self, name: str, error: BaseException) -> None:
+        origin = failed_node(error)
+        if origin is not None and origin != name and self.plan.node_named(origin) is not None:
+            # It did not run: a parent's failure reached it (Ray, Dask pass them on).
+            if origin not in self.errors:
+                self._failed(origin, error)
+            self.blocked(name, origin)
+            return
+        self._failed(name, error)
+
+    def _failed(self, name: str, error: BaseException) -> None:
+        self.errors[name] = error
+        self.status[name] = "failed"
+        self.blocked_by.pop(name, None)
+        ran = getattr(error, RAN_ATTRIBUTE, None)
+        if isinstance(ran, NodeRun):
+            self.start[name] = ran.start
+            self.end[name] = ran.end
+            self.worker[name] = ran.worker
+        else:
+            self.end[name] = time.time()
+        self.changes += 1
+
+    def blocked(self, name: str, by: str | None = None) -> None:
+        if self.status.get(name) == "failed":
+            return
+        self.status[name] = "blocked"
+        self.blocked_by[name] = by
+        self.changes += 1
+
+    # -- the record ------------------------------------------------------------------------
+
+    def _nodes(self) -> list[dict[str, Any]]:
+        """What does not change in a run: each node's name, kind, code and parents."""
+        static = self._static
+        if static is None:
+            view = self.plan.view
+            names = view.names
+            static = []
+            for node in view.order:
+                kind = type(node)
+                static.append(
+                    {
+                        "name": names[node],
+                        "kind": "function"
+                        if kind is FunctionNode
+                        else "class"
+                        if kind is ClassNode
+                        else "method",
+                        "function": _function_of(node),
+                        "parents": [names[p] for p in node.parents],
+                        "instance": names[node.instance] if kind is MethodNode else None,  # type: ignore[attr-defined]
+                    }
+                )
+            self._static = static
+        return static
+
+    def _reasons(self) -> dict[str, list[str]]:
+        resume = self.plan.resume
+        reasons = {n: list(r) for n, r in resume.reruns} if resume is not None else {}
+        if self.resume == "off":
+            for name in self.listed:
+                reasons.setdefault(name, ["resume is off: run(resume=False) runs every node"])
+        for name in set(self.unusable):
+            reasons.setdefault(name, []).append("stored result could not be used")
+        return reasons
+
+    def record(self, state: str = "running", error: str | None = None) -> dict[str, Any]:
+        """The record as it stands (the dicts are copied first: the snapshot thread
+        builds it while the driver goes on)."""
+        status = self.status.copy()
+        start, end, worker = self.start.copy(), self.end.copy(), self.worker.copy()
+        size, retries, errors = self.size.copy(), self.retries.copy(), self.errors.copy()
+        blocked_by, reprs = self.blocked_by.copy(), self.reprs.copy()
+        stamps = self.stamps.copy()
+        reasons = self._reasons()
+        resume = self.plan.resume
+        lineage = resume.lineage if resume is not None else None
+        here = worker_label()  # nodes that ran on the driver ran in this process
+        nodes: list[dict[str, Any]] = []
+        for (node, static) in zip(self.plan.view.order, self._nodes(), strict=True):
+            name = static["name"]
+            state_of = status.get(name, "pending")
+            why = reasons.get(name, []) if state_of in ("ran", "reran", "not_saved", "failed") else []
+            if state_of == "reran" and not why and static["kind"] != "function":
+                why = ["its class node's chain runs again"]
+            error_of = errors.get(name)
+            stamp = stamps.get(name)
+            if stamp is None and state_of == "stored" and resume is not None:
+                stamp = resume.stored_stamp(name)
+            fingerprint: dict[str, str] | None = None
+            if stamp is not None:
+                fingerprint = stamp_parts(stamp)
+            elif lineage is not None and lineage.fingerprints.get(node) is not None:
+                fingerprint = {"fingerprint": lineage.fingerprints[node].hex()}  # type: ignore[union-attr]
+            nodes.append(
+                {
+                    **static,
+                    "status": state_of,
+                    "reasons": why,
+                    "causes": [_cause(reason) for reason in why],
+                    "blocked_by": blocked_by.get(name),
+                    "error": _one_line(error_of) if error_of is not None else None,
+                    "traceback": _traceback_of(error_of) if error_of is not None else None,
+                    "start": start.get(name),
+                    "end": end.get(name),
+                    "worker": worker.get(name, here if name in start else None),
+                    "retries": retries.get(name, 0),
+                    "size": size.get(name),
+                    "fingerprint": fingerprint,
+                    "result_repr": reprs.get(name),
+                }
+            )
+        _fill_blocked_by(nodes)
+        from functionfuse import __version__
+
+        return {
+            "format": FORMAT,
+            "run_id": self.run_id,
+            "workflow": self.plan.workflow_name,
+            "backend": self.backend,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "functionfuse_version": __version__,
+            "started": self.run_started,
+            "ended": None if state == "running" else time.time(),
+            "state": state,
+            "resume": self.resume,
+            "error": error,
+            "nodes": nodes,
+        }
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _snapshots(self) -> None:
+        written = 0
+        while not self._stop.wait(self.interval):
+            changes = self.changes
+            if changes != written:
+                try:
+                    record = self.record()
+                except Exception:  # a race with the driver: next time
+                    continue
+                self._write(record)
+                written = changes
+
+    def _write(self, record: dict[str, Any]) -> None:
+        storage = self.storage
+        if storage is None:
+            return
+        try:
+            data = dump_record(record)
+            with self._lock:
+                storage.save_run_record(self.plan.workflow_name, self.run_id, data)
+        except Exception as error:
+            if not self._warned:
+                self._warned = True
+                warnings.warn(
+                    f"could not save the run record of workflow {self.plan.workflow_name!r} "
+                    f"(run {self.run_id}) to {storage!r}: {type(error).__name__}: {error}. "
+                    "The run goes on; its record is in wf.last_run_record.",
+                    FunctionFuseWarning,
+                    stacklevel=2,
+                )
+
+    def close(self, error: BaseException | None) -> dict[str, Any]:
+        """The run ended (``error``: the exception that ended it): settle every node not
+        heard of, write the record once more, and return it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if error is None:
+            state, summary = "finished", None
+        else:
+            state = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            summary = _one_line(error)
+        self._settle(state, error)
+        record = self.record(state, summary)
+        self._write(record)
+        return record
+
+    def _settle(self, state: str, error: BaseException | None) -> None:
+        """Nodes nobody reported: run without events (a backend's plain path, or a
+        node that finished unwatched) when the run finished; else pending — except on a
+        plain run that failed, whose error names the node: those before it ran."""
+        plan = self.plan
+        status = self.status
+        names = plan.view.names
+        if state == "finished":
+            for node in plan.view.order:
+                name = names[node]
+                if name not in status:
+                    status[name] = self._ran_status(node, name)
+            return
+        if status or not isinstance(error, NodeExecutionError) or self.start:
+            return
+        failing = error.node_name
+        for node in plan.view.order:
+            name = names[node]
+            if name == failing:
+                cause = error.__cause__
+                self.failed(name, cause if cause is not None else error)
+                break
+            status[name] = self._ran_status(node, name)
+
+
+def _cause(reason: str) -> str:
+    if reason.startswith("resume is off"):
+        return "resume off"
+    if reason.startswith("stored result could not"):
+        return RerunReason.DAMAGED.value
+    if reason.startswith("its class node"):
+        return RerunReason.UPSTREAM_CHANGED.value
+    return RerunReason.of(reason).value
+
+
+def _fill_blocked_by(nodes: list[dict[str, Any]]) -> None:
+    """``blocked_by`` of each blocked node that does not say: its first failed parent,
+    or what its first blocked parent waits on (graph order: parents come first)."""
+    by_name = {entry["name"]: entry for entry in nodes if entry["status"] in ("failed", "blocked")}
+    if not by_name:
+        return
+    for entry in nodes:
+        if entry["status"] != "blocked" or entry["blocked_by"] is not None:
+            continue
+        found = None
+        for parent in entry["parents"]:
+            other = by_name.get(parent)
+            if other is None:
+                continue
+            if other["status"] == "failed":
+                found = parent
+                break
+            if found is None and other["blocked_by"] is not None:
+                found = other["blocked_by"]
+        entry["blocked_by"] = found
