@@ -92,6 +92,13 @@ class RunPlan:
             interval=workflow.run_record_interval,
         )
 
+    @property
+    def recording(self) -> bool:
+        """True when this run's record goes to its storage (one that keeps run records):
+        a backend that learns where and when a node ran only by fetching something
+        per node (Ray's, Dask's statuses) fetches it then, and only then."""
+        return self.recorder.storage is not None
+
     # -- deciding --------------------------------------------------------------------------
 
     @property
@@ -310,6 +317,10 @@ class RunPlan:
                 duration=duration,
                 from_storage=from_storage,
             )
+
+    def ran(self, node: Node | str, ran: NodeRun) -> None:
+        """Where and when ``node`` ran, heard apart from its result (Dask's event log)."""
+        self.recorder.placed(self._name(node), ran)
 
     def retry(self, node: Node | str, attempt: int, error: BaseException, delay: float) -> None:
         """An attempt of the node failed and another follows (``on_retry`` of a task)."""

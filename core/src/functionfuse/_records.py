@@ -112,8 +112,7 @@ def _interval(configured: float | None) -> float:
             return float(text)
         except ValueError:
             warnings.warn(
-                f"{INTERVAL_ENV}={text!r} is not a number of seconds; using "
-                f"{DEFAULT_INTERVAL}.",
+                f"{INTERVAL_ENV}={text!r} is not a number of seconds; using {DEFAULT_INTERVAL}.",
                 FunctionFuseWarning,
                 stacklevel=2,
             )
@@ -215,13 +214,17 @@ class RunRecorder:
         self.status.pop(name, None)  # a stored node that runs after all
         self.changes += 1
 
+    def placed(self, name: str, ran: NodeRun) -> None:
+        self.start[name] = ran.start
+        self.end[name] = ran.end
+        self.worker[name] = ran.worker
+        if ran.size is not None:
+            self.size[name] = ran.size
+        self.changes += 1
+
     def finished(self, node: Node | None, name: str, result: Any, ran: NodeRun | None) -> None:
         if ran is not None:
-            self.start[name] = ran.start
-            self.end[name] = ran.end
-            self.worker[name] = ran.worker
-            if ran.size is not None:
-                self.size[name] = ran.size
+            self.placed(name, ran)
         else:
             self.end[name] = time.time()
             task = self.tasks.pop(name, None)
@@ -240,7 +243,7 @@ class RunRecorder:
             return "ran"
         if node is None:
             node = plan.node_named(name)
-        if type(node) is not ClassNode and not plan.saved(node):
+        if node is not None and type(node) is not ClassNode and not plan.saved(node):
             return "not_saved"
         if name in self.listed or name in self.unusable:
             return "reran"
@@ -330,10 +333,12 @@ class RunRecorder:
         lineage = resume.lineage if resume is not None else None
         here = worker_label()  # nodes that ran on the driver ran in this process
         nodes: list[dict[str, Any]] = []
-        for (node, static) in zip(self.plan.view.order, self._nodes(), strict=True):
+        for node, static in zip(self.plan.view.order, self._nodes(), strict=True):
             name = static["name"]
             state_of = status.get(name, "pending")
-            why = reasons.get(name, []) if state_of in ("ran", "reran", "not_saved", "failed") else []
+            why = (
+                reasons.get(name, []) if state_of in ("ran", "reran", "not_saved", "failed") else []
+            )
             if state_of == "reran" and not why and static["kind"] != "function":
                 why = ["its class node's chain runs again"]
             error_of = errors.get(name)

@@ -130,7 +130,7 @@ def _save(
     storage: Storage, workflow_name: str, task_name: str, result: Any, stamp: bytes | None
 ) -> int | None:
     if stamp is None:
-        size = storage.save(workflow_name, task_name, result)  # type: ignore[func-returns-value]
+        size = storage.save(workflow_name, task_name, result)
     else:
         size = storage.save(workflow_name, task_name, result, fingerprint=stamp)  # type: ignore[call-arg]
     return size if type(size) is int else None

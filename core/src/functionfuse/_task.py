@@ -199,7 +199,11 @@ class NodeTask:
             if failure is error:
                 raise
             raise failure from error
-        return result, attempts, NodeRun(start, time.time(), worker or worker_label(), self.saved_size)
+        return (
+            result,
+            attempts,
+            NodeRun(start, time.time(), worker or worker_label(), self.saved_size),
+        )
 
     def _attempts(
         self,

@@ -59,6 +59,5 @@ def read_record(files: Files, folder: str, workflow_name: str, run_id: str) -> b
         return bytes(files.read(path))
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"no record of run {run_id!r} of workflow {workflow_name!r} at "
-            f"{files.display(path)}"
+            f"no record of run {run_id!r} of workflow {workflow_name!r} at {files.display(path)}"
         ) from None

@@ -39,7 +39,6 @@ from functionfuse_fs._format import (
     verify,
 )
 from functionfuse_fs._names import decode_name, encode_name, glob_matcher, is_hashed_name
-from functionfuse_fs._runs import list_records, read_record, save_record
 from functionfuse_fs._pickling import (
     MissingSerializerError,
     SideFileError,
@@ -47,6 +46,7 @@ from functionfuse_fs._pickling import (
     loads,
     referenced_names,
 )
+from functionfuse_fs._runs import list_records, read_record, save_record
 from functionfuse_fs._serializers import PersistentSerializer, check_serializer
 
 __all__ = ["FileStorage", "MemoryStorage", "S3Storage"]
