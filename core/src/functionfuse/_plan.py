@@ -384,12 +384,12 @@ class RunPlan:
         self.broken.add(node)
         self.recorder.blocked(self.view.name(node))
 
-    def close(self, error: BaseException | None) -> dict[str, Any]:
+    def close(self, error: BaseException | None) -> None:
         """The run ended (``error``: the exception that ended it, ``None`` when it
-        finished): its run record, written to the storage when it keeps them (see
-        :class:`functionfuse.contracts.RunRecordStorage`). Called by
-        :meth:`functionfuse.BaseWorkflow.start_run`."""
-        return self.recorder.close(error)
+        finished): its run record is written to the storage when it keeps them (see
+        :class:`functionfuse.contracts.RunRecordStorage`); ``recorder.final()`` makes
+        it. Called by :meth:`functionfuse.BaseWorkflow.start_run`."""
+        self.recorder.close(error)
 
     def error(self, detail: str = "") -> NodeExecutionError | None:
         """The error the run ends with: ``None`` when no node failed."""

@@ -153,7 +153,8 @@ class RunRecorder:
 
     The plan calls :meth:`stored`, :meth:`started`, :meth:`finished`, :meth:`retried`,
     :meth:`failed` and :meth:`blocked` with node names; :meth:`record` builds the
-    record; :meth:`close` ends the run, writes the record and returns it.
+    record; :meth:`close` ends the run (and writes the record); :meth:`final` is the
+    record of the ended run.
     """
 
     def __init__(
@@ -181,7 +182,9 @@ class RunRecorder:
         self.worker: dict[str, str] = {}
         self.size: dict[str, int] = {}
         self.retries: dict[str, int] = {}
-        self.errors: dict[str, BaseException] = {}
+        #: Failed nodes' error (one line) and traceback, as text: a traceback's frames
+        #: would keep the failed node's locals alive for as long as the record.
+        self.errors: dict[str, tuple[str, str | None]] = {}
         self.blocked_by: dict[str, str | None] = {}
         self.stamps: dict[str, bytes] = {}
         self.reprs: dict[str, str] = {}
@@ -191,6 +194,11 @@ class RunRecorder:
         #: Bumped by every event; the snapshot thread writes when it moved.
         self.changes = 0
         self._static: list[dict[str, Any]] | None = None
+        #: Once the run ended: its state, its error in one line, when it ended.
+        self.state = "running"
+        self.summary: str | None = None
+        self.ended: float | None = None
+        self._final: dict[str, Any] | None = None
         self._warned = False
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one write at a time
@@ -264,7 +272,7 @@ class RunRecorder:
         self._failed(name, error)
 
     def _failed(self, name: str, error: BaseException) -> None:
-        self.errors[name] = error
+        self.errors[name] = (_one_line(error), _traceback_of(error))
         self.status[name] = "failed"
         self.blocked_by.pop(name, None)
         ran = getattr(error, RAN_ATTRIBUTE, None)
@@ -357,8 +365,8 @@ class RunRecorder:
                     "reasons": why,
                     "causes": [_cause(reason) for reason in why],
                     "blocked_by": blocked_by.get(name),
-                    "error": _one_line(error_of) if error_of is not None else None,
-                    "traceback": _traceback_of(error_of) if error_of is not None else None,
+                    "error": error_of[0] if error_of is not None else None,
+                    "traceback": error_of[1] if error_of is not None else None,
                     "start": start.get(name),
                     "end": end.get(name),
                     "worker": worker.get(name, here if name in start else None),
@@ -380,7 +388,7 @@ class RunRecorder:
             "pid": os.getpid(),
             "functionfuse_version": __version__,
             "started": self.run_started,
-            "ended": None if state == "running" else time.time(),
+            "ended": None if state == "running" else self.ended,
             "state": state,
             "resume": self.resume,
             "error": error,
@@ -420,37 +428,50 @@ class RunRecorder:
                     stacklevel=2,
                 )
 
-    def close(self, error: BaseException | None) -> dict[str, Any]:
-        """The run ended (``error``: the exception that ended it): settle every node not
-        heard of, write the record once more, and return it."""
+    def close(self, error: BaseException | None) -> None:
+        """The run ended (``error``: the exception that ended it): stop the snapshots,
+        and write the record once more when it goes to storage. Without a storage the
+        record is built only when asked for (:meth:`final`): a run pays nothing per
+        node for a record nobody reads."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        if error is None:
-            state, summary = "finished", None
+        self.ended = time.time()
+        if error is not None:
+            self.state = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            self.summary = _one_line(error)
+            self._settle_failed(error)
         else:
-            state = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-            summary = _one_line(error)
-        self._settle(state, error)
-        record = self.record(state, summary)
-        self._write(record)
-        return record
+            self.state = "finished"
+        if self.storage is not None:
+            self._write(self.final())
 
-    def _settle(self, state: str, error: BaseException | None) -> None:
-        """Nodes nobody reported: run without events (a backend's plain path, or a
-        node that finished unwatched) when the run finished; else pending — except on a
-        plain run that failed, whose error names the node: those before it ran."""
-        plan = self.plan
+    def final(self) -> dict[str, Any]:
+        """The record of the run, once it ended (made once)."""
+        found = self._final
+        if found is None:
+            if self.state == "finished":
+                self._settle_finished()
+            found = self._final = self.record(self.state, self.summary)
+        return found
+
+    def _settle_finished(self) -> None:
+        """Nodes nobody reported in a run that finished ran without events (a backend's
+        plain path, or a node that finished unwatched)."""
         status = self.status
+        names = self.plan.view.names
+        for node in self.plan.view.order:
+            name = names[node]
+            if name not in status:
+                status[name] = self._ran_status(node, name)
+
+    def _settle_failed(self, error: BaseException) -> None:
+        """A run that failed without any node reported (a backend's plain path): the
+        error names the node that failed; the nodes before it ran, the rest are pending."""
+        if self.status or self.start or not isinstance(error, NodeExecutionError):
+            return
+        plan = self.plan
         names = plan.view.names
-        if state == "finished":
-            for node in plan.view.order:
-                name = names[node]
-                if name not in status:
-                    status[name] = self._ran_status(node, name)
-            return
-        if status or not isinstance(error, NodeExecutionError) or self.start:
-            return
         failing = error.node_name
         for node in plan.view.order:
             name = names[node]
@@ -458,7 +479,7 @@ class RunRecorder:
                 cause = error.__cause__
                 self.failed(name, cause if cause is not None else error)
                 break
-            status[name] = self._ran_status(node, name)
+            self.status[name] = self._ran_status(node, name)
 
 
 def _cause(reason: str) -> str:

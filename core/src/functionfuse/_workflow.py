@@ -17,6 +17,7 @@ from functionfuse._hooks import LifecycleHooks, lifecycle_hooks
 from functionfuse._nodes import Instance, Node, NodeItem, node_of
 from functionfuse._plan import RunPlan
 from functionfuse._plugins import prepare_plugin
+from functionfuse._records import RunRecorder
 from functionfuse._resume import ResumeMode, ResumePlan, check_resume
 from functionfuse._retries import RETRIES, Retries
 from functionfuse._view import GraphView
@@ -51,9 +52,7 @@ class BaseWorkflow(abc.ABC):
 
     #: The entry-point name of the backend, reported to the lifecycle hooks.
     backend_name: ClassVar[str] = "base"
-    #: The record of this workflow's last run (see :mod:`functionfuse.run_records`),
-    #: kept here for runs with a storage or without; ``None`` before the first run.
-    last_run_record: dict[str, Any] | None = None
+    _last_run: RunRecorder | None = None
     #: Seconds between the snapshots of the run record a running run writes to a
     #: storage that keeps them (``None``: ``$FUNCTIONFUSE_RUN_RECORD_INTERVAL``, else 5;
     #: 0: only the record written when the run ends).
@@ -93,6 +92,13 @@ class BaseWorkflow(abc.ABC):
         if names is None:
             names = self._names_cache = default_names(self._order)
         return names
+
+    @property
+    def last_run_record(self) -> dict[str, Any] | None:
+        """The record of this workflow's last run (see :mod:`functionfuse.run_records`),
+        for runs with a storage or without; ``None`` before the first run."""
+        recorder = self._last_run
+        return recorder.final() if recorder is not None else None
 
     def _find_roots(self) -> list[Node]:
         """The nodes without parents, in graph order."""
@@ -288,7 +294,7 @@ class BaseWorkflow(abc.ABC):
         ``resume``: ``run()``'s argument (checked at once); with a storage, its listing
         is read here unless the backend passes ``listed`` (and ``read_stamps``, how to
         read stored fingerprints) because it reaches the storage elsewhere. When the
-        block ends, the run's record is written (see :meth:`RunPlan.close`) and kept in
+        block ends, the run's record is written (see :meth:`RunPlan.close`) and kept for
         :attr:`last_run_record`.
         """
         mode = self.resume_mode(resume)
@@ -303,12 +309,13 @@ class BaseWorkflow(abc.ABC):
                 listed=listed,
                 read_stamps=read_stamps,
             )
+            self._last_run = plan.recorder
             try:
                 yield plan
             except BaseException as error:
-                self.last_run_record = plan.close(error)
+                plan.close(error)
                 raise
-            self.last_run_record = plan.close(None)
+            plan.close(None)
 
     @contextlib.contextmanager
     def lifecycle(self, hooks: LifecycleHooks) -> Iterator[None]:
