@@ -141,17 +141,17 @@ class DaskRun:
 
     def _collect_runs(self) -> None:
         """Where and when each node ran, from the scheduler's event log (one request):
-        for the run record."""
+        for the run record. Never raises: the run's own outcome matters more."""
         try:
             events = self.client.get_events(RUNS_TOPIC)
+            keys = self.keys
+            for _, message in events:
+                key = message.get("key") if isinstance(message, dict) else None
+                name = keys.get(key) if isinstance(key, str) else None
+                if name is not None:
+                    self.plan.ran(name, NodeRun(*message["run"]))
         except Exception:  # the scheduler is gone: the record goes without
             return
-        keys = self.keys
-        for _, message in events:
-            key = message.get("key") if isinstance(message, dict) else None
-            name = keys.get(key) if isinstance(key, str) else None
-            if name is not None:
-                self.plan.ran(name, NodeRun(*message["run"]))
 
     def _execute(self) -> Any:
         plan = self.plan

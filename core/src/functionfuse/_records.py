@@ -203,13 +203,16 @@ class RunRecorder:
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one write at a time
         self._thread: threading.Thread | None = None
-        if self.storage is not None:
-            self.interval = _interval(interval)
-            if self.interval > 0:
-                self._thread = threading.Thread(
-                    target=self._snapshots, name="functionfuse-run-record", daemon=True
-                )
-                self._thread.start()
+        self.interval = _interval(interval) if self.storage is not None else 0.0
+
+    def begin(self) -> None:
+        """The run starts: snapshots every :attr:`interval` seconds from now on (a plan
+        made only to look, as ``fuse plan`` does, never begins)."""
+        if self.interval > 0 and self._thread is None:
+            self._thread = threading.Thread(
+                target=self._snapshots, name="functionfuse-run-record", daemon=True
+            )
+            self._thread.start()
 
     # -- events (driver side) --------------------------------------------------------------
 
@@ -231,11 +234,11 @@ class RunRecorder:
         self.changes += 1
 
     def finished(self, node: Node | None, name: str, result: Any, ran: NodeRun | None) -> None:
+        task = self.tasks.pop(name, None)
         if ran is not None:
             self.placed(name, ran)
         else:
             self.end[name] = time.time()
-            task = self.tasks.pop(name, None)
             if task is not None and task.saved_size is not None:
                 self.size[name] = task.saved_size
         self.status[name] = self._ran_status(node, name)

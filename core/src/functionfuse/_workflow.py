@@ -310,6 +310,7 @@ class BaseWorkflow(abc.ABC):
                 read_stamps=read_stamps,
             )
             self._last_run = plan.recorder
+            plan.recorder.begin()
             try:
                 yield plan
             except BaseException as error:
