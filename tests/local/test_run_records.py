@@ -114,7 +114,7 @@ def test_statuses_and_why_nodes_ran_again(tmp_path: Path) -> None:
     assert first["started"] <= node["start"] <= node["end"] <= first["ended"]
     assert node["size"] > 0
     assert node["result_repr"] == "[0, 2, 4, 6]"
-    assert {"fingerprint", "code", "arguments", "argument #1"} <= set(node["fingerprint"])
+    assert list(node["fingerprint"]) == ["fingerprint"]  # what identifies its result
 
     wf = LocalWorkflow(pipeline(3), workflow_name="records")  # argument k changed
     wf.set_storage(storage)
@@ -123,6 +123,9 @@ def test_statuses_and_why_nodes_ran_again(tmp_path: Path) -> None:
     assert statuses(wf.last_run_record) == {"data": "stored", "scaled": "reran", "sum": "reran"}
     assert second["scaled"]["reasons"] == ["argument 'k' changed"]
     assert second["scaled"]["causes"] == ["argument changed"]
+    # What its fingerprint is made of, now that it explains something.
+    parts = second["scaled"]["fingerprint"]
+    assert {"fingerprint", "code", "arguments", "argument #1", "code scale"} <= set(parts), parts
     assert second["sum"]["reasons"] == ["upstream changed ('scaled')"]
     assert second["sum"]["causes"] == ["upstream changed"]
     stored = second["data"]

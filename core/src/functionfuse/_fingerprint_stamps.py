@@ -213,18 +213,27 @@ def describe_stamp(stamp: bytes) -> str:
 _PARTS_SHOWN: Final = 20
 
 
-def stamp_parts(stamp: bytes) -> dict[str, str]:
-    """A stamp's parts for a run record, flat: ``fingerprint``, ``code`` and
-    ``arguments`` digests (hex), then up to 20 each of ``code NAME``, ``argument KEY``
-    (digests) and ``package NAME`` (versions). A stamp of another format gives its
-    bytes as ``stamp``."""
+def stamp_digests(stamp: bytes) -> dict[str, str]:
+    """A stamp's digests for a run record: ``fingerprint``, ``code`` and ``arguments``
+    (hex), cut from their fixed places. A stamp of another format gives its bytes as
+    ``stamp``."""
     if not ours(stamp):
         return {"stamp": stamp.hex()}
     start = len(FORMAT)
-    node, code, arguments = (
-        stamp[start + i * _SIZE : start + (i + 1) * _SIZE].hex() for i in range(3)
-    )
-    parts = {"fingerprint": node, "code": code, "arguments": arguments}
+    return {
+        "fingerprint": stamp[start : start + _SIZE].hex(),
+        "code": stamp[start + _SIZE : start + 2 * _SIZE].hex(),
+        "arguments": stamp[start + 2 * _SIZE : start + 3 * _SIZE].hex(),
+    }
+
+
+def stamp_parts(stamp: bytes) -> dict[str, str]:
+    """:func:`stamp_digests`, then what they were made of, from the stamp's details: up
+    to 20 each of ``code NAME``, ``argument KEY`` (digests) and ``package NAME``
+    (versions)."""
+    parts = stamp_digests(stamp)
+    if "stamp" in parts:
+        return parts
     found = read_details(stamp)
     for key, prefix in (("c", "code "), ("a", "argument ")):
         listed = found.get(key)

@@ -200,11 +200,12 @@ class RunPlan:
             assert self.storage is not None
             stamp = self.resume.stamp(node) if self.resume is not None else None
             target = SaveTo(self.storage, self.workflow_name, stamp)
-            if stamp is not None:
-                self.recorder.stamps[name] = stamp
+            recorder = self.recorder
+            if stamp is not None and name in recorder.listed:
+                recorder.stamps[name] = stamp  # it runs again: the record says why
         retries = settings.get(RETRIES) if settings is not None else None
         task = NodeTask(name, initialize=initialize, retries=retries, save=target)
-        if target is not None:
+        if target is not None and self.recording:
             self.recorder.tasks[name] = task  # its stored size, should it run here
         return task
 

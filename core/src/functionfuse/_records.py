@@ -12,6 +12,7 @@ gets nothing; the workflow keeps the last record in memory either way.
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import os
@@ -42,7 +43,15 @@ if TYPE_CHECKING:
     from functionfuse._plan import RunPlan
     from functionfuse._task import NodeTask
 
-__all__ = ["FORMAT", "INTERVAL_ENV", "RunRecorder", "dump_record", "load_record"]
+__all__ = [
+    "FORMAT",
+    "INTERVAL_ENV",
+    "NODE_DEFAULTS",
+    "RunRecorder",
+    "dump_record",
+    "expand_record",
+    "load_record",
+]
 
 #: The format key of every run record.
 FORMAT: Final = "functionfuse-run/1"
@@ -57,6 +66,8 @@ REPR_LIMIT: Final = 200
 _SMALL: Final = 4096
 _PLAIN: Final = frozenset({type(None), bool, int, float, complex, str, bytes})
 _CONTAINERS: Final = frozenset({list, tuple, dict, set, frozenset})
+_NUMBERS: Final = frozenset({type(None), bool, int, float})
+_BIG_INT: Final = 10**150
 
 _repr = reprlib.Repr()
 _repr.maxstring = REPR_LIMIT
@@ -68,6 +79,8 @@ def short_repr(value: Any, here: bool) -> str | None:
     """A repr of at most :data:`REPR_LIMIT` characters of a small result; ``None`` for
     a big one, or one not ``here`` (held by a worker: a ref or future stands for it)."""
     kind = type(value)
+    if kind in _NUMBERS and (kind is not int or -_BIG_INT < value < _BIG_INT):
+        return repr(value)  # short, and repr is ten times faster than reprlib
     if kind not in _PLAIN and kind not in _CONTAINERS:
         if not here:
             return None
@@ -85,17 +98,69 @@ def short_repr(value: Any, here: bool) -> str | None:
 
 def dump_record(record: dict[str, Any]) -> bytes:
     """A record as stored: JSON, gzip-compressed."""
-    return gzip.compress(json.dumps(record, separators=(",", ":")).encode(), compresslevel=6)
+    # Level 1: a few times faster than the default, and JSON still shrinks ~10x.
+    text = json.dumps(record, separators=(",", ":"), check_circular=False)
+    return gzip.compress(text.encode(), compresslevel=1)
 
 
 def load_record(data: bytes) -> dict[str, Any]:
     """A stored record (gzip-compressed JSON, or plain JSON)."""
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
-    found = json.loads(data.decode("utf-8"))
+    enabled = gc.isenabled()
+    gc.disable()  # as for building one: a big record is many small objects
+    try:
+        found = json.loads(data.decode("utf-8"))
+    finally:
+        if enabled:
+            gc.enable()
     if not isinstance(found, dict):
         raise ValueError("a run record is a JSON object")
-    return found
+    return expand_record(found)
+
+
+#: Every key of a node of a record, in order, with the value a stored record may leave out.
+NODE_DEFAULTS: Final = {
+    "name": None,
+    "kind": None,
+    "function": None,
+    "parents": (),
+    "instance": None,
+    "status": "pending",
+    "reasons": (),
+    "causes": (),
+    "blocked_by": None,
+    "error": None,
+    "traceback": None,
+    "start": None,
+    "end": None,
+    "worker": None,
+    "retries": 0,
+    "size": None,
+    "fingerprint": None,
+    "result_repr": None,
+}
+_LISTS: Final = ("parents", "reasons", "causes")
+
+
+def expand_record(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with every key of :data:`NODE_DEFAULTS` in each node: stored records
+    leave out the keys whose value is null, ``[]`` or 0 (a big run's record is then
+    half as long to write). Keys it does not know are kept."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        nodes = []
+        for node in record.get("nodes") or ():
+            full = {**NODE_DEFAULTS, **node}
+            for key in _LISTS:
+                if type(full[key]) is tuple:
+                    full[key] = []
+            nodes.append(full)
+    finally:
+        if enabled:
+            gc.enable()
+    return {**record, "nodes": nodes}
 
 
 def new_run_id(started: float) -> str:
@@ -117,6 +182,9 @@ def _interval(configured: float | None) -> float:
                 stacklevel=2,
             )
     return DEFAULT_INTERVAL
+
+
+_KINDS: Final = {FunctionNode: "function", ClassNode: "class", MethodNode: "method"}
 
 
 def _function_of(node: Node) -> str:
@@ -199,6 +267,7 @@ class RunRecorder:
         self.summary: str | None = None
         self.ended: float | None = None
         self._final: dict[str, Any] | None = None
+        self._full: dict[str, Any] | None = None
         self._warned = False
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one write at a time
@@ -303,21 +372,21 @@ class RunRecorder:
             view = self.plan.view
             names = view.names
             static = []
+            # A fan-out calls one function many times (by id: a callable may be
+            # unhashable; the graph keeps it alive).
+            functions: dict[int, str] = {}
             for node in view.order:
                 kind = type(node)
-                static.append(
-                    {
-                        "name": names[node],
-                        "kind": "function"
-                        if kind is FunctionNode
-                        else "class"
-                        if kind is ClassNode
-                        else "method",
-                        "function": _function_of(node),
-                        "parents": [names[p] for p in node.parents],
-                        "instance": names[node.instance] if kind is MethodNode else None,  # type: ignore[attr-defined]
-                    }
-                )
+                code = id(node.func) if kind is FunctionNode else id(node)  # type: ignore[attr-defined]
+                function = functions.get(code)
+                if function is None:
+                    function = functions[code] = _function_of(node)
+                entry = {"name": names[node], "kind": _KINDS[kind], "function": function}
+                if node.parents:
+                    entry["parents"] = [names[p] for p in node.parents]  # type: ignore[assignment]
+                if kind is MethodNode:
+                    entry["instance"] = names[node.instance]  # type: ignore[attr-defined]
+                static.append(entry)
             self._static = static
         return static
 
@@ -332,8 +401,19 @@ class RunRecorder:
         return reasons
 
     def record(self, state: str = "running", error: str | None = None) -> dict[str, Any]:
-        """The record as it stands (the dicts are copied first: the snapshot thread
-        builds it while the driver goes on)."""
+        """The record as it stands, sparse (see :func:`expand_record`): the dicts are
+        copied first, as the snapshot thread builds it while the driver goes on."""
+        # Tens of thousands of small dicts and lists: without the collector, which would
+        # otherwise walk the whole heap (the graph included) several times meanwhile.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._record(state, error)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _record(self, state: str, error: str | None) -> dict[str, Any]:
         status = self.status.copy()
         start, end, worker = self.start.copy(), self.end.copy(), self.worker.copy()
         size, retries, errors = self.size.copy(), self.retries.copy(), self.errors.copy()
@@ -343,42 +423,49 @@ class RunRecorder:
         resume = self.plan.resume
         lineage = resume.lineage if resume is not None else None
         here = worker_label()  # nodes that ran on the driver ran in this process
+        fingerprints = lineage.fingerprints if lineage is not None else {}
+        explained = ("ran", "reran", "not_saved", "failed")
         nodes: list[dict[str, Any]] = []
+        append = nodes.append
+        # Sparse: a key whose value is null, [] or 0 is left out (see expand_record).
         for node, static in zip(self.plan.view.order, self._nodes(), strict=True):
             name = static["name"]
             state_of = status.get(name, "pending")
-            why = (
-                reasons.get(name, []) if state_of in ("ran", "reran", "not_saved", "failed") else []
-            )
+            entry = {**static, "status": state_of}
+            why = reasons.get(name) if state_of in explained else None
             if state_of == "reran" and not why and static["kind"] != "function":
                 why = ["its class node's chain runs again"]
-            error_of = errors.get(name)
-            stamp = stamps.get(name)
-            if stamp is None and state_of == "stored" and resume is not None:
-                stamp = resume.stored_stamp(name)
-            fingerprint: dict[str, str] | None = None
-            if stamp is not None:
-                fingerprint = stamp_parts(stamp)
-            elif lineage is not None and lineage.fingerprints.get(node) is not None:
-                fingerprint = {"fingerprint": lineage.fingerprints[node].hex()}  # type: ignore[union-attr]
-            nodes.append(
-                {
-                    **static,
-                    "status": state_of,
-                    "reasons": why,
-                    "causes": [_cause(reason) for reason in why],
-                    "blocked_by": blocked_by.get(name),
-                    "error": error_of[0] if error_of is not None else None,
-                    "traceback": error_of[1] if error_of is not None else None,
-                    "start": start.get(name),
-                    "end": end.get(name),
-                    "worker": worker.get(name, here if name in start else None),
-                    "retries": retries.get(name, 0),
-                    "size": size.get(name),
-                    "fingerprint": fingerprint,
-                    "result_repr": reprs.get(name),
-                }
-            )
+            if why:
+                entry["reasons"] = why
+                entry["causes"] = [_cause(reason) for reason in why]
+            if name in errors:
+                entry["error"], entry["traceback"] = errors[name]
+            if name in start:
+                entry["start"] = start[name]
+                entry["worker"] = worker.get(name, here)
+            if name in end:
+                entry["end"] = end[name]
+            if name in blocked_by and blocked_by[name] is not None:
+                entry["blocked_by"] = blocked_by[name]
+            if name in retries:
+                entry["retries"] = retries[name]
+            if name in size:
+                entry["size"] = size[name]
+            if state_of == "reran" or state_of == "failed":
+                # What the digests were made of, where it explains something (reading
+                # every stamp's details would cost each node of a big run microseconds).
+                stamp = stamps.get(name)
+                if stamp is None and lineage is not None:
+                    stamp = lineage.stamp(node)  # a failed node's (few), made again
+                if stamp is not None:
+                    entry["fingerprint"] = stamp_parts(stamp)
+            if "fingerprint" not in entry:
+                found = fingerprints.get(node)
+                if found is not None:
+                    entry["fingerprint"] = {"fingerprint": found.hex()}
+            if name in reprs:
+                entry["result_repr"] = reprs[name]
+            append(entry)
         _fill_blocked_by(nodes)
         from functionfuse import __version__
 
@@ -458,6 +545,13 @@ class RunRecorder:
             found = self._final = self.record(self.state, self.summary)
         return found
 
+    def full(self) -> dict[str, Any]:
+        """:meth:`final`, every node with every key (``wf.last_run_record``)."""
+        found = self._full
+        if found is None:
+            found = self._full = expand_record(self.final())
+        return found
+
     def _settle_finished(self) -> None:
         """Nodes nobody reported in a run that finished ran without events (a backend's
         plain path, or a node that finished unwatched)."""
@@ -502,16 +596,17 @@ def _fill_blocked_by(nodes: list[dict[str, Any]]) -> None:
     if not by_name:
         return
     for entry in nodes:
-        if entry["status"] != "blocked" or entry["blocked_by"] is not None:
+        if entry["status"] != "blocked" or entry.get("blocked_by") is not None:
             continue
         found = None
-        for parent in entry["parents"]:
+        for parent in entry.get("parents", ()):
             other = by_name.get(parent)
             if other is None:
                 continue
             if other["status"] == "failed":
                 found = parent
                 break
-            if found is None and other["blocked_by"] is not None:
+            if found is None and other.get("blocked_by") is not None:
                 found = other["blocked_by"]
-        entry["blocked_by"] = found
+        if found is not None:
+            entry["blocked_by"] = found

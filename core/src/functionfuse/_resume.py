@@ -284,12 +284,6 @@ class ResumePlan:
         lineage = self.lineage
         return lineage.stamp(node) if lineage is not None else None
 
-    def stored_stamp(self, name: str) -> bytes | None:
-        """The stamp read with the stored result of node ``name`` (``None``: none was
-        read, or it could not be)."""
-        stamp = self._stamps.get(name)
-        return stamp if isinstance(stamp, bytes) else None
-
     def expected(self, node: Node) -> bytes | None:
         """The fingerprint a stored result of ``node`` must have to be used when it is
         read (``read_stored(..., fingerprint=)``): the one this plan decided on, so that

@@ -98,7 +98,7 @@ class BaseWorkflow(abc.ABC):
         """The record of this workflow's last run (see :mod:`functionfuse.run_records`),
         for runs with a storage or without; ``None`` before the first run."""
         recorder = self._last_run
-        return recorder.final() if recorder is not None else None
+        return recorder.full() if recorder is not None else None
 
     def _find_roots(self) -> list[Node]:
         """The nodes without parents, in graph order."""
