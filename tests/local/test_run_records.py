@@ -459,3 +459,42 @@ def test_a_killed_run_leaves_a_running_record(
     }
     assert nodes_of(record)["stall"]["start"] is not None
     assert [run["state"] for run in list_runs(store, "killed")] == ["running"]
+
+
+def test_records_written_node_by_node_read_back_whole(tmp_path: Path) -> None:
+    """A record with a "nodes" list, keys left out where empty (the contract's form, as
+    a tool may write it) reads back with every key; list_runs counts it."""
+    import gzip
+    import json
+
+    record = {
+        "format": "functionfuse-run/1",
+        "run_id": "20261203T000000Z-abcdef",
+        "workflow": "by-hand",
+        "backend": "local",
+        "started": 1.0,
+        "ended": 2.0,
+        "state": "failed",
+        "nodes": [
+            {"name": "a", "kind": "function", "status": "ran", "start": 1.5, "future": 1},
+            {"name": "b", "kind": "function", "parents": ["a"], "status": "failed"},
+            {"name": "c", "kind": "function", "parents": ["b"], "status": "blocked"},
+        ],
+    }
+    storage = FileStorage(tmp_path)
+    data = gzip.compress(json.dumps(record).encode())
+    storage.save_run_record("by-hand", record["run_id"], data)
+    found = read_run(storage, "by-hand")
+    assert [node["name"] for node in found["nodes"]] == ["a", "b", "c"]
+    first = found["nodes"][0]
+    assert first["start"] == 1.5
+    assert first["future"] == 1  # unknown keys are kept
+    assert (first["parents"], first["reasons"], first["retries"], first["error"]) == (
+        [],
+        [],
+        0,
+        None,
+    )
+    assert found["nodes"][2]["parents"] == ["b"]
+    [summary] = list_runs(storage, "by-hand")
+    assert summary["counts"]["failed"] == summary["counts"]["blocked"] == 1

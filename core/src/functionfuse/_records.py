@@ -12,9 +12,6 @@ gets nothing; the workflow keeps the last record in memory either way.
 
 from __future__ import annotations
 
-import gc
-import gzip
-import json
 import os
 import reprlib
 import socket
@@ -28,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 from functionfuse._errors import FunctionFuseWarning, NodeExecutionError
 from functionfuse._fingerprint_stamps import stamp_parts
 from functionfuse._nodes import ClassNode, FunctionNode, MethodNode, Node
+from functionfuse._record_format import FORMAT, dump_record, expand_record, paused_collector
 from functionfuse._resume import RerunReason
 from functionfuse._storage import MISSING
 from functionfuse._task import (
@@ -43,18 +41,8 @@ if TYPE_CHECKING:
     from functionfuse._plan import RunPlan
     from functionfuse._task import NodeTask
 
-__all__ = [
-    "FORMAT",
-    "INTERVAL_ENV",
-    "NODE_DEFAULTS",
-    "RunRecorder",
-    "dump_record",
-    "expand_record",
-    "load_record",
-]
+__all__ = ["INTERVAL_ENV", "RunRecorder", "short_repr"]
 
-#: The format key of every run record.
-FORMAT: Final = "functionfuse-run/1"
 #: Seconds between snapshots of a running run, unless the workflow says otherwise.
 DEFAULT_INTERVAL: Final = 5.0
 #: The environment variable that sets that interval.
@@ -94,73 +82,6 @@ def short_repr(value: Any, here: bool) -> str | None:
     except Exception:
         return None
     return text if len(text) <= REPR_LIMIT else text[: REPR_LIMIT - 3] + "..."
-
-
-def dump_record(record: dict[str, Any]) -> bytes:
-    """A record as stored: JSON, gzip-compressed."""
-    # Level 1: a few times faster than the default, and JSON still shrinks ~10x.
-    text = json.dumps(record, separators=(",", ":"), check_circular=False)
-    return gzip.compress(text.encode(), compresslevel=1)
-
-
-def load_record(data: bytes) -> dict[str, Any]:
-    """A stored record (gzip-compressed JSON, or plain JSON)."""
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    enabled = gc.isenabled()
-    gc.disable()  # as for building one: a big record is many small objects
-    try:
-        found = json.loads(data.decode("utf-8"))
-    finally:
-        if enabled:
-            gc.enable()
-    if not isinstance(found, dict):
-        raise ValueError("a run record is a JSON object")
-    return expand_record(found)
-
-
-#: Every key of a node of a record, in order, with the value a stored record may leave out.
-NODE_DEFAULTS: Final = {
-    "name": None,
-    "kind": None,
-    "function": None,
-    "parents": (),
-    "instance": None,
-    "status": "pending",
-    "reasons": (),
-    "causes": (),
-    "blocked_by": None,
-    "error": None,
-    "traceback": None,
-    "start": None,
-    "end": None,
-    "worker": None,
-    "retries": 0,
-    "size": None,
-    "fingerprint": None,
-    "result_repr": None,
-}
-_LISTS: Final = ("parents", "reasons", "causes")
-
-
-def expand_record(record: dict[str, Any]) -> dict[str, Any]:
-    """``record`` with every key of :data:`NODE_DEFAULTS` in each node: stored records
-    leave out the keys whose value is null, ``[]`` or 0 (a big run's record is then
-    half as long to write). Keys it does not know are kept."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        nodes = []
-        for node in record.get("nodes") or ():
-            full = {**NODE_DEFAULTS, **node}
-            for key in _LISTS:
-                if type(full[key]) is tuple:
-                    full[key] = []
-            nodes.append(full)
-    finally:
-        if enabled:
-            gc.enable()
-    return {**record, "nodes": nodes}
 
 
 def new_run_id(started: float) -> str:
@@ -261,7 +182,7 @@ class RunRecorder:
         self.tasks: dict[str, NodeTask] = {}
         #: Bumped by every event; the snapshot thread writes when it moved.
         self.changes = 0
-        self._static: list[dict[str, Any]] | None = None
+        self._static: dict[str, Any] | None = None
         #: Once the run ended: its state, its error in one line, when it ended.
         self.state = "running"
         self.summary: str | None = None
@@ -365,28 +286,35 @@ class RunRecorder:
 
     # -- the record ------------------------------------------------------------------------
 
-    def _nodes(self) -> list[dict[str, Any]]:
-        """What does not change in a run: each node's name, kind, code and parents."""
+    def _columns(self) -> dict[str, Any]:
+        """What does not change in a run, by column: each node's name, kind, code and
+        parents, and the class node each method call is called on."""
         static = self._static
         if static is None:
             view = self.plan.view
             names = view.names
-            static = []
+            order = view.order
             # A fan-out calls one function many times (by id: a callable may be
             # unhashable; the graph keeps it alive).
             functions: dict[int, str] = {}
-            for node in view.order:
-                kind = type(node)
-                code = id(node.func) if kind is FunctionNode else id(node)  # type: ignore[attr-defined]
+            function_column = []
+            for node in order:
+                code = id(node.func) if isinstance(node, FunctionNode) else id(node)
                 function = functions.get(code)
                 if function is None:
                     function = functions[code] = _function_of(node)
-                entry = {"name": names[node], "kind": _KINDS[kind], "function": function}
-                if node.parents:
-                    entry["parents"] = [names[p] for p in node.parents]  # type: ignore[assignment]
-                if kind is MethodNode:
-                    entry["instance"] = names[node.instance]  # type: ignore[attr-defined]
-                static.append(entry)
+                function_column.append(function)
+            static = {
+                "name": [names[node] for node in order],
+                "kind": [_KINDS[type(node)] for node in order],
+                "function": function_column,
+                "parents": [[names[p] for p in node.parents] for node in order],
+                "instance": {
+                    names[node]: names[node.instance]
+                    for node in order
+                    if isinstance(node, MethodNode)
+                },
+            }
             self._static = static
         return static
 
@@ -401,17 +329,11 @@ class RunRecorder:
         return reasons
 
     def record(self, state: str = "running", error: str | None = None) -> dict[str, Any]:
-        """The record as it stands, sparse (see :func:`expand_record`): the dicts are
-        copied first, as the snapshot thread builds it while the driver goes on."""
-        # Tens of thousands of small dicts and lists: without the collector, which would
-        # otherwise walk the whole heap (the graph included) several times meanwhile.
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        """The record as it stands, in its stored form (by column: see
+        :mod:`functionfuse._record_format`). The dicts are copied first: the snapshot
+        thread builds it while the driver goes on."""
+        with paused_collector():
             return self._record(state, error)
-        finally:
-            if enabled:
-                gc.enable()
 
     def _record(self, state: str, error: str | None) -> dict[str, Any]:
         status = self.status.copy()
@@ -422,35 +344,35 @@ class RunRecorder:
         reasons = self._reasons()
         resume = self.plan.resume
         lineage = resume.lineage if resume is not None else None
+        static = self._columns()
+        names: list[str] = static["name"]
+        order = self.plan.view.order
+        origin = self.run_started
         here = worker_label()  # nodes that ran on the driver ran in this process
-        fingerprints = lineage.fingerprints if lineage is not None else {}
+        statuses = [status.get(name, "pending") for name in names]
+
+        def offsets(times: dict[str, float]) -> list[int | None]:
+            # Integer µs from the run's start: a third of the time floats take to write.
+            return [
+                round((times[name] - origin) * 1e6) if name in times else None for name in names
+            ]
+
+        if lineage is not None:
+            found = lineage.fingerprints
+            fingerprints = [None if (f := found.get(node)) is None else f.hex() for node in order]
+        else:
+            fingerprints = [None] * len(names)
+        sparse_reasons: dict[str, list[str]] = {}
+        parts: dict[str, dict[str, str]] = {}
         explained = ("ran", "reran", "not_saved", "failed")
-        nodes: list[dict[str, Any]] = []
-        append = nodes.append
-        # Sparse: a key whose value is null, [] or 0 is left out (see expand_record).
-        for node, static in zip(self.plan.view.order, self._nodes(), strict=True):
-            name = static["name"]
-            state_of = status.get(name, "pending")
-            entry = {**static, "status": state_of}
-            why = reasons.get(name) if state_of in explained else None
-            if state_of == "reran" and not why and static["kind"] != "function":
+        for node, name, state_of, kind in zip(order, names, statuses, static["kind"], strict=True):
+            if state_of not in explained:
+                continue
+            why = reasons.get(name)
+            if state_of == "reran" and not why and kind != "function":
                 why = ["its class node's chain runs again"]
             if why:
-                entry["reasons"] = why
-                entry["causes"] = [_cause(reason) for reason in why]
-            if name in errors:
-                entry["error"], entry["traceback"] = errors[name]
-            if name in start:
-                entry["start"] = start[name]
-                entry["worker"] = worker.get(name, here)
-            if name in end:
-                entry["end"] = end[name]
-            if name in blocked_by and blocked_by[name] is not None:
-                entry["blocked_by"] = blocked_by[name]
-            if name in retries:
-                entry["retries"] = retries[name]
-            if name in size:
-                entry["size"] = size[name]
+                sparse_reasons[name] = why
             if state_of == "reran" or state_of == "failed":
                 # What the digests were made of, where it explains something (reading
                 # every stamp's details would cost each node of a big run microseconds).
@@ -458,18 +380,10 @@ class RunRecorder:
                 if stamp is None and lineage is not None:
                     stamp = lineage.stamp(node)  # a failed node's (few), made again
                 if stamp is not None:
-                    entry["fingerprint"] = stamp_parts(stamp)
-            if "fingerprint" not in entry:
-                found = fingerprints.get(node)
-                if found is not None:
-                    entry["fingerprint"] = {"fingerprint": found.hex()}
-            if name in reprs:
-                entry["result_repr"] = reprs[name]
-            append(entry)
-        _fill_blocked_by(nodes)
+                    parts[name] = stamp_parts(stamp)
         from functionfuse import __version__
 
-        return {
+        record = {
             "format": FORMAT,
             "run_id": self.run_id,
             "workflow": self.plan.workflow_name,
@@ -477,13 +391,39 @@ class RunRecorder:
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "functionfuse_version": __version__,
-            "started": self.run_started,
+            "started": origin,
             "ended": None if state == "running" else self.ended,
             "state": state,
             "resume": self.resume,
             "error": error,
-            "nodes": nodes,
+            "time_origin": origin,
+            "columns": {
+                "name": names,
+                "kind": static["kind"],
+                "function": static["function"],
+                "parents": static["parents"],
+                "status": statuses,
+                "start": offsets(start),
+                "end": offsets(end),
+                "worker": [worker.get(name, here) if name in start else None for name in names],
+                "size": [size.get(name) for name in names],
+                "fingerprint": fingerprints,
+                "result_repr": [reprs.get(name) for name in names],
+            },
+            "sparse": {
+                "instance": static["instance"],
+                "reasons": sparse_reasons,
+                "causes": {
+                    name: [_cause(reason) for reason in why] for name, why in sparse_reasons.items()
+                },
+                "blocked_by": _blocked_by(names, statuses, static["parents"], blocked_by),
+                "error": {name: found[0] for name, found in errors.items()},
+                "traceback": {name: found[1] for name, found in errors.items() if found[1]},
+                "retries": retries,
+                "fingerprint": parts,
+            },
         }
+        return record
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -546,7 +486,8 @@ class RunRecorder:
         return found
 
     def full(self) -> dict[str, Any]:
-        """:meth:`final`, every node with every key (``wf.last_run_record``)."""
+        """:meth:`final` as readers get it (``wf.last_run_record``): a ``"nodes"`` list,
+        every node with every key."""
         found = self._full
         if found is None:
             found = self._full = expand_record(self.final())
@@ -589,24 +530,29 @@ def _cause(reason: str) -> str:
     return RerunReason.of(reason).value
 
 
-def _fill_blocked_by(nodes: list[dict[str, Any]]) -> None:
-    """``blocked_by`` of each blocked node that does not say: its first failed parent,
-    or what its first blocked parent waits on (graph order: parents come first)."""
-    by_name = {entry["name"]: entry for entry in nodes if entry["status"] in ("failed", "blocked")}
-    if not by_name:
-        return
-    for entry in nodes:
-        if entry["status"] != "blocked" or entry.get("blocked_by") is not None:
+def _blocked_by(
+    names: list[str],
+    statuses: list[str],
+    parents: list[list[str]],
+    known: dict[str, str | None],
+) -> dict[str, str]:
+    """Each blocked node's ``blocked_by``: as reported, else its first failed parent,
+    else what its first blocked parent waits on (graph order: parents come first)."""
+    found: dict[str, str] = {}
+    if "blocked" not in statuses:
+        return found
+    status_of = dict(zip(names, statuses, strict=True))
+    for name, state_of, its_parents in zip(names, statuses, parents, strict=True):
+        if state_of != "blocked":
             continue
-        found = None
-        for parent in entry.get("parents", ()):
-            other = by_name.get(parent)
-            if other is None:
-                continue
-            if other["status"] == "failed":
-                found = parent
-                break
-            if found is None and other.get("blocked_by") is not None:
-                found = other["blocked_by"]
-        if found is not None:
-            entry["blocked_by"] = found
+        by = known.get(name)
+        if by is None:
+            for parent in its_parents:
+                if status_of.get(parent) == "failed":
+                    by = parent
+                    break
+                if by is None and parent in found:
+                    by = found[parent]
+        if by is not None:
+            found[name] = by
+    return found

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from functionfuse._errors import ConfigurationError, StorageError
-from functionfuse._records import FORMAT, load_record
+from functionfuse._record_format import FORMAT, load_record
 from functionfuse.contracts import RunRecordStorage, Storage, keeps_run_records
 
 __all__ = ["FORMAT", "STATUSES", "list_runs", "read_run", "summary"]
