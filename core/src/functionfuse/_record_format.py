@@ -1,4 +1,5 @@
-"""How a run record is stored: ``functionfuse-run/1`` JSON, gzip-compressed, by columns.
+"""How a run record is stored: ``functionfuse-run/1`` JSON, gzip-compressed, by columns
+(and how a small result is shown in it: :func:`short_repr`).
 
 The record readers get (:func:`expand_record`, hence ``read_run`` and
 ``wf.last_run_record``) has a ``"nodes"`` list with one object per node, every key of
@@ -23,6 +24,8 @@ from __future__ import annotations
 import gc
 import gzip
 import json
+import reprlib
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
@@ -36,6 +39,7 @@ __all__ = [
     "expand_record",
     "load_record",
     "paused_collector",
+    "short_repr",
 ]
 
 #: The format key of every run record.
@@ -88,6 +92,43 @@ SPARSE: Final = (
 )
 _LISTS: Final = ("parents", "reasons", "causes")
 _TIMES: Final = ("start", "end")
+
+
+#: The characters a result's short repr keeps.
+REPR_LIMIT: Final = 200
+#: A value of another type than the plain ones gets a repr only up to this size (bytes,
+#: by ``sys.getsizeof``): a short repr is for small results.
+_SMALL: Final = 4096
+_PLAIN: Final = frozenset({type(None), bool, int, float, complex, str, bytes})
+_CONTAINERS: Final = frozenset({list, tuple, dict, set, frozenset})
+_NUMBERS: Final = frozenset({type(None), bool, int, float})
+_BIG_INT: Final = 10**150
+
+_repr = reprlib.Repr()
+_repr.maxstring = REPR_LIMIT
+_repr.maxother = REPR_LIMIT
+_repr.maxlong = REPR_LIMIT
+
+
+def short_repr(value: Any, here: bool) -> str | None:
+    """A repr of at most :data:`REPR_LIMIT` characters of a small result; ``None`` for
+    a big one, or one not ``here`` (held by a worker: a ref or future stands for it)."""
+    kind = type(value)
+    if kind in _NUMBERS and (kind is not int or -_BIG_INT < value < _BIG_INT):
+        return repr(value)  # short, and repr is ten times faster than reprlib
+    if kind not in _PLAIN and kind not in _CONTAINERS:
+        if not here:
+            return None
+        try:
+            if sys.getsizeof(value) > _SMALL:
+                return None
+        except Exception:
+            return None
+    try:
+        text = _repr.repr(value)
+    except Exception:
+        return None
+    return text if len(text) <= REPR_LIMIT else text[: REPR_LIMIT - 3] + "..."
 
 
 @contextmanager

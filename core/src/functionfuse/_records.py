@@ -13,9 +13,7 @@ gets nothing; the workflow keeps the last record in memory either way.
 from __future__ import annotations
 
 import os
-import reprlib
 import socket
-import sys
 import threading
 import time
 import warnings
@@ -25,7 +23,13 @@ from typing import TYPE_CHECKING, Any, Final
 from functionfuse._errors import FunctionFuseWarning, NodeExecutionError
 from functionfuse._fingerprint_stamps import stamp_parts
 from functionfuse._nodes import ClassNode, FunctionNode, MethodNode, Node
-from functionfuse._record_format import FORMAT, dump_record, expand_record, paused_collector
+from functionfuse._record_format import (
+    FORMAT,
+    dump_record,
+    expand_record,
+    paused_collector,
+    short_repr,
+)
 from functionfuse._resume import RerunReason
 from functionfuse._storage import MISSING
 from functionfuse._task import (
@@ -41,47 +45,12 @@ if TYPE_CHECKING:
     from functionfuse._plan import RunPlan
     from functionfuse._task import NodeTask
 
-__all__ = ["INTERVAL_ENV", "RunRecorder", "short_repr"]
+__all__ = ["INTERVAL_ENV", "RunRecorder"]
 
 #: Seconds between snapshots of a running run, unless the workflow says otherwise.
 DEFAULT_INTERVAL: Final = 5.0
 #: The environment variable that sets that interval.
 INTERVAL_ENV: Final = "FUNCTIONFUSE_RUN_RECORD_INTERVAL"
-#: The characters a result's short repr keeps.
-REPR_LIMIT: Final = 200
-#: A value of another type than the plain ones gets a repr only up to this size (bytes,
-#: by ``sys.getsizeof``): a short repr is for small results.
-_SMALL: Final = 4096
-_PLAIN: Final = frozenset({type(None), bool, int, float, complex, str, bytes})
-_CONTAINERS: Final = frozenset({list, tuple, dict, set, frozenset})
-_NUMBERS: Final = frozenset({type(None), bool, int, float})
-_BIG_INT: Final = 10**150
-
-_repr = reprlib.Repr()
-_repr.maxstring = REPR_LIMIT
-_repr.maxother = REPR_LIMIT
-_repr.maxlong = REPR_LIMIT
-
-
-def short_repr(value: Any, here: bool) -> str | None:
-    """A repr of at most :data:`REPR_LIMIT` characters of a small result; ``None`` for
-    a big one, or one not ``here`` (held by a worker: a ref or future stands for it)."""
-    kind = type(value)
-    if kind in _NUMBERS and (kind is not int or -_BIG_INT < value < _BIG_INT):
-        return repr(value)  # short, and repr is ten times faster than reprlib
-    if kind not in _PLAIN and kind not in _CONTAINERS:
-        if not here:
-            return None
-        try:
-            if sys.getsizeof(value) > _SMALL:
-                return None
-        except Exception:
-            return None
-    try:
-        text = _repr.repr(value)
-    except Exception:
-        return None
-    return text if len(text) <= REPR_LIMIT else text[: REPR_LIMIT - 3] + "..."
 
 
 def new_run_id(started: float) -> str:
