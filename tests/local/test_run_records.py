@@ -498,3 +498,18 @@ def test_records_written_node_by_node_read_back_whole(tmp_path: Path) -> None:
     assert found["nodes"][2]["parents"] == ["b"]
     [summary] = list_runs(storage, "by-hand")
     assert summary["counts"]["failed"] == summary["counts"]["blocked"] == 1
+
+
+def test_a_damaged_record_is_named_and_the_others_still_list(tmp_path: Path) -> None:
+    wf = LocalWorkflow(pipeline(1), workflow_name="damaged")
+    wf.set_storage(str(tmp_path))
+    wf.run()
+    good = wf.last_run_record
+    assert good is not None
+    storage = FileStorage(tmp_path)
+    storage.save_run_record("damaged", "20200101T000000Z-000000", b"\x1f\x8b not gzip")
+    assert [run["run_id"] for run in list_runs(storage, "damaged")] == [good["run_id"]]
+    with pytest.raises(
+        StorageError, match=r"run '20200101T000000Z-000000' of workflow 'damaged'.*damaged"
+    ):
+        read_run(storage, "damaged", "20200101T000000Z-000000")

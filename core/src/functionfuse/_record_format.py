@@ -151,15 +151,16 @@ def dump_record(record: dict[str, Any]) -> bytes:
     return gzip.compress(text.encode(), compresslevel=1)
 
 
-def load_record(data: bytes) -> dict[str, Any]:
-    """A stored record (gzip-compressed JSON, or plain JSON), as readers get it."""
+def load_record(data: bytes, expand: bool = True) -> dict[str, Any]:
+    """A stored record (gzip-compressed JSON, or plain JSON), as readers get it (with
+    ``expand=False``: as stored, for a summary)."""
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
     with paused_collector():
         found = json.loads(data.decode("utf-8"))
     if not isinstance(found, dict):
         raise ValueError("a run record is a JSON object")
-    return expand_record(found)
+    return expand_record(found) if expand else found
 
 
 def _time(origin: float) -> Callable[[Any], Any]:

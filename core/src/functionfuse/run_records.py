@@ -49,8 +49,12 @@ def summary(record: Mapping[str, Any]) -> dict[str, Any]:
     """A record without its nodes: run_id, started, ended, state, backend, host, and
     ``counts`` — the number of nodes of each status (every status of :data:`STATUSES`)."""
     counts = dict.fromkeys(STATUSES, 0)
-    for node in record.get("nodes") or ():
-        status = node.get("status")
+    columns = record.get("columns")  # a record as stored, not expanded
+    if isinstance(columns, Mapping) and "nodes" not in record:
+        statuses = columns.get("status") or ()
+    else:
+        statuses = [node.get("status") for node in record.get("nodes") or ()]
+    for status in statuses:
         counts[status] = counts.get(status, 0) + 1
     keys = ("run_id", "workflow", "started", "ended", "state", "backend", "host", "error")
     found = {key: record.get(key) for key in keys}
@@ -58,7 +62,9 @@ def summary(record: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _read(storage: RunRecordStorage, workflow_name: str, run_id: str) -> dict[str, Any]:
+def _read(
+    storage: RunRecordStorage, workflow_name: str, run_id: str, whole: bool = True
+) -> dict[str, Any]:
     try:
         data = storage.read_run_record(workflow_name, run_id)
     except FileNotFoundError:
@@ -68,8 +74,8 @@ def _read(storage: RunRecordStorage, workflow_name: str, run_id: str) -> dict[st
             "`fuse runs STORAGE WORKFLOW`."
         ) from None
     try:
-        return load_record(data)
-    except ValueError as error:  # a bad gzip or JSON (both ValueErrors)
+        return load_record(data, expand=whole)
+    except (ValueError, OSError, EOFError) as error:  # bad JSON, bad or cut gzip
         raise StorageError(
             f"the record of run {run_id!r} of workflow {workflow_name!r} in {storage!r} "
             f"cannot be read ({type(error).__name__}: {error}); it is damaged, or was not "
@@ -95,7 +101,7 @@ def list_runs(
     runs = []
     for run_id in ids:
         try:
-            runs.append(summary(_read(found, workflow_name, run_id)))
+            runs.append(summary(_read(found, workflow_name, run_id, whole=False)))
         except StorageError:
             continue  # removed since listed, or damaged: the others still list
     runs.sort(key=lambda run: (run.get("started") or 0.0, run.get("run_id") or ""), reverse=True)
