@@ -513,3 +513,17 @@ def test_a_damaged_record_is_named_and_the_others_still_list(tmp_path: Path) -> 
         StorageError, match=r"run '20200101T000000Z-000000' of workflow 'damaged'.*damaged"
     ):
         read_run(storage, "damaged", "20200101T000000Z-000000")
+
+
+def test_records_on_s3_are_read_from_a_storage_opened_elsewhere(
+    s3_url: str, s3_options: dict[str, Any]
+) -> None:
+    config = {"kind": "s3", "options": {"path": s3_url, "storage_options": s3_options}}
+    wf = LocalWorkflow(pipeline(2), workflow_name="on-s3")
+    wf.set_storage(config)
+    wf.run()
+    [run] = list_runs(config, "on-s3")  # another storage object, as another machine
+    assert run["state"] == "finished"
+    assert run["counts"]["ran"] == 3
+    assert read_run(config, "on-s3") == wf.last_run_record
+    assert ff.storage_factory(config).list_tasks("on-s3") == ["data", "scaled", "sum"]
