@@ -241,11 +241,15 @@ class RunAttempt:
                     handle = self._create_actor(
                         cast(ClassNode, node), name, remote_args, spec, args, kwargs
                     )
-                    if watched or (consumers == 0 and not fetched) or recording:
-                        # The constructor's outcome; the hooks get the actor handle.
+                    outcome = watched or (consumers == 0 and not fetched)
+                    if outcome or recording:
+                        # The constructor's outcome; the hooks get the actor handle. For
+                        # the record alone (where and when it was built) the handle is
+                        # not kept: the actor must end once its calls have run, or it
+                        # holds its resources until the run ends.
                         ready_ref = handle.ready.remote()
                         watch.append(ready_ref)
-                        statuses[ready_ref] = (name, handle, started)
+                        statuses[ready_ref] = (name, handle if outcome else None, started)
                     result_ref = None
                 else:
                     if kind is MethodNode:
