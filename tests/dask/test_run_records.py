@@ -39,3 +39,17 @@ def test_a_recorded_run_names_the_dask_workers_and_their_times(
         if node["kind"] != "class":
             assert node["size"] is not None
             assert node["size"] > 0
+
+
+def test_a_run_without_storage_never_names_the_driver_as_the_worker(dask_client: Any) -> None:
+    """Without a storage that keeps records the workers do not say where nodes ran, and
+    the record does not guess (the driver only submitted them)."""
+    first = n.where().set_name("first")
+    wf = DaskWorkflow(
+        n.where(first).set_name("second"), workflow_name="unrecorded", client=dask_client
+    )
+    wf.run()
+    record = wf.last_run_record
+    assert record is not None
+    assert [node["status"] for node in record["nodes"]] == ["ran", "ran"]
+    assert [node["worker"] for node in record["nodes"]] == [None, None]

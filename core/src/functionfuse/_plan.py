@@ -75,6 +75,8 @@ class RunPlan:
         #: this run), until a read fails.
         self.readable: set[Node] = set()
         self._by_name: dict[str, Node] | None = None
+        #: Whether the backend runs nodes in this process (see ``BaseWorkflow``).
+        self.nodes_run_here: bool = workflow.nodes_run_here
         if storage is not None:
             if listed is None:
                 storage.new_workflow(self.workflow_name)

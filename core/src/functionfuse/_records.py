@@ -317,7 +317,9 @@ class RunRecorder:
         names: list[str] = static["name"]
         order = self.plan.view.order
         origin = self.run_started
-        here = worker_label()  # nodes that ran on the driver ran in this process
+        # Nodes that ran without saying where: in this process, on a backend whose
+        # nodes run here; else unknown (a remote run that is not recorded to storage).
+        here = worker_label() if self.plan.nodes_run_here else None
         statuses = [status.get(name, "pending") for name in names]
 
         def offsets(times: dict[str, float]) -> list[int | None]:

@@ -52,6 +52,10 @@ class BaseWorkflow(abc.ABC):
 
     #: The entry-point name of the backend, reported to the lifecycle hooks.
     backend_name: ClassVar[str] = "base"
+    #: True for a backend whose nodes run in the driver's process (its threads
+    #: included): run records then name this process as where each node ran. Other
+    #: backends report where with each result (see ``NodeTask.execute_reported``).
+    nodes_run_here: ClassVar[bool] = False
     _last_run: RunRecorder | None = None
     #: Seconds between the snapshots of the run record a running run writes to a
     #: storage that keeps them (``None``: ``$FUNCTIONFUSE_RUN_RECORD_INTERVAL``, else 5;
