@@ -33,7 +33,9 @@ def test_run_with_file_storage_then_resume(
     assert first.stderr == ""  # --quiet: no progress, no summary
     assert ran() == ["load", "total"]
     # The default workflow name is the module's: results/flow/<node>.
-    assert sorted(p.name for p in (tmp_path / "results" / "flow").iterdir()) == ["data", "total"]
+    assert sorted(
+        p.name for p in (tmp_path / "results" / "flow").iterdir() if p.name != ".runs"
+    ) == ["data", "total"]
 
     second = fuse("run", str(flow), "--storage", "results")
     assert second.returncode == 0, second.stderr
@@ -224,7 +226,9 @@ def test_config_file_backend_storage_rules(
         assert done.stdout == "total = 6\n"
     # `total` is never stored, so it runs every time; `data` only the first time.
     assert ran() == ["load", "total", "total"]
-    assert [p.name for p in (tmp_path / "stored" / "from-config").iterdir()] == ["data"]
+    assert [
+        p.name for p in (tmp_path / "stored" / "from-config").iterdir() if p.name != ".runs"
+    ] == ["data"]
 
 
 def test_json_config_and_node_plugin_rule(fuse: Fuse, flow: Path, tmp_path: Path) -> None:
@@ -256,7 +260,9 @@ def test_set_overrides_config_keys(fuse: Fuse, flow: Path, ran: Ran, tmp_path: P
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert [p.name for p in (tmp_path / "results").iterdir()] == ["b"]
-    assert [p.name for p in (tmp_path / "results" / "b").iterdir()] == ["total"]
+    assert [p.name for p in (tmp_path / "results" / "b").iterdir() if p.name != ".runs"] == [
+        "total"
+    ]
     # null removes a key: no storage at all.
     done = fuse("run", "flow.py", "--config", "fuse.toml", "-q", "--set", "storage=null")
     assert done.returncode == 0, done.stderr
@@ -301,7 +307,9 @@ def test_failing_node_exits_1_with_its_message_and_no_traceback(fuse: Fuse, tmp_
     assert "Traceback" not in done.stderr
     assert "broken" in done.stderr.split("fuse run: error:")[0]  # the summary came first
     # What finished before the failure is stored.
-    assert [p.name for p in (tmp_path / "results" / "failing").iterdir()] == ["first"]
+    assert [p.name for p in (tmp_path / "results" / "failing").iterdir() if p.name != ".runs"] == [
+        "first"
+    ]
 
     with_traceback = fuse("run", "failing.py", "-q", "--traceback")
     assert with_traceback.returncode == 1
@@ -507,4 +515,6 @@ def test_run_on_ray(fuse: Fuse, flow: Path, ran: Ran, tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "total = 6"
-    assert sorted(p.name for p in (tmp_path / "results" / "flow").iterdir()) == ["data", "total"]
+    assert sorted(
+        p.name for p in (tmp_path / "results" / "flow").iterdir() if p.name != ".runs"
+    ) == ["data", "total"]

@@ -136,6 +136,24 @@ class RemovesBeforeSaving(FileStorage):
         super().save(workflow_name, task_name, obj, **kw)
 
 
+class RunRecordsOutliveTheirWorkflow(FileStorage):
+    """Keeps run records in a folder of their own, which remove_workflow leaves."""
+
+    def _records(self, workflow_name: str) -> Path:
+        return Path(self.url, ".records", workflow_name)
+
+    def save_run_record(self, workflow_name: str, run_id: str, data: bytes) -> None:
+        self._records(workflow_name).mkdir(parents=True, exist_ok=True)
+        (self._records(workflow_name) / run_id).write_bytes(data)
+
+    def list_run_records(self, workflow_name: str) -> list[str]:
+        folder = self._records(workflow_name)
+        return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+    def read_run_record(self, workflow_name: str, run_id: str) -> bytes:
+        return (self._records(workflow_name) / run_id).read_bytes()
+
+
 @dataclass(frozen=True)
 class Defect:
     storage: type[FileStorage]
@@ -165,6 +183,11 @@ DEFECTS = [
         SalvagesDamaged, "test_damaged_result_is_refused", "test_damaged_result_can_be_replaced"
     ),
     Defect(RemovesBeforeSaving, "test_unpicklable_result_stores_nothing", "test_save_replaces"),
+    Defect(
+        RunRecordsOutliveTheirWorkflow,
+        "test_run_records_are_not_results",
+        "test_run_records_round_trip",
+    ),
 ]
 HEALTHY_CHECKS = sorted({d.caught_by for d in DEFECTS} | {d.untouched for d in DEFECTS})
 

@@ -37,6 +37,7 @@ from functionfuse.runtime import (
     MethodNode,
     Node,
     NodeItem,
+    NodeRun,
     NodeTask,
     RunPlan,
     UnusableResult,
@@ -49,7 +50,14 @@ from functionfuse.runtime import (
 )
 from functionfuse_dask._options import pick_worker, submit_options
 from functionfuse_dask._watch import Watcher, exception_of, wait_for
-from functionfuse_dask._worker import call_method, code_of, get_instance, run_node, select_item
+from functionfuse_dask._worker import (
+    RUNS_TOPIC,
+    call_method,
+    code_of,
+    get_instance,
+    run_node,
+    select_item,
+)
 
 __all__ = ["DaskRun"]
 
@@ -112,6 +120,9 @@ class DaskRun:
         #: Futures of results still needed by consumers not yet submitted.
         self.values: dict[Node, Any] = {}
         self.leaf_values: dict[Node, Any] = {}
+        #: With a recorded run: each submitted task's key, and its node's name.
+        self.recording = plan.recording
+        self.keys: dict[str, str] = {}
 
     def _node_named(self, name: str) -> Node | None:
         by_name = self.by_name
@@ -122,6 +133,27 @@ class DaskRun:
     # -- the run ---------------------------------------------------------------------------
 
     def execute(self) -> Any:
+        try:
+            return self._execute()
+        finally:
+            if self.recording and self.keys:
+                self._collect_runs()
+
+    def _collect_runs(self) -> None:
+        """Where and when each node ran, from the scheduler's event log (one request):
+        for the run record. Never raises: the run's own outcome matters more."""
+        try:
+            events = self.client.get_events(RUNS_TOPIC)
+            keys = self.keys
+            for _, message in events:
+                key = message.get("key") if isinstance(message, dict) else None
+                name = keys.get(key) if isinstance(key, str) else None
+                if name is not None:
+                    self.plan.ran(name, NodeRun(*message["run"]))
+        except Exception:  # the scheduler is gone: the record goes without
+            return
+
+    def _execute(self) -> Any:
         plan = self.plan
         self._prepare_all()
         self._read_stored()
@@ -308,6 +340,8 @@ class DaskRun:
         node_retry = plan.hooks.node_retry
         options_of = self.options
         pins = watcher.pins
+        recording = self.recording
+        keys = self.keys
         now = perf_counter
         prefix_of = _prefixes()
 
@@ -350,6 +384,9 @@ class DaskRun:
                 ):
                     spec = name  # nothing around the call: ship the name alone
                 key = f"{prefix_of(node)}-{name}-{uuid.uuid4().hex}"
+                if recording:
+                    spec = (name if isinstance(spec, str) else task, status, True)
+                    keys[key] = name
 
                 # -- submit ----------------------------------------------------------------
                 instance: ClassNode | None = None

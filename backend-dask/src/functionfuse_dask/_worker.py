@@ -11,7 +11,11 @@ call (no plugins, retries, save or arguments template); otherwise ``(task, statu
   ready to use (the positional values are then the parents' values it indexes);
 - ``status``: the task returns ``(result, attempts)`` — the attempts that failed before
   a retry succeeded, for the driver's ``node_retry`` hook — and the driver splits the
-  pair with :func:`operator.getitem` tasks, on the worker.
+  pair with :func:`operator.getitem` tasks, on the worker;
+- ``record`` (a third item, when the run's record goes to storage): where and when the
+  node ran (the core's :class:`~functionfuse.runtime.NodeRun`) goes to the scheduler's
+  event log under :data:`RUNS_TOPIC`, keyed by the task's key, and the driver reads the
+  run's events once at its end — no extra task or transfer per node.
 
 The task itself runs with the core's :meth:`~functionfuse.runtime.NodeTask.execute_remote`:
 an exception leaves named after its node, in a form the driver can unpickle (see
@@ -25,11 +29,13 @@ import pickle
 from collections.abc import Callable
 from typing import Any, final
 
+from distributed import get_worker
 from distributed.protocol import pickle as dask_pickle
 
 from functionfuse.runtime import NodeTask, dumps, portable_error
 
 __all__ = [
+    "RUNS_TOPIC",
     "Code",
     "Spec",
     "call_method",
@@ -40,7 +46,10 @@ __all__ = [
     "select_item",
 ]
 
-Spec = str | tuple[NodeTask, bool]
+Spec = str | tuple[NodeTask | str, bool] | tuple[NodeTask | str, bool, bool]
+
+#: The scheduler event topic where node tasks say where and when they ran.
+RUNS_TOPIC = "functionfuse-runs"
 
 
 @final
@@ -100,8 +109,17 @@ def execute(call: Callable[..., Any], spec: Spec, args: Any, kwargs: dict[str, A
             if failure is error:
                 raise
             raise failure from error
-    task, status = spec
-    result, attempts = task.execute_remote(call, args, kwargs, dask_pickle.dumps)
+    task, status = spec[0], spec[1]
+    if isinstance(task, str):  # nothing around the call
+        task = NodeTask(task)
+    if len(spec) > 2 and spec[2]:
+        worker = get_worker()
+        result, attempts, ran = task.execute_reported(
+            call, args, kwargs, dask_pickle.dumps, f"dask worker {worker.address}"
+        )
+        worker.log_event(RUNS_TOPIC, {"key": worker.get_current_task(), "run": list(ran)})
+    else:
+        result, attempts = task.execute_remote(call, args, kwargs, dask_pickle.dumps)
     return (result, attempts) if status else result
 
 

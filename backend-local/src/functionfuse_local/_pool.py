@@ -45,14 +45,14 @@ def serve(conn: Connection) -> None:
                     call = getattr(store[call[1]], call[2])
                 if inputs is not None:  # the parents' values a template indexes
                     args = [store[i] for i in inputs]
-                value, attempts = task.execute_remote(call, args, kwargs, dumps)
+                value, attempts, ran = task.execute_reported(call, args, kwargs, dumps)
             except BaseException as error:
                 failure = portable_error(error, name, dumps)
                 send(("failed", key, failure, getattr(failure, ATTEMPTS_ATTRIBUTE, None) or []))
                 continue
             store[key] = value
             try:
-                send(("done", key, value if send_back else None, attempts))
+                send(("done", key, value if send_back else None, ran, attempts))
             except Exception as error:  # the result cannot travel back
                 send(("failed", key, portable_error(error, name, dumps), attempts))
 

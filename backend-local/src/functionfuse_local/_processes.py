@@ -152,7 +152,7 @@ class _Run:
                 self.holder[node] = worker
                 if message[2] is not None:
                     self.values[node] = message[2]
-                plan.finish(node, self.values.get(node, MISSING), duration)
+                plan.finish(node, self.values.get(node, MISSING), duration, ran=message[3])
                 self._release(node)
                 for child in self.view.consumers(node):
                     count = waiting.get(child)

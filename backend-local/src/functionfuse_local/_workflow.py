@@ -38,6 +38,7 @@ class LocalWorkflow(BaseWorkflow):
     """
 
     backend_name = "local"
+    nodes_run_here = True
 
     def run(
         self,

@@ -68,7 +68,9 @@ class RunAttempt:
         self.watcher.suspects = self._suspects
         # With hooks listening for node_finish / node_error every task is watched.
         self.track_all = self.watcher.track_all
-        self.tracking = self.track_all or max_pending_tasks > 0
+        # A run recorded to storage fetches every node's status: where and when it ran.
+        self.recording = plan.recording
+        self.tracking = self.track_all or max_pending_tasks > 0 or self.recording
         self.skip = plan.skip
 
         self.refs: dict[Node, Any] = {}  # results still needed by unsubmitted consumers
@@ -149,6 +151,7 @@ class RunAttempt:
         pinned = self.pinned
         track_all = self.track_all
         tracking = self.tracking
+        recording = self.recording
         fetch_leaves = plan.return_results
         max_pending = self.max_pending
         batch = max(1, max_pending // 10)
@@ -192,7 +195,9 @@ class RunAttempt:
                 # with consumers has one for the watcher to hold (see _watch): a node
                 # without has no descendant through which its task's death could be seen.
                 # A class node has none: its actor's ``ready`` says how it was built.
-                status = kind is MethodNode or (kind is FunctionNode and (watched or consumers > 0))
+                status = kind is MethodNode or (
+                    kind is FunctionNode and (watched or consumers > 0 or recording)
+                )
                 if task.retries is not None and node_retry is not None and kind is not ClassNode:
                     # Retries happen on the worker; the status brings the failed attempts
                     # back to the node_retry hook, so it must be watched.
@@ -226,9 +231,9 @@ class RunAttempt:
                 ):
                     # Nothing around the call: ship the name, not the task (Ray sends
                     # strings and flags as they are, an object pickled).
-                    spec = (name, True) if status else name
+                    spec = (name, True) if status or (recording and kind is ClassNode) else name
                 else:
-                    spec = (task, status)
+                    spec = (task, status or (recording and kind is ClassNode))
 
                 # -- submit ------------------------------------------------------------------
                 status_ref = None
@@ -236,11 +241,15 @@ class RunAttempt:
                     handle = self._create_actor(
                         cast(ClassNode, node), name, remote_args, spec, args, kwargs
                     )
-                    if watched or (consumers == 0 and not fetched):
-                        # The constructor's outcome; the hooks get the actor handle.
+                    outcome = watched or (consumers == 0 and not fetched)
+                    if outcome or recording:
+                        # The constructor's outcome; the hooks get the actor handle. For
+                        # the record alone (where and when it was built) the handle is
+                        # not kept: the actor must end once its calls have run, or it
+                        # holds its resources until the run ends.
                         ready_ref = handle.ready.remote()
                         watch.append(ready_ref)
-                        statuses[ready_ref] = (name, handle, started)
+                        statuses[ready_ref] = (name, handle if outcome else None, started)
                     result_ref = None
                 else:
                     if kind is MethodNode:

@@ -204,11 +204,12 @@ class RayFileStorage:
         obj: object,
         *,
         fingerprint: bytes | None = None,
-    ) -> None:
+    ) -> int | None:
         if fingerprint is None:
-            self._call("save", workflow_name, task_name, obj)
+            size = self._call("save", workflow_name, task_name, obj)
         else:
-            self._call("save", workflow_name, task_name, obj, fingerprint=fingerprint)
+            size = self._call("save", workflow_name, task_name, obj, fingerprint=fingerprint)
+        return size if type(size) is int else None
 
     def read_task(
         self, workflow_name: str, task_name: str, *, fingerprint: bytes | None = None
@@ -241,6 +242,16 @@ class RayFileStorage:
 
     def remove_workflow(self, workflow_name: str) -> None:
         self._call("remove_workflow", workflow_name)
+
+    def save_run_record(self, workflow_name: str, run_id: str, data: bytes) -> None:
+        """Keep a run record (see :class:`functionfuse.contracts.RunRecordStorage`) there."""
+        self._call("save_run_record", workflow_name, run_id, data)
+
+    def list_run_records(self, workflow_name: str) -> list[str]:
+        return list(self._call("list_run_records", workflow_name))
+
+    def read_run_record(self, workflow_name: str, run_id: str) -> bytes:
+        return bytes(self._call("read_run_record", workflow_name, run_id))
 
     def collect_garbage(self, workflow_name: str) -> int:
         """Remove side files no result references (see FileStorage), there."""

@@ -25,7 +25,7 @@ import ray
 from ray.exceptions import RayActorError
 
 from functionfuse import FunctionFuseWarning
-from functionfuse.runtime import ATTEMPTS_ATTRIBUTE, RunPlan, UnusableResult
+from functionfuse.runtime import ATTEMPTS_ATTRIBUTE, MISSING, NodeRun, RunPlan, UnusableResult
 from functionfuse_ray._errors import (
     actor_started,
     failing_node,
@@ -147,13 +147,20 @@ class Watcher:
         held = self.held
         for ref, (name, result_ref, started) in finished:
             error = errors.get(ref)
+            value = values.get(ref)
             if retries:
-                self._report_attempts(name, values.get(ref), error)
+                self._report_attempts(name, value, error)
             if error is None:
                 if held:
                     held.pop(name, None)
-                if result_ref is not None:
-                    plan.finish(name, result_ref, end - started)
+                # A status (attempts, NodeRun), or an actor's NodeRun: where it ran.
+                ran = value[1] if type(value) is tuple else value
+                if not isinstance(ran, NodeRun):
+                    ran = None
+                if result_ref is not None or ran is not None:
+                    # (Without node_finish hooks, this only feeds the run record.)
+                    result = result_ref if result_ref is not None else MISSING
+                    plan.finish(name, result, end - started, ran=ran)
                 continue
             error = original_error(error)
             self.note_failure(name, error)
@@ -166,6 +173,8 @@ class Watcher:
         if error is not None:
             cause = getattr(original_error(error), "cause", None)
             value = getattr(cause, ATTEMPTS_ATTRIBUTE, None)
+        elif type(value) is tuple:  # a status: (attempts or None, NodeRun)
+            value = value[0]
         if not isinstance(value, list):
             return
         for attempt, failure, delay in value:

@@ -22,13 +22,16 @@ An exception leaves named after its node and in a form the driver can unpickle (
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
+import ray
 from ray import cloudpickle
 
 from functionfuse.hookspecs import Storage
 from functionfuse.runtime import (
+    NodeRun,
     NodeTask,
     SaveTo,
     portable_error,
@@ -59,15 +62,40 @@ def _call(call: Callable[..., Any], name: str, args: Any, kwargs: dict[str, Any]
         raise failure from error
 
 
+_label: tuple[int, str] | None = None
+
+
+def worker_label() -> str:
+    """How a run record names this Ray worker: ``ray worker 1a2b3c4d on 10.0.0.5 (pid
+    N)`` (its worker id's start, its node's address); made once per process."""
+    global _label
+    pid = os.getpid()
+    if _label is None or _label[0] != pid:
+        try:
+            worker = ray.get_runtime_context().get_worker_id()[:8]
+            address = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
+            text = f"ray worker {worker} on {address} (pid {pid})"
+        except Exception:  # not in a Ray worker (a local-mode call)
+            text = f"ray, pid {pid}"
+        _label = (pid, text)
+    return _label[1]
+
+
 def execute(call: Callable[..., Any], spec: Spec, args: Any, kwargs: dict[str, Any]) -> Any:
-    """Run one node where Ray put it; with a status, return ``(result, status)``."""
+    """Run one node where Ray put it; with a status, return ``(result, status)``: the
+    status is ``(failed attempts or None, NodeRun)`` — the retries for the driver's
+    ``node_retry`` hook, where and when it ran for the run record."""
     if isinstance(spec, str):
         return _call(call, spec, args, kwargs)
     task, status = spec
     if isinstance(task, str):  # a status, and nothing around the call
-        return _call(call, task, args, kwargs), None
-    result, attempts = task.execute_remote(call, args, kwargs, cloudpickle.dumps)
-    return (result, attempts or None) if status else result
+        task = NodeTask(task)
+    if not status:
+        return task.execute_remote(call, args, kwargs, cloudpickle.dumps)[0]
+    result, attempts, ran = task.execute_reported(
+        call, args, kwargs, cloudpickle.dumps, worker_label()
+    )
+    return result, (attempts or None, ran)
 
 
 def task_function(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -97,7 +125,12 @@ class ActorHost:
     """
 
     def __init__(self, cls: Callable[..., Any], spec: Spec, /, *args: Any, **kwargs: Any) -> None:
-        self.instance = execute(cls, spec, args, kwargs)
+        #: Where and when the constructor ran (with a status), for ``ready``.
+        self.ran: NodeRun | None = None
+        if isinstance(spec, str) or not spec[1]:
+            self.instance = execute(cls, spec, args, kwargs)
+        else:
+            self.instance, (_, self.ran) = execute(cls, spec, args, kwargs)
 
     def call(self, method: str, spec: Spec, previous: object, /, *args: Any, **kwargs: Any) -> Any:
         """Run the method node ``method`` on the instance."""
@@ -107,8 +140,10 @@ class ActorHost:
         """The instance itself: a class node's result, when it is a workflow leaf."""
         return self.instance
 
-    def ready(self) -> None:
-        """Nothing; fails when the constructor failed, which the driver waits on."""
+    def ready(self) -> NodeRun | None:
+        """Where and when the constructor ran (``None`` unless asked, with a status);
+        fails when the constructor failed, which the driver waits on."""
+        return self.ran
 
 
 def save_pinned(save: SaveTo, name: str, result: Any) -> tuple[Any, None]:

@@ -169,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     from functionfuse_cli._render import FORMATS
     from functionfuse_cli._run import RESUME_CHOICES
     from functionfuse_cli._run import run as run_command
+    from functionfuse_cli._runs import runs as runs_command
 
     parser = argparse.ArgumentParser(
         prog="fuse",
@@ -277,7 +278,18 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("task", metavar="TASK", nargs="?", help="one stored result")
     which.add_argument("--pattern", metavar="GLOB", help="the stored results matching a glob")
     rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
-    for sub in (tasks, show, rm):
+
+    runs = command(
+        "runs",
+        runs_command,
+        "List the recorded runs of a workflow, newest first: when, how long, state, "
+        "backend, and how many nodes ran, came from storage, ran again, failed or were "
+        "blocked by a failure.",
+    )
+    runs.add_argument("storage", metavar="STORAGE")
+    runs.add_argument("workflow", metavar="WORKFLOW")
+    runs.add_argument("--json", action="store_true", help="the runs' summaries as JSON")
+    for sub in (tasks, show, rm, runs):
         sub.add_argument(
             "--traceback", action="store_true", help="on a storage failure, show its traceback"
         )

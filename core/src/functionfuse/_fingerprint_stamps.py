@@ -207,3 +207,44 @@ def describe_stamp(stamp: bytes) -> str:
         names = [str(pair[0]) for pair in parts if isinstance(pair, list) and pair]
         text += f"; code: {_names(names, quote=False)}"
     return text
+
+
+#: The parts of each kind a run record keeps per node (see :func:`stamp_parts`).
+_PARTS_SHOWN: Final = 20
+
+
+def stamp_digests(stamp: bytes) -> dict[str, str]:
+    """A stamp's digests for a run record: ``fingerprint``, ``code`` and ``arguments``
+    (hex), cut from their fixed places. A stamp of another format gives its bytes as
+    ``stamp``."""
+    if not ours(stamp):
+        return {"stamp": stamp.hex()}
+    start = len(FORMAT)
+    return {
+        "fingerprint": stamp[start : start + _SIZE].hex(),
+        "code": stamp[start + _SIZE : start + 2 * _SIZE].hex(),
+        "arguments": stamp[start + 2 * _SIZE : start + 3 * _SIZE].hex(),
+    }
+
+
+def stamp_parts(stamp: bytes) -> dict[str, str]:
+    """:func:`stamp_digests`, then what they were made of, from the stamp's details: up
+    to 20 each of ``code NAME``, ``argument KEY`` (digests) and ``package NAME``
+    (versions)."""
+    parts = stamp_digests(stamp)
+    if "stamp" in parts:
+        return parts
+    found = read_details(stamp)
+    for key, prefix in (("c", "code "), ("a", "argument ")):
+        listed = found.get(key)
+        if isinstance(listed, list):
+            for pair in listed[:_PARTS_SHOWN]:
+                if isinstance(pair, list) and len(pair) == 2:
+                    label = pair[0] if not isinstance(pair[0], int) else f"#{pair[0]}"
+                    parts[f"{prefix}{label}"] = str(pair[1])
+    dists = found.get("d")
+    if isinstance(dists, list):
+        for pair in dists[:_PARTS_SHOWN]:
+            if isinstance(pair, list) and len(pair) == 2:
+                parts[f"package {pair[0]}"] = str(pair[1])
+    return parts

@@ -6,7 +6,8 @@ and up to date, or a parent failed), runs those tasks however it schedules, and 
 back (:meth:`~RunPlan.start`, :meth:`~RunPlan.finish`, :meth:`~RunPlan.fail`). The plan
 holds what every backend must do alike: the resume decisions and their reasons, the
 class-chain rule, the fingerprint stamps, the node plugins' driver side, ``keep_going``
-bookkeeping, the lifecycle hooks and the errors that name the node.
+bookkeeping, the lifecycle hooks, the errors that name the node, and the run record
+(:attr:`RunPlan.recorder`, see :mod:`functionfuse._records`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import TYPE_CHECKING, Any, final
 from functionfuse._errors import NodeExecutionError
 from functionfuse._hooks import LifecycleHooks
 from functionfuse._nodes import ClassNode, FunctionNode, MethodNode, Node, NodeItem, node_of
+from functionfuse._records import RunRecorder
 from functionfuse._resume import ResumeMode, ResumePlan
 from functionfuse._retries import RETRIES
 from functionfuse._storage import MISSING, read_stored
-from functionfuse._task import NodeTask, OnRetry, SaveTo
+from functionfuse._task import NodeRun, NodeTask, OnRetry, SaveTo
 from functionfuse._view import GraphView
 
 if TYPE_CHECKING:
@@ -72,13 +74,32 @@ class RunPlan:
         #: The nodes whose stored result may be read (those skipped, and those saved by
         #: this run), until a read fails.
         self.readable: set[Node] = set()
+        self._by_name: dict[str, Node] | None = None
+        #: Whether the backend runs nodes in this process (see ``BaseWorkflow``).
+        self.nodes_run_here: bool = workflow.nodes_run_here
         if storage is not None:
             if listed is None:
                 storage.new_workflow(self.workflow_name)
                 listed = storage.list_tasks(self.workflow_name)  # one listing, not one per node
-            self.resume = ResumePlan(workflow, storage, set(listed), mode, hooks, read_stamps)
+            listed = set(listed)
+            self.resume = ResumePlan(workflow, storage, listed, mode, hooks, read_stamps)
             self.skip = self._skipped(self.resume.usable)
             self.readable = {node for node in self.skip if type(node) is not ClassNode}
+        #: What this run did with each node, for its run record (see ``close``).
+        self.recorder = RunRecorder(
+            self,
+            backend=workflow.backend_name,
+            resume=mode,
+            listed=listed,
+            interval=workflow.run_record_interval,
+        )
+
+    @property
+    def recording(self) -> bool:
+        """True when this run's record goes to its storage (one that keeps run records):
+        a backend that learns where and when a node ran only by fetching something
+        per node (Ray's, Dask's statuses) fetches it then, and only then."""
+        return self.recorder.storage is not None
 
     # -- deciding --------------------------------------------------------------------------
 
@@ -147,11 +168,13 @@ class RunPlan:
         if node in self.skip:
             if initialize is not None:
                 self._deferred[node] = initialize
+            self.recorder.stored(view.name(node))
             if hooks.node_finish is not None:
                 self.finish(node, MISSING, 0.0, from_storage=True)
             return None
         if self.broken and not self.broken.isdisjoint(node.parents):
             self.broken.add(node)
+            self.recorder.blocked(view.name(node))
             return None
         return self._task(node, settings, initialize)
 
@@ -179,8 +202,14 @@ class RunPlan:
             assert self.storage is not None
             stamp = self.resume.stamp(node) if self.resume is not None else None
             target = SaveTo(self.storage, self.workflow_name, stamp)
+            recorder = self.recorder
+            if stamp is not None and name in recorder.listed:
+                recorder.stamps[name] = stamp  # it runs again: the record says why
         retries = settings.get(RETRIES) if settings is not None else None
-        return NodeTask(name, initialize=initialize, retries=retries, save=target)
+        task = NodeTask(name, initialize=initialize, retries=retries, save=target)
+        if target is not None and self.recording:
+            self.recorder.tasks[name] = task  # its stored size, should it run here
+        return task
 
     def expected(self, node: Node) -> bytes | None:
         """The fingerprint a stored result of ``node`` must still have when it is read."""
@@ -196,6 +225,7 @@ class RunPlan:
         )
         if value is MISSING:
             self.readable.discard(node)
+            self.recorder.unusable.add(self.view.name(node))
         return value
 
     def read_needed(
@@ -262,13 +292,26 @@ class RunPlan:
 
     def start(self, node: Node | str) -> None:
         """The node starts running (or is submitted)."""
+        self.recorder.started(self._name(node))
         if self.hooks.node_start is not None:
             self.hooks.node_start(workflow_name=self.workflow_name, node_name=self._name(node))
 
     def finish(
-        self, node: Node | str, result: Any, duration: float, from_storage: bool = False
+        self,
+        node: Node | str,
+        result: Any,
+        duration: float,
+        from_storage: bool = False,
+        ran: NodeRun | None = None,
     ) -> None:
-        """The node's result is ready (``from_storage``: read, or left in storage)."""
+        """The node's result is ready (``from_storage``: read, or left in storage).
+
+        ``ran``: where and when it ran, when that was elsewhere — what the node task
+        returned with it (:meth:`~functionfuse.runtime.NodeTask.execute_reported`)."""
+        if not from_storage:
+            self.recorder.finished(
+                None if isinstance(node, str) else node, self._name(node), result, ran
+            )
         if self.hooks.node_finish is not None:
             self.hooks.node_finish(
                 workflow_name=self.workflow_name,
@@ -278,8 +321,13 @@ class RunPlan:
                 from_storage=from_storage,
             )
 
+    def ran(self, node: Node | str, ran: NodeRun) -> None:
+        """Where and when ``node`` ran, heard apart from its result (Dask's event log)."""
+        self.recorder.placed(self._name(node), ran)
+
     def retry(self, node: Node | str, attempt: int, error: BaseException, delay: float) -> None:
         """An attempt of the node failed and another follows (``on_retry`` of a task)."""
+        self.recorder.retried(self._name(node))
         if self.hooks.node_retry is not None:
             self.hooks.node_retry(
                 workflow_name=self.workflow_name,
@@ -292,9 +340,19 @@ class RunPlan:
     def _name(self, node: Node | str) -> str:
         return node if isinstance(node, str) else self.view.name(node)
 
+    def node_named(self, name: str) -> Node | None:
+        """The node of this name (``None``: none has it)."""
+        by_name = self._by_name
+        if by_name is None:
+            by_name = self._by_name = {n: node for node, n in self.view.names.items()}
+        return by_name.get(name)
+
     def on_retry(self, node: Node) -> OnRetry | None:
-        """What a task run here calls for each retry (``None``: nobody listens)."""
-        if self.hooks.node_retry is None:
+        """What a task run here calls for each retry (``None``: it has no retries)."""
+        if not self.view.configured:
+            return None
+        settings = self.view.settings(node)
+        if settings is None or settings.get(RETRIES) is None:
             return None
         name = self.view.name(node)
         return lambda attempt, error, delay: self.retry(name, attempt, error, delay)
@@ -312,15 +370,29 @@ class RunPlan:
             self.broken.add(node)
         if name not in self.failures:
             self.failures[name] = error
+            self.recorder.failed(name, error)
             if self.hooks.node_error is not None:
                 self.hooks.node_error(
                     workflow_name=self.workflow_name, node_name=name, error=error, duration=duration
                 )
         return node_failure(self.workflow_name, {name: error}, self.storage is not None, detail)
 
-    def block(self, node: Node) -> None:
+    def block(self, node: Node | str) -> None:
         """``node`` does not run: a node it needs failed."""
+        if isinstance(node, str):
+            found = self.node_named(node)
+            if found is None:
+                return
+            node = found
         self.broken.add(node)
+        self.recorder.blocked(self.view.name(node))
+
+    def close(self, error: BaseException | None) -> None:
+        """The run ended (``error``: the exception that ended it, ``None`` when it
+        finished): its run record is written to the storage when it keeps them (see
+        :class:`functionfuse.contracts.RunRecordStorage`); ``recorder.final()`` makes
+        it. Called by :meth:`functionfuse.BaseWorkflow.start_run`."""
+        self.recorder.close(error)
 
     def error(self, detail: str = "") -> NodeExecutionError | None:
         """The error the run ends with: ``None`` when no node failed."""

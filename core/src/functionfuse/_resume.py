@@ -32,6 +32,7 @@ __all__ = [
     "check_resume",
     "read_fingerprints",
     "save_result",
+    "save_sized",
 ]
 
 ResumeMode = Literal["fingerprint", "name", False]
@@ -102,28 +103,37 @@ def save_result(
     or with ``storage.always_read`` the result as read back — checked to be the one just
     saved (if another run replaced it in between, this one is saved and read again).
     """
-    _save(storage, workflow_name, task_name, result, stamp)
+    return save_sized(storage, workflow_name, task_name, result, stamp)[0]
+
+
+def save_sized(
+    storage: Storage, workflow_name: str, task_name: str, result: Any, stamp: bytes | None
+) -> tuple[Any, int | None]:
+    """:func:`save_result`, and the stored size in bytes when ``storage.save`` returns
+    it (an int; ``None`` otherwise) — for the run record, at no extra request."""
+    size = _save(storage, workflow_name, task_name, result, stamp)
     if not storage.always_read:
-        return result
+        return result, size
     if stamp is None:
-        return storage.read_task(workflow_name, task_name)
+        return storage.read_task(workflow_name, task_name), size
     read: Callable[..., Any] = storage.read_task
     try:
-        return read(workflow_name, task_name, fingerprint=stamp)
+        return read(workflow_name, task_name, fingerprint=stamp), size
     except StaleResultError:
         # Replaced between the save and the read: this run's result is the right one
         # for it. A second replacement in that window fails the node (StaleResultError).
-        _save(storage, workflow_name, task_name, result, stamp)
-        return read(workflow_name, task_name, fingerprint=stamp)
+        size = _save(storage, workflow_name, task_name, result, stamp)
+        return read(workflow_name, task_name, fingerprint=stamp), size
 
 
 def _save(
     storage: Storage, workflow_name: str, task_name: str, result: Any, stamp: bytes | None
-) -> None:
+) -> int | None:
     if stamp is None:
-        storage.save(workflow_name, task_name, result)
+        size = storage.save(workflow_name, task_name, result)
     else:
-        storage.save(workflow_name, task_name, result, fingerprint=stamp)  # type: ignore[call-arg]
+        size = storage.save(workflow_name, task_name, result, fingerprint=stamp)  # type: ignore[call-arg]
+    return size if type(size) is int else None
 
 
 class ResumePlan:

@@ -12,20 +12,26 @@ method on its instance) and the arguments; :meth:`NodeTask.execute` does the res
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
+import socket
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple, final
 
 from functionfuse._arguments import ArgumentsTemplate
 from functionfuse._errors import StaleResultError, StorageIntegrityError
-from functionfuse._resume import save_result
+from functionfuse._resume import save_sized
 from functionfuse._retries import Retries
 from functionfuse.hookspecs import Storage
 
 __all__ = [
     "ATTEMPTS_ATTRIBUTE",
     "NODE_ATTRIBUTE",
+    "RAN_ATTRIBUTE",
+    "TRACEBACK_ATTRIBUTE",
+    "NodeRun",
     "NodeTask",
     "SaveTo",
     "UnpicklableNodeError",
@@ -33,6 +39,7 @@ __all__ = [
     "failed_node",
     "portable_error",
     "read_result",
+    "worker_label",
 ]
 
 #: Set on a node's exception where it ran, so that the driver can name the node that
@@ -42,8 +49,37 @@ NODE_ATTRIBUTE: Final = "__functionfuse_node__"
 #: delay)``, for the driver's ``node_retry`` hook when the task ran elsewhere.
 ATTEMPTS_ATTRIBUTE: Final = "__functionfuse_attempts__"
 
+#: Set on a node's final exception where it ran elsewhere: its :class:`NodeRun`.
+RAN_ATTRIBUTE: Final = "__functionfuse_ran__"
+#: Set on a node's final exception where it ran elsewhere: its traceback as text (an
+#: exception that travels loses its frames).
+TRACEBACK_ATTRIBUTE: Final = "__functionfuse_traceback__"
+
 #: ``on_retry(attempt, error, delay)``: an attempt failed and another follows.
 OnRetry = Callable[[int, BaseException, float], object]
+
+
+class NodeRun(NamedTuple):
+    """Where and when a node ran, as the worker saw it — carried back to the driver
+    with the node's result (see :meth:`NodeTask.execute_reported`) for the run record.
+    Backends pass it through to :meth:`~functionfuse.runtime.RunPlan.finish` unread."""
+
+    start: float  # Unix seconds, on the worker's clock
+    end: float
+    worker: str  # "pid 4242 on host", or what the backend calls its worker
+    size: int | None  # bytes of the stored result, when the storage says
+
+
+_label: tuple[int, str] | None = None
+
+
+def worker_label() -> str:
+    """``"pid N on HOST"``: this process, as a run record names where a node ran."""
+    global _label
+    pid = os.getpid()
+    if _label is None or _label[0] != pid:  # made again in a forked child
+        _label = (pid, f"pid {pid} on {socket.gethostname()}")
+    return _label[1]
 
 
 class SaveTo(NamedTuple):
@@ -63,9 +99,10 @@ class NodeTask:
     says, reporting each retry to ``on_retry`` — then saves the result with its stamp
     (``save``) and, with ``always_read`` storages, returns it as read back. Any
     exception leaves with the node's name on it (see :func:`failed_node`).
+    ``saved_size`` is then the stored result's size in bytes, when the storage said.
     """
 
-    __slots__ = ("initialize", "name", "retries", "save", "template")
+    __slots__ = ("initialize", "name", "retries", "save", "saved_size", "template")
 
     def __init__(
         self,
@@ -81,6 +118,7 @@ class NodeTask:
         self.retries = retries
         self.save = save
         self.template = template
+        self.saved_size: int | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self.name, self.initialize, self.retries, self.save, self.template))
@@ -105,7 +143,7 @@ class NodeTask:
             result = self._attempts(call, args, kwargs or {}, on_retry)
             save = self.save
             if save is not None:
-                result = save_result(
+                result, self.saved_size = save_sized(
                     save.storage, save.workflow_name, self.name, result, save.stamp
                 )
         except BaseException as error:
@@ -124,22 +162,48 @@ class NodeTask:
         attempts)``, each attempt's error fit to travel (see :func:`portable_error`,
         with ``dumps`` the transport's pickler). A failure is raised fit to travel too,
         carrying the attempts before it on :data:`ATTEMPTS_ATTRIBUTE`."""
+        result, attempts, _ = self.execute_reported(call, args, kwargs, dumps)
+        return result, attempts
+
+    def execute_reported(
+        self,
+        call: Callable[..., Any],
+        args: Any = (),
+        kwargs: dict[str, Any] | None = None,
+        dumps: Callable[[Any], bytes] = pickle.dumps,
+        worker: str | None = None,
+    ) -> tuple[Any, list[tuple[int, BaseException, float]], NodeRun]:
+        """:meth:`execute_remote`, plus where and when the node ran: ``(result,
+        failed attempts, run)``, ``run`` a :class:`NodeRun` for the driver's run record
+        (``worker``: how the backend names this worker; this process by default). A
+        failure carries its run on :data:`RAN_ATTRIBUTE` and its traceback, as text, on
+        :data:`TRACEBACK_ATTRIBUTE`."""
         attempts: list[tuple[int, BaseException, float]] = []
         name = self.name
 
         def on_retry(attempt: int, error: BaseException, delay: float) -> None:
             attempts.append((attempt, portable_error(error, name, dumps), delay))
 
+        start = time.time()
         try:
             result = self.execute(call, args, kwargs, on_retry)
         except BaseException as error:
+            ran = NodeRun(start, time.time(), worker or worker_label(), None)
+            _mark(error, TRACEBACK_ATTRIBUTE, "".join(traceback.format_exception(error)))
             failure = portable_error(error, name, dumps)
+            _mark(failure, RAN_ATTRIBUTE, ran)
+            if failure is not error:
+                _mark(failure, TRACEBACK_ATTRIBUTE, getattr(error, TRACEBACK_ATTRIBUTE, None))
             if attempts:
                 _mark(failure, ATTEMPTS_ATTRIBUTE, attempts)
             if failure is error:
                 raise
             raise failure from error
-        return result, attempts
+        return (
+            result,
+            attempts,
+            NodeRun(start, time.time(), worker or worker_label(), self.saved_size),
+        )
 
     def _attempts(
         self,

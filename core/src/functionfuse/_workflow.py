@@ -17,6 +17,7 @@ from functionfuse._hooks import LifecycleHooks, lifecycle_hooks
 from functionfuse._nodes import Instance, Node, NodeItem, node_of
 from functionfuse._plan import RunPlan
 from functionfuse._plugins import prepare_plugin
+from functionfuse._records import RunRecorder
 from functionfuse._resume import ResumeMode, ResumePlan, check_resume
 from functionfuse._retries import RETRIES, Retries
 from functionfuse._view import GraphView
@@ -51,6 +52,15 @@ class BaseWorkflow(abc.ABC):
 
     #: The entry-point name of the backend, reported to the lifecycle hooks.
     backend_name: ClassVar[str] = "base"
+    #: True for a backend whose nodes run in the driver's process (its threads
+    #: included): run records then name this process as where each node ran. Other
+    #: backends report where with each result (see ``NodeTask.execute_reported``).
+    nodes_run_here: ClassVar[bool] = False
+    _last_run: RunRecorder | None = None
+    #: Seconds between the snapshots of the run record a running run writes to a
+    #: storage that keeps them (``None``: ``$FUNCTIONFUSE_RUN_RECORD_INTERVAL``, else 5;
+    #: 0: only the record written when the run ends).
+    run_record_interval: float | None = None
 
     def __init__(self, *nodes: Node | NodeItem | Instance, workflow_name: str) -> None:
         if not isinstance(workflow_name, str) or not workflow_name:
@@ -86,6 +96,13 @@ class BaseWorkflow(abc.ABC):
         if names is None:
             names = self._names_cache = default_names(self._order)
         return names
+
+    @property
+    def last_run_record(self) -> dict[str, Any] | None:
+        """The record of this workflow's last run (see :mod:`functionfuse.run_records`),
+        for runs with a storage or without; ``None`` before the first run."""
+        recorder = self._last_run
+        return recorder.full() if recorder is not None else None
 
     def _find_roots(self) -> list[Node]:
         """The nodes without parents, in graph order."""
@@ -280,12 +297,14 @@ class BaseWorkflow(abc.ABC):
 
         ``resume``: ``run()``'s argument (checked at once); with a storage, its listing
         is read here unless the backend passes ``listed`` (and ``read_stamps``, how to
-        read stored fingerprints) because it reaches the storage elsewhere.
+        read stored fingerprints) because it reaches the storage elsewhere. When the
+        block ends, the run's record is written (see :meth:`RunPlan.close`) and kept for
+        :attr:`last_run_record`.
         """
         mode = self.resume_mode(resume)
         hooks = lifecycle_hooks()
         with self.lifecycle(hooks):
-            yield RunPlan(
+            plan = RunPlan(
                 self,
                 hooks,
                 mode=mode,
@@ -294,6 +313,14 @@ class BaseWorkflow(abc.ABC):
                 listed=listed,
                 read_stamps=read_stamps,
             )
+            self._last_run = plan.recorder
+            plan.recorder.begin()
+            try:
+                yield plan
+            except BaseException as error:
+                plan.close(error)
+                raise
+            plan.close(None)
 
     @contextlib.contextmanager
     def lifecycle(self, hooks: LifecycleHooks) -> Iterator[None]:

@@ -17,7 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-__all__ = ["Backend", "FingerprintStorage", "Storage", "keeps_fingerprints"]
+__all__ = [
+    "Backend",
+    "FingerprintStorage",
+    "RunRecordStorage",
+    "Storage",
+    "keeps_fingerprints",
+    "keeps_run_records",
+]
 
 
 @runtime_checkable
@@ -27,6 +34,7 @@ class Storage(Protocol):
     ``read_task`` raises ``FileNotFoundError`` when nothing is stored under the name and
     :class:`functionfuse.StorageIntegrityError` when what is stored cannot be trusted.
     Backends treat the first as "run the node" and the second as "warn, run the node".
+    ``save`` may return the stored size in bytes (an ``int``), which run records show.
     ``always_read`` asks backends to use each result as read back after saving it.
     A storage kind is published under the ``functionfuse.storage`` entry-point group as
     a class; :func:`functionfuse.storage_factory` calls its ``from_config(options)`` or
@@ -37,7 +45,7 @@ class Storage(Protocol):
 
     def new_workflow(self, workflow_name: str) -> None: ...
 
-    def save(self, workflow_name: str, task_name: str, obj: object) -> None: ...
+    def save(self, workflow_name: str, task_name: str, obj: object) -> int | None: ...
 
     def read_task(self, workflow_name: str, task_name: str) -> Any: ...
 
@@ -74,7 +82,7 @@ class FingerprintStorage(Protocol):
 
     def save(
         self, workflow_name: str, task_name: str, obj: object, *, fingerprint: bytes | None = None
-    ) -> None: ...
+    ) -> int | None: ...
 
     def read_task(
         self, workflow_name: str, task_name: str, *, fingerprint: bytes | None = None
@@ -89,6 +97,35 @@ def keeps_fingerprints(storage: object) -> bool:
     """Whether ``storage`` declares that it keeps fingerprints (see
     :class:`FingerprintStorage`)."""
     return isinstance(storage, FingerprintStorage) and storage.keeps_fingerprints is True
+
+
+@runtime_checkable
+class RunRecordStorage(Protocol):
+    """A storage that keeps run records beside the results (see
+    :mod:`functionfuse.run_records`); a storage without these methods records nothing.
+
+    - ``save_run_record(workflow_name, run_id, data)`` stores ``data`` (a record, JSON
+      compressed with gzip) under ``run_id``, replacing an earlier one of that id, whole
+      or not at all; a run saves its record a few times while it runs, then once at its
+      end;
+    - ``list_run_records(workflow_name)``: the run ids stored (any order; ``[]`` for an
+      unknown workflow); never listed by ``list_tasks``;
+    - ``read_run_record(workflow_name, run_id)``: the bytes saved; ``FileNotFoundError``
+      when there are none.
+
+    ``remove_workflow`` removes them with the results.
+    """
+
+    def save_run_record(self, workflow_name: str, run_id: str, data: bytes) -> None: ...
+
+    def list_run_records(self, workflow_name: str) -> list[str]: ...
+
+    def read_run_record(self, workflow_name: str, run_id: str) -> bytes: ...
+
+
+def keeps_run_records(storage: object) -> bool:
+    """Whether ``storage`` keeps run records (see :class:`RunRecordStorage`)."""
+    return isinstance(storage, RunRecordStorage)
 
 
 class Backend(Protocol):

@@ -28,10 +28,14 @@ A backend is a :class:`functionfuse.BaseWorkflow` subclass published under the
   wherever the storage is (it refuses a result replaced since the plan was made).
 - :class:`NodeTask` (the worker half, picklable): node plugins' worker side, the call,
   retries (reported through ``on_retry``, or carried on the error), the save with its
-  stamp and the ``always_read`` re-read. Its arguments come ready, or as the parents'
-  values with an :class:`ArgumentsTemplate` (:func:`template_of`, :func:`inputs_of`)
-  when the node runs elsewhere; :func:`portable_error` and :func:`failed_node` carry a
-  failure back to the driver with its node's name.
+  stamp and the ``always_read`` re-read. Run elsewhere, :meth:`NodeTask.execute_reported`
+  also returns a :class:`NodeRun` (where and when it ran, the stored size): pass it,
+  unread, to ``plan.finish(..., ran=...)`` for the run record (a failure carries its
+  own). ``plan.recording`` says whether the record goes to storage. Its arguments come
+  ready, or as the parents' values with an :class:`ArgumentsTemplate`
+  (:func:`template_of`, :func:`inputs_of`) when the node runs elsewhere;
+  :func:`portable_error` and :func:`failed_node` carry a failure back to the driver
+  with its node's name.
 - :class:`GraphView`: order, names, consumers (:meth:`GraphView.consumer_counts`),
   settings, a class node's method calls.
 """
@@ -66,6 +70,9 @@ from functionfuse._storage import MISSING, read_stored
 from functionfuse._task import (
     ATTEMPTS_ATTRIBUTE,
     NODE_ATTRIBUTE,
+    RAN_ATTRIBUTE,
+    TRACEBACK_ATTRIBUTE,
+    NodeRun,
     NodeTask,
     SaveTo,
     UnpicklableNodeError,
@@ -73,6 +80,7 @@ from functionfuse._task import (
     failed_node,
     portable_error,
     read_result,
+    worker_label,
 )
 from functionfuse._view import GraphView
 from functionfuse._workflow import PLUGIN, REMOTE_ARGS, STORAGE
@@ -82,9 +90,11 @@ __all__ = [
     "MISSING",
     "NODE_ATTRIBUTE",
     "PLUGIN",
+    "RAN_ATTRIBUTE",
     "REMOTE_ARGS",
     "RETRIES",
     "STORAGE",
+    "TRACEBACK_ATTRIBUTE",
     "ArgumentsTemplate",
     "ClassNode",
     "FunctionNode",
@@ -95,6 +105,7 @@ __all__ = [
     "Node",
     "NodeItem",
     "NodePlugin",
+    "NodeRun",
     "NodeTask",
     "ResumePlan",
     "Retries",
@@ -121,4 +132,5 @@ __all__ = [
     "resolve_arguments",
     "save_result",
     "template_of",
+    "worker_label",
 ]

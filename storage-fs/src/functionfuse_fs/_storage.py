@@ -27,6 +27,7 @@ from functionfuse_fs._config import (
 )
 from functionfuse_fs._files import TEMP_PREFIX, Files, FsspecFiles, LocalFiles
 from functionfuse_fs._format import (
+    DIGEST_SIZE,
     HEADER_PROBE,
     FormatError,
     ResultHeader,
@@ -45,6 +46,7 @@ from functionfuse_fs._pickling import (
     loads,
     referenced_names,
 )
+from functionfuse_fs._runs import list_records, read_record, save_record
 from functionfuse_fs._serializers import PersistentSerializer, check_serializer
 
 __all__ = ["FileStorage", "MemoryStorage", "S3Storage"]
@@ -277,8 +279,9 @@ class FileStorage:
         obj: object,
         *,
         fingerprint: bytes | str | None = None,
-    ) -> None:
-        """Store ``obj`` as the result of ``task_name``, replacing any earlier one.
+    ) -> int:
+        """Store ``obj`` as the result of ``task_name``, replacing any earlier one;
+        return the bytes written (the result and its side files), for run records.
 
         The result is pickled into memory first; then it is written whole or not at all.
         ``fingerprint`` (opaque, up to 64 KiB) is kept in the header for
@@ -335,6 +338,7 @@ class FileStorage:
                 f"cannot write the result of task {task_name!r} of workflow "
                 f"{workflow_name!r} to {files.display(path)}: {type(exc).__name__}: {exc}"
             ) from exc
+        return sum(map(len, pieces)) + DIGEST_SIZE + sum(map(len, side_files.values()))
 
     def read_task(
         self, workflow_name: str, task_name: str, *, fingerprint: bytes | str | None = None
@@ -544,6 +548,21 @@ class FileStorage:
         folder = self._folder(workflow_name)
         self._refuse_linked_workflow(workflow_name, folder, f"remove workflow {workflow_name!r}")
         self._files.remove_tree(folder)
+
+    # -- run records (functionfuse.contracts.RunRecordStorage) -----------------------------
+
+    def save_run_record(self, workflow_name: str, run_id: str, data: bytes) -> None:
+        """Keep the record of run ``run_id`` (gzip-compressed JSON) under
+        ``<workflow>/.runs/``, replacing the one it wrote before; whole or not at all."""
+        save_record(self._files, self._folder(workflow_name), workflow_name, run_id, data)
+
+    def list_run_records(self, workflow_name: str) -> list[str]:
+        """The ids of the runs of ``workflow_name`` with a record, oldest first."""
+        return list_records(self._files, self._folder(workflow_name))
+
+    def read_run_record(self, workflow_name: str, run_id: str) -> bytes:
+        """The record of run ``run_id`` as saved; ``FileNotFoundError`` when none."""
+        return read_record(self._files, self._folder(workflow_name), workflow_name, run_id)
 
     def collect_garbage(self, workflow_name: str) -> int:
         """Remove the files of ``workflow_name`` that no stored result needs; return how

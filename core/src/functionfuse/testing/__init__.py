@@ -43,7 +43,7 @@ from functionfuse.testing._backend import (
     BackendTests,
 )
 from functionfuse.testing._plugin import NodePluginTests
-from functionfuse.testing._storage import DAMAGE, PROCESSES, SIGNING, StorageTests
+from functionfuse.testing._storage import DAMAGE, PROCESSES, RUN_RECORDS, SIGNING, StorageTests
 
 __all__ = [
     "CLASS_NODES",
@@ -52,6 +52,7 @@ __all__ = [
     "PLUGINS",
     "PROCESSES",
     "RETRIES",
+    "RUN_RECORDS",
     "SEEDED_DRAWS",
     "SIGNING",
     "BackendTests",

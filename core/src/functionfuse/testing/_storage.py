@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 import pytest
 
 from functionfuse import StaleResultError, StorageError, StorageIntegrityError
-from functionfuse.contracts import Storage, keeps_fingerprints
+from functionfuse.contracts import Storage, keeps_fingerprints, keeps_run_records
 from functionfuse.testing._storage_machine import run_state_machine
 from functionfuse.testing._storage_support import (
     ASSORTED_VALUES,
@@ -56,7 +56,7 @@ from functionfuse.testing._storage_support import (
     show,
 )
 
-__all__ = ["CAPABILITIES", "DAMAGE", "PROCESSES", "SIGNING", "StorageTests"]
+__all__ = ["CAPABILITIES", "DAMAGE", "PROCESSES", "RUN_RECORDS", "SIGNING", "StorageTests"]
 
 #: The storage has no signing keys: the signed / unsigned checks are skipped.
 SIGNING = "signing"
@@ -66,8 +66,11 @@ PROCESSES = "processes"
 #: The kit cannot reach a stored result's bytes to damage them: the integrity checks
 #: are skipped (define ``corrupt`` instead when you can).
 DAMAGE = "damage"
+#: The storage keeps no run records (it is no
+#: :class:`functionfuse.contracts.RunRecordStorage`): runs record nothing in it.
+RUN_RECORDS = "run_records"
 #: Everything a storage may declare in ``lacks``.
-CAPABILITIES = frozenset({SIGNING, PROCESSES, DAMAGE})
+CAPABILITIES = frozenset({SIGNING, PROCESSES, DAMAGE, RUN_RECORDS})
 
 _WF = "kit-wf"
 _METHODS = ["new_workflow", "save", "read_task", "file_exists", "list_tasks"]
@@ -376,6 +379,67 @@ class StorageTests:
         storage.new_workflow(_WF)
         storage.save(_WF, "z", "again")
         assert storage.list_tasks(_WF) == ["z"]
+
+    # -- run records ------------------------------------------------------------------------
+
+    def _run_records(self, tmp_path: Path, *workflows: str) -> Any:
+        storage = self._open(tmp_path, *workflows)
+        self._skip_lacking(RUN_RECORDS)
+        return storage
+
+    @check
+    def test_declares_run_records(self, tmp_path: Path) -> None:
+        """The storage keeps run records (RunRecordStorage's three methods) unless it
+        declares it lacks them."""
+        storage = self._open(tmp_path)
+        if RUN_RECORDS in self.lacks:
+            assert not keeps_run_records(storage), (
+                f"{storage!r} has save_run_record, list_run_records and read_run_record, "
+                f"but the test class declares lacks {{{RUN_RECORDS!r}}}: remove it from lacks"
+            )
+            return
+        assert keeps_run_records(storage), (
+            f"{storage!r} lacks save_run_record, list_run_records or read_run_record "
+            "(functionfuse.contracts.RunRecordStorage); add them, or declare "
+            f"lacks = {{{RUN_RECORDS!r}}}"
+        )
+
+    @check
+    def test_run_records_round_trip(self, tmp_path: Path) -> None:
+        """A run record reads back as saved, a second save of a run replaces it, and the
+        ids listed are those saved (none for an unknown workflow)."""
+        storage = self._run_records(tmp_path, _WF, "other")
+        first, second = "20261203T000000Z-aaaaaa", "20261203T000001Z-bbbbbb"
+        storage.save_run_record(_WF, first, b"\x1f\x8b snapshot")
+        storage.save_run_record(_WF, first, b"\x1f\x8b final")
+        storage.save_run_record(_WF, second, b"{}")
+        storage.save_run_record("other", first, b"other")
+        assert sorted(storage.list_run_records(_WF)) == [first, second]
+        assert bytes(storage.read_run_record(_WF, first)) == b"\x1f\x8b final", (
+            "a run record does not read back as last saved"
+        )
+        assert bytes(storage.read_run_record("other", first)) == b"other", (
+            "workflows share their run records"
+        )
+        assert list(storage.list_run_records("kit-never-made")) == []
+        expect_raises(FileNotFoundError, storage.read_run_record, _WF, "20261203T000002Z-cccccc")
+
+    @check
+    def test_run_records_are_not_results(self, tmp_path: Path) -> None:
+        """Run records are never listed as results nor removed with them, and
+        remove_workflow removes them with the workflow."""
+        storage = self._run_records(tmp_path, _WF, "other")
+        run = "20261203T000000Z-aaaaaa"
+        storage.save(_WF, "x", 1)
+        storage.save_run_record(_WF, run, b"record")
+        storage.save_run_record("other", run, b"record")
+        assert storage.list_tasks(_WF) == ["x"], "a run record is listed as a result"
+        storage.remove_task(_WF, pattern="*")
+        assert storage.list_run_records(_WF) == [run], "remove_task took a run record"
+        storage.remove_workflow(_WF)
+        assert list(storage.list_run_records(_WF)) == [], "remove_workflow left run records"
+        expect_raises(FileNotFoundError, storage.read_run_record, _WF, run)
+        assert storage.list_run_records("other") == [run], "another workflow lost its record"
 
     # -- integrity, signing, fingerprints ------------------------------------------------
 

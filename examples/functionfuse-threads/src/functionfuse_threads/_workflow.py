@@ -57,6 +57,7 @@ class ThreadWorkflow(BaseWorkflow):
     """
 
     backend_name = "threads"
+    nodes_run_here = True
 
     def __init__(
         self,

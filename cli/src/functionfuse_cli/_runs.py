@@ -1,0 +1,82 @@
+"""``fuse runs``: the recorded runs of a workflow, newest first (see
+:mod:`functionfuse.run_records`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from functionfuse.run_records import list_runs
+from functionfuse_cli._storage import _open
+
+__all__ = ["runs", "runs_table"]
+
+#: The counts a row shows, by status, with their column titles.
+_COUNTS = (
+    ("ran", "RAN"),
+    ("stored", "STORED"),
+    ("reran", "RERAN"),
+    ("failed", "FAILED"),
+    ("blocked", "BLOCKED"),
+)
+
+
+def _when(started: Any) -> str:
+    if not isinstance(started, (int, float)):
+        return "?"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
+
+
+def _took(started: Any, ended: Any) -> str:
+    if not isinstance(started, (int, float)) or not isinstance(ended, (int, float)):
+        return "-"
+    seconds = max(0.0, ended - started)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, seconds = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def runs_table(summaries: list[dict[str, Any]]) -> str:
+    """The table ``fuse runs`` prints: one row per run, as :func:`list_runs` orders them."""
+    header = ["RUN", "STARTED", "TOOK", "STATE", "BACKEND", *(title for _, title in _COUNTS)]
+    rows = [header]
+    for run in summaries:
+        counts = run.get("counts") or {}
+        ran = counts.get("ran", 0) + counts.get("not_saved", 0)  # not_saved ran too
+        rows.append(
+            [
+                str(run.get("run_id")),
+                _when(run.get("started")),
+                _took(run.get("started"), run.get("ended")),
+                str(run.get("state")),
+                str(run.get("backend")),
+                str(ran),
+                *(str(counts.get(status, 0)) for status, _ in _COUNTS[1:]),
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    numeric = len(header) - len(_COUNTS)
+    lines = []
+    for row in rows:
+        cells = [
+            cell.ljust(width) if i < numeric else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def runs(args: argparse.Namespace) -> int:
+    storage = _open(args)
+    summaries = list_runs(storage, args.workflow)
+    if args.json:
+        print(json.dumps(summaries, indent=2))
+    else:
+        print(runs_table(summaries))
+    return 0

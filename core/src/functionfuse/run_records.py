@@ -1,0 +1,131 @@
+"""Run records: what each run of a workflow did, read back from its storage.
+
+Every run records, per node, its status (``ran``, ``stored``, ``reran`` with the
+reasons, ``failed`` with the error and traceback, ``blocked`` by a failed parent,
+``not_saved``, or ``pending`` when never reached), when and where it ran, its retries
+and its stored size. A run with a storage that keeps run records (functionfuse-fs: local
+disk, S3, memory...) writes its record there — once at the end, and every few seconds
+while it runs, so that a killed run leaves one in state ``running``; every run keeps its
+record in ``wf.last_run_record``. The format (``"functionfuse-run/1"``, JSON) is
+described in the README's "Run records" section.
+
+    from functionfuse.run_records import list_runs, read_run
+
+    for run in list_runs("storage", "my workflow"):      # newest first
+        print(run["run_id"], run["state"], run["counts"])
+    record = read_run("storage", "my workflow")          # the newest, whole
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from functionfuse._errors import ConfigurationError, StorageError
+from functionfuse._record_format import FORMAT, load_record
+from functionfuse.contracts import RunRecordStorage, Storage, keeps_run_records
+
+__all__ = ["FORMAT", "STATUSES", "list_runs", "read_run", "summary"]
+
+#: Every node status a record may hold, in the order summaries count them.
+STATUSES = ("ran", "stored", "reran", "failed", "blocked", "not_saved", "pending")
+
+
+def _storage(storage: Storage | Mapping[str, Any] | str) -> RunRecordStorage:
+    if not isinstance(storage, Storage):
+        from functionfuse._factories import storage_factory
+
+        storage = storage_factory(storage)
+    if not keeps_run_records(storage):
+        raise ConfigurationError(
+            f"storage {storage!r} keeps no run records (it lacks save_run_record, "
+            "list_run_records and read_run_record: see "
+            "functionfuse.contracts.RunRecordStorage); use a storage of functionfuse-fs."
+        )
+    return storage  # type: ignore[return-value]
+
+
+def summary(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record without its nodes: run_id, started, ended, state, backend, host, and
+    ``counts`` — the number of nodes of each status (every status of :data:`STATUSES`)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    columns = record.get("columns")  # a record as stored, not expanded
+    if isinstance(columns, Mapping) and "nodes" not in record:
+        statuses = columns.get("status") or ()
+    else:
+        statuses = [node.get("status") for node in record.get("nodes") or ()]
+    for status in statuses:
+        counts[status] = counts.get(status, 0) + 1
+    keys = ("run_id", "workflow", "started", "ended", "state", "backend", "host", "error")
+    found = {key: record.get(key) for key in keys}
+    found["counts"] = counts
+    return found
+
+
+def _read(
+    storage: RunRecordStorage, workflow_name: str, run_id: str, whole: bool = True
+) -> dict[str, Any]:
+    try:
+        data = storage.read_run_record(workflow_name, run_id)
+    except FileNotFoundError:
+        raise StorageError(
+            f"no run {run_id!r} recorded for workflow {workflow_name!r} in {storage!r}; "
+            "list its runs with functionfuse.run_records.list_runs() or "
+            "`fuse runs STORAGE WORKFLOW`."
+        ) from None
+    try:
+        return load_record(data, expand=whole)
+    except (ValueError, OSError, EOFError) as error:  # bad JSON, bad or cut gzip
+        raise StorageError(
+            f"the record of run {run_id!r} of workflow {workflow_name!r} in {storage!r} "
+            f"cannot be read ({type(error).__name__}: {error}); it is damaged, or was not "
+            "written by functionfuse."
+        ) from error
+
+
+def list_runs(
+    storage: Storage | Mapping[str, Any] | str, workflow_name: str
+) -> list[dict[str, Any]]:
+    """The recorded runs of ``workflow_name`` in ``storage`` (a storage, a URL or a
+    config), newest first: each one's :func:`summary`. Reads every record once.
+
+    Raises :class:`functionfuse.StorageError` when none is recorded, and
+    :class:`functionfuse.ConfigurationError` for a storage that keeps none."""
+    found = _storage(storage)
+    ids = found.list_run_records(workflow_name)
+    if not ids:
+        raise StorageError(
+            f"no runs recorded for workflow {workflow_name!r} in {found!r}; run it with "
+            "this storage first (runs record themselves), or check the workflow's name."
+        )
+    runs = []
+    for run_id in ids:
+        try:
+            runs.append(summary(_read(found, workflow_name, run_id, whole=False)))
+        except StorageError:
+            continue  # removed since listed, or damaged: the others still list
+    runs.sort(key=lambda run: (run.get("started") or 0.0, run.get("run_id") or ""), reverse=True)
+    return runs
+
+
+def read_run(
+    storage: Storage | Mapping[str, Any] | str, workflow_name: str, run_id: str | None = None
+) -> dict[str, Any]:
+    """The whole record of run ``run_id`` of ``workflow_name`` (the newest when
+    ``None``); :class:`functionfuse.StorageError` naming the workflow and the run when
+    there is none."""
+    found = _storage(storage)
+    if run_id is None:
+        ids = found.list_run_records(workflow_name)
+        if not ids:
+            raise StorageError(
+                f"no runs recorded for workflow {workflow_name!r} in {found!r}; run it "
+                "with this storage first (runs record themselves), or check the "
+                "workflow's name."
+            )
+        # Ids start with their run's start time, to the second: read only the last second's.
+        ids = sorted(ids)
+        second = ids[-1].split("-", 1)[0]
+        records = [_read(found, workflow_name, i) for i in ids if i.startswith(second)]
+        return max(records, key=lambda r: (r.get("started") or 0.0, r.get("run_id") or ""))
+    return _read(found, workflow_name, run_id)
