@@ -1,135 +1,38 @@
 """The run report in a real browser: Debian's headless Chromium driven by Playwright.
 
-One browser for the module (a fresh profile folder); every page is opened from a file
-and any request that is not a file is refused and fails the test. Without Chromium the
-tests skip on a developer's machine and fail under CI, where .ci/run installs it.
+Pages are opened by the ``open_page`` fixture (tests/cli/conftest.py): one browser for
+the module, on a fresh profile; any request that is not for a file is refused and fails
+the test. Without Chromium the tests skip on a developer's machine and fail under CI,
+where .ci/run installs it.
 """
 
 from __future__ import annotations
 
-import io
-import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from functionfuse_cli import write_report
 
+from .report_page import COLOURS, box, close_to, details, pixel
 from .report_records import large_record, node, record, sample_record
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-#: The page's colours by status (report.js STATUS): what a user sees and the legend shows.
-COLOURS = {
-    "ran": (0x37, 0xB2, 0x4D),
-    "stored": (0x74, 0xA9, 0xCF),
-    "reran": (0xF5, 0x9F, 0x00),
-    "failed": (0xE0, 0x31, 0x31),
-    "blocked": (0x86, 0x8E, 0x96),
-    "not_saved": (0x97, 0x75, 0xFA),
-}
-
-
-class Browser:
-    """A Chromium context on a fresh profile that refuses, and remembers, every request
-    that is not for a file."""
-
-    def __init__(self, context: Any) -> None:
-        self.context = context
-        self.outside_requests: list[str] = []
-        context.route(re.compile(r"^(?!file:|data:|about:|blob:)"), self._refuse)
-
-    def _refuse(self, route: Any) -> None:
-        self.outside_requests.append(route.request.url)
-        route.abort()
-
-
-@pytest.fixture(scope="module")
-def browser(
-    tmp_path_factory: pytest.TempPathFactory, require_program: Callable[[str, str], str]
-) -> Iterator[Browser]:
-    """One headless Chromium for the module's tests."""
-    chromium = require_program("chromium", "chromium")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=chromium,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 900},
-        )
-        try:
-            yield Browser(context)
-        finally:
-            context.close()
-
 
 Open = Callable[[dict[str, Any]], Any]
 
 
 @pytest.fixture
-def open_report(browser: Browser, tmp_path: Path) -> Iterator[Open]:
-    """``open_report(record)``: the record's report, written, opened and drawn. At the
-    end of the test: no script error, and no request but for the page's own file."""
-    pages: list[Any] = []
-    errors: list[str] = []
-    requests: list[str] = []
+def open_report(open_page: Callable[[Path], Any], tmp_path: Path) -> Open:
+    """``open_report(record)``: the record's report, written, opened and drawn."""
 
     def open_(run: dict[str, Any]) -> Any:
-        path = tmp_path / f"report-{len(pages)}.html"
+        path = tmp_path / f"report-{len(list(tmp_path.glob('report-*.html')))}.html"
         write_report(run, path)
-        page = browser.context.new_page()
-        pages.append(page)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("request", lambda request: requests.append(request.url))
-        page.goto(path.as_uri())
-        page.wait_for_function("window.functionfuseReport && window.functionfuseReport.ready")
-        return page
+        return open_page(path)
 
-    yield open_
-    for page in pages:
-        page.close()
-    assert errors == []
-    assert requests
-    assert all(url.startswith("file:") for url in requests), requests
-    assert browser.outside_requests == []
-
-
-def pixel(page: Any, x: float, y: float) -> tuple[int, int, int]:
-    """The colour the screen shows at (x, y): read from a screenshot, as a user sees it."""
-    from PIL import Image
-
-    shot = page.screenshot(clip={"x": round(x), "y": round(y), "width": 1, "height": 1})
-    return Image.open(io.BytesIO(shot)).convert("RGB").getpixel((0, 0))  # type: ignore[no-any-return]
-
-
-def close_to(colour: tuple[int, int, int], expected: tuple[int, int, int]) -> bool:
-    return all(abs(a - b) <= 4 for a, b in zip(colour, expected, strict=True))
-
-
-def box(page: Any, name: str) -> dict[str, float]:
-    found = page.evaluate("(name) => window.functionfuseReport.boxOf(name)", name)
-    assert found is not None, name
-    return found  # type: ignore[no-any-return]
-
-
-def details(page: Any) -> str:
-    """The details panel's text as a user reads it: one line per field, label then value."""
-    text = page.locator("#details").inner_text()
-    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+    return open_
 
 
 def test_totals_legend_and_node_count_match_the_record(open_report: Open) -> None:
