@@ -265,6 +265,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     plugins.add_argument("--check", action="store_true", help="import each one, report failures")
 
+    report = command(
+        "report",
+        report_command,
+        "Write the report of a recorded run: one self-contained HTML page (the graph "
+        "coloured by status, why each node ran, errors, a timeline per worker).",
+    )
+    report.add_argument("storage", metavar="STORAGE")
+    report.add_argument("workflow", metavar="WORKFLOW")
+    report.add_argument("--run", metavar="ID", help="the run's id (default: the newest run)")
+    report.add_argument(
+        "-o", "--output", metavar="FILE", default="report.html", help="default: report.html"
+    )
+    report.add_argument(
+        "--traceback", action="store_true", help="on a storage failure, show its traceback"
+    )
+
     tasks = command("tasks", storage.tasks, "List the stored results of a workflow.")
     tasks.add_argument("storage", metavar="STORAGE")
     tasks.add_argument("workflow", metavar="WORKFLOW")
@@ -283,19 +299,7 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("task", metavar="TASK", nargs="?", help="one stored result")
     which.add_argument("--pattern", metavar="GLOB", help="the stored results matching a glob")
     rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
-    report = command(
-        "report",
-        report_command,
-        "Write the report of a recorded run: one self-contained HTML page (the graph "
-        "coloured by status, why each node ran, errors, a timeline per worker).",
-    )
-    report.add_argument("storage", metavar="STORAGE")
-    report.add_argument("workflow", metavar="WORKFLOW")
-    report.add_argument("--run", metavar="ID", help="the run's id (default: the newest run)")
-    report.add_argument(
-        "-o", "--output", metavar="FILE", default="report.html", help="default: report.html"
-    )
-    for sub in (tasks, show, rm, report):
+    for sub in (tasks, show, rm):
         sub.add_argument(
             "--traceback", action="store_true", help="on a storage failure, show its traceback"
         )
