@@ -187,7 +187,8 @@ def open_page(browser: Any) -> Iterator[Callable[[Path], Any]]:
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("request", lambda request: requests.append(request.url))
         page.goto(path.resolve().as_uri())
-        page.wait_for_function("window.functionfuseReport && window.functionfuseReport.ready")
+        # a selector, not a JS predicate: the page's CSP forbids the eval() that polls one
+        page.wait_for_selector("html[data-ready=true]", state="attached")
         return page
 
     yield open_

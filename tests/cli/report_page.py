@@ -56,6 +56,17 @@ def close_to(colour: tuple[int, int, int], expected: tuple[int, int, int]) -> bo
     return all(abs(a - b) <= 4 for a, b in zip(colour, expected, strict=True))
 
 
+def until(page: Any, expression: str, seconds: float = 5) -> None:
+    """Wait until ``expression`` is true in the page. Not wait_for_function: its polling
+    evaluates a string, which the page's Content-Security-Policy forbids."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {seconds} s: {expression}"
+        page.wait_for_timeout(20)
+
+
 def box(page: Any, name: str) -> dict[str, float]:
     found = page.evaluate("(name) => window.functionfuseReport.boxOf(name)", name)
     assert found is not None, name

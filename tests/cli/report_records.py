@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-T0 = 1_796_000_000.0  # a fixed start: the records (and pages) are reproducible
+T0 = 1_796_311_812.0  # 2026-12-03 15:30:12 UTC, as the run id says: reproducible pages
 
 TRACEBACK = """Traceback (most recent call last):
   File "/home/ada/project/pipeline.py", line 41, in evaluate
@@ -73,7 +73,7 @@ def _ran(start: float, seconds: float, worker: str) -> dict[str, Any]:
 
 def sample_record() -> dict[str, Any]:
     """A failed run of a small experiment (see the module docstring)."""
-    w1, w2 = "pid 4242 on lab-node-7", "pid 4243 on lab-node-7"
+    w1, w2, w3 = "pid 4242 on lab-node-7", "pid 4243 on lab-node-7", "pid 4244 on lab-node-7"
     stamp = {"code": "9f2c41d0", "arguments": "51aa0e7b", "upstream": "c03e9d12"}
     nodes = [
         node("load", status="stored", size=2_400_000, fingerprint=stamp, result_repr="<2000 rows>"),
@@ -144,7 +144,7 @@ def sample_record() -> dict[str, Any]:
             traceback=TRACEBACK,
             reasons=["not stored yet"],
             causes=["missing"],
-            **_ran(4.5, 0.6, w1),
+            **_ran(4.5, 0.6, w3),
         ),
         node("plot", parents=["evaluate", "summary"], status="blocked", blocked_by="evaluate"),
         node("publish", parents=["plot"], status="blocked", blocked_by="evaluate"),

@@ -17,7 +17,7 @@ import pytest
 
 from functionfuse_cli import write_report
 
-from .report_page import COLOURS, box, close_to, details, pixel
+from .report_page import COLOURS, box, close_to, details, pixel, until
 from .report_records import large_record, node, record, sample_record
 
 Open = Callable[[dict[str, Any]], Any]
@@ -102,14 +102,14 @@ def test_clicking_a_node_shows_why_it_ran_and_its_error(open_report: Open) -> No
     assert "not stored yet" in text
     assert "ValueError: no test rows left after filtering 0 rows" in text
     assert 'File "/home/ada/project/pipeline.py", line 41, in evaluate' in text
-    assert "pid 4242 on lab-node-7" in text
+    assert "pid 4244 on lab-node-7" in text
     assert "600 ms" in text
 
     # zoomed in (around "clean") and panned, a click still finds the node under it
     before = box(page, "clean")
     page.mouse.move(before["x"] + before["w"] / 2, before["y"] + before["h"] / 2)
     page.mouse.wheel(0, -400)
-    page.wait_for_function("functionfuseReport.view.s > 1.25")
+    until(page, "functionfuseReport.view.s > 1.25")  # wheel events are handled async
     page.mouse.down()
     page.mouse.move(before["x"] + 60, before["y"] - 40, steps=4)
     page.mouse.up()
@@ -169,7 +169,11 @@ def test_search_by_name_and_by_regex(open_report: Open) -> None:
 def test_the_timeline_has_a_lane_per_worker(open_report: Open) -> None:
     page = open_report(sample_record())
     lanes = page.locator("#lanes li").all_inner_texts()
-    assert lanes == ["pid 4242 on lab-node-7 (15)", "pid 4243 on lab-node-7 (15)"]
+    assert lanes == [
+        "pid 4242 on lab-node-7 (14)",
+        "pid 4243 on lab-node-7 (15)",
+        "pid 4244 on lab-node-7 (1)",
+    ]
     bar = page.evaluate("functionfuseReport.barOf('fit')")
     assert bar["w"] > 100  # the 2.5 s straggler of a 6 s run
     assert close_to(pixel(page, bar["x"] + bar["w"] / 2, bar["y"] + 2), COLOURS["ran"])

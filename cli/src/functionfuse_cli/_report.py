@@ -93,35 +93,34 @@ def _resource(name: str) -> str:
 
 
 def report(args: argparse.Namespace) -> int:
-    """``fuse report STORAGE WORKFLOW [--run ID] -o FILE``: a stored run's report."""
+    """``fuse report STORAGE WORKFLOW [--run ID] -o FILE``: a stored run's report.
+
+    The record is read with ``functionfuse.run_records.read_run``, whose error names the
+    workflow and the run when none is recorded (exit 1, as for any storage failure)."""
     from functionfuse_cli._storage import _open  # as fuse tasks/show/rm open it
 
     storage = _open(args)
-    read_run, list_runs = _run_records()
-    if args.run is None and not list_runs(storage, args.workflow):
-        raise Failure(
-            f"no runs are recorded for workflow {args.workflow!r} in {storage!r}. A run is "
-            "recorded when it runs with this storage (`fuse run TARGET --storage ...`); "
-            "check the workflow name with `fuse tasks`."
-        )
-    record = read_run(storage, args.workflow, args.run)
+    record = _read_run()(storage, args.workflow, args.run)
     write_report(record, args.output)
     print(f"wrote {args.output} (run {record.get('run_id')}, {len(record['nodes'])} nodes)")
     return EXIT_OK
 
 
-def _run_records() -> tuple[Any, Any]:
-    """``read_run`` and ``list_runs`` of the core, or a failure naming the upgrade."""
+def _read_run() -> Any:
+    """The core's ``read_run``, or a failure that says to upgrade the core."""
     try:
-        from functionfuse.run_records import list_runs, read_run  # type: ignore[import-not-found,unused-ignore]
+        from functionfuse.run_records import (  # type: ignore[import-not-found,unused-ignore]
+            read_run,
+        )
     except ImportError:
         from functionfuse import __version__
 
         raise Failure(
-            f"functionfuse {__version__} does not record runs (no functionfuse.run_records); "
-            "upgrade functionfuse, run the workflow again, then make its report."
+            f"functionfuse {__version__} does not record runs (it has no "
+            "functionfuse.run_records); upgrade functionfuse, run the workflow again with a "
+            "storage, then make its report."
         ) from None
-    return read_run, list_runs
+    return read_run
 
 
 def write_run_report(wf: Any, path: str) -> None:

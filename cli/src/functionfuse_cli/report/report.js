@@ -48,6 +48,7 @@
   }
   function seconds(s) {
     if (s == null || !isFinite(s)) return '—';
+    if (s === 0) return '0 s';
     if (s < 1) return (s * 1000).toFixed(s < 0.01 ? 1 : 0) + ' ms';
     if (s < 120) return s.toFixed(2) + ' s';
     const m = Math.floor(s / 60);
@@ -522,7 +523,7 @@
       tctx.fillStyle = '#dee2e6';
       tctx.fillRect(Math.round(x), AXIS - 4, 1, h - AXIS + 4);
       tctx.fillStyle = '#6c757d';
-      tctx.fillText(seconds(t).replace(' ms', 'ms'), x, AXIS / 2);
+      tctx.fillText(seconds(t), x, AXIS / 2);
     }
     let selected = null;
     lanes.forEach((lane, k) => {
