@@ -86,6 +86,17 @@ def test_layers_are_longest_paths_and_method_calls_are_dashed() -> None:
     assert (item("evaluate"), item("plot"), 0) in edges
 
 
+def test_method_calls_chain_in_call_order_whatever_instance_names() -> None:
+    for second_on in ("model", "fit"):  # the class node, or the previous call
+        nodes = [
+            node("model", kind="class"),
+            node("x"),
+            node("fit", kind="method", parents=["x"], instance="model"),
+            node("predict", kind="method", parents=["x"], instance=second_on),
+        ]
+        assert layout(nodes)["edges"] == [1, 2, 0, 0, 2, 1, 1, 3, 0, 2, 3, 1]
+
+
 def test_a_large_fan_out_is_one_group_and_a_small_one_is_not() -> None:
     def fan(count: int) -> list[dict[str, Any]]:
         nodes = [node("data")]

@@ -109,10 +109,14 @@ def layout(nodes: Sequence[Mapping[str, Any]]) -> Layout:
 def _node_parents(
     nodes: Sequence[Mapping[str, Any]], index: Mapping[str, int]
 ) -> tuple[list[list[int]], set[tuple[int, int]]]:
-    """Each node's parents (data parents, then the instance a method is called on), and
-    the (instance, method) pairs that only order calls: drawn dashed."""
+    """Each node's parents: its data parents, then the previous call on its instance (the
+    class node for the first call), and the (previous call, method) pairs, which only
+    order the calls: drawn dashed. A record may name as ``instance`` the class node or
+    the previous call; both give the same chain, in the record's (graph) order."""
     parents: list[list[int]] = []
     chained: set[tuple[int, int]] = set()
+    root_of: dict[int, int] = {}  # a method call -> its class node
+    last_call: dict[int, int] = {}  # a class node -> its latest method call so far
     for i, node in enumerate(nodes):
         mine: list[int] = []
         for name in node.get("parents") or ():
@@ -120,9 +124,14 @@ def _node_parents(
             if parent is not None and parent != i and parent not in mine:
                 mine.append(parent)
         instance = index.get(node.get("instance") or "")
-        if instance is not None and instance != i and instance not in mine:
-            mine.append(instance)
-            chained.add((instance, i))
+        if instance is not None and instance != i:
+            root = root_of.get(instance, instance)
+            previous = last_call.get(root, root)
+            root_of[i] = root
+            last_call[root] = i
+            if previous not in mine:
+                mine.append(previous)
+                chained.add((previous, i))
         parents.append(mine)
     return parents, chained
 

@@ -228,9 +228,16 @@
       }
       if (labels) {
         if (shortLabel[i] === undefined) shortLabel[i] = fitText(L.label[i], w - 12);
-        ctx.fillStyle = stripes ? '#212529' : status(NODES[L.members[i][0]]).ink;
-        if (stripes) { ctx.fillStyle = 'rgba(255,255,255,.85)'; ctx.fillRect(x + w / 2 - ctx.measureText(shortLabel[i]).width / 2 - 3, y + h / 2 - 8, ctx.measureText(shortLabel[i]).width + 6, 16); ctx.fillStyle = '#212529'; }
-        ctx.fillText(shortLabel[i], x + w / 2, y + h / 2 + 0.5);
+        const text = shortLabel[i];
+        if (stripes) { // a light plate: the label stays readable over any stripes
+          const width = ctx.measureText(text).width + 6;
+          ctx.fillStyle = 'rgba(255,255,255,.85)';
+          ctx.fillRect(x + (w - width) / 2, y + h / 2 - 8, width, 16);
+          ctx.fillStyle = '#212529';
+        } else {
+          ctx.fillStyle = status(NODES[L.members[i][0]]).ink;
+        }
+        ctx.fillText(text, x + w / 2, y + h / 2 + 0.5);
       }
     }
     // marks over the nodes: search matches, then the selection
@@ -335,7 +342,7 @@
     if (node.reasons && node.reasons.length) return el('ul', {}, ...node.reasons.map((r) => el('li', { text: r })));
     const plain = {
       stored: 'its stored result was up to date: read from storage, not run',
-      ran: 'nothing was stored for it yet',
+      ran: 'no stored result to use (none yet, or no storage)',
       blocked: `not run: ${node.blocked_by ? `parent ${node.blocked_by}` : 'a parent'} failed`,
       pending: 'never reached (the run stopped first, or is still running)',
       not_saved: 'ran; its result is not kept in storage',
@@ -525,7 +532,7 @@
       tctx.fillStyle = '#6c757d';
       tctx.fillText(seconds(t), x, AXIS / 2);
     }
-    let selected = null;
+    const selected = []; // the selected node's bar, or every bar of the selected group
     lanes.forEach((lane, k) => {
       const y = AXIS + k * LANE + 3;
       for (const i of lane.bars) {
@@ -533,14 +540,12 @@
         const x = tx(node.start), w = Math.max(1, tx(node.end) - x);
         tctx.fillStyle = status(node).color;
         tctx.fillRect(x, y, w, LANE - 6);
-        if (i === selectedNode || (groupSelected >= 0 && L.node_item[i] === groupSelected)) selected = [x, y, w];
+        if (i === selectedNode || (groupSelected >= 0 && L.node_item[i] === groupSelected)) selected.push([x, y, w]);
       }
     });
-    if (selected) {
-      tctx.strokeStyle = '#1c7ed6';
-      tctx.lineWidth = 2;
-      tctx.strokeRect(selected[0] - 2, selected[1] - 2, selected[2] + 4, LANE - 2);
-    }
+    tctx.strokeStyle = '#1c7ed6';
+    tctx.lineWidth = 2;
+    for (const [x, y, w] of selected) tctx.strokeRect(x - 2, y - 2, w + 4, LANE - 2);
   }
   function barAt(clientX, clientY) {
     const r = tl.getBoundingClientRect();
@@ -568,14 +573,11 @@
   tl.addEventListener('mouseleave', () => { tip.hidden = true; });
   tl.addEventListener('click', (e) => { const i = barAt(e.clientX, e.clientY); if (i >= 0) select(NODES[i].name); });
 
-  // -- the test and automation hook: read-only facts about what is drawn -------------------
+  // -- for tests and automation: where things are drawn (a canvas has no DOM to query),
+  //    how much was drawn and how long it took; select and search as a user would -----------
 
-  api.counts = counts;
-  api.lanes = () => lanes.map((lane) => lane.name);
   api.select = select;
   api.search = (q) => { search.value = q; return runSearch(); };
-  api.itemOf = (name) => (byName.has(name) ? L.node_item[byName.get(name)] : -1);
-  api.colorOf = (name) => (byName.has(name) ? itemColor[L.node_item[byName.get(name)]] : null);
   api.boxOf = (name) => { // the node's box on screen (CSS pixels, viewport coordinates)
     if (!byName.has(name)) return null;
     const i = L.node_item[byName.get(name)], r = canvas.getBoundingClientRect();
