@@ -18,7 +18,7 @@ import pytest
 from functionfuse_cli import write_report
 
 from .report_page import COLOURS, box, close_to, details, pixel, until
-from .report_records import large_record, node, record, sample_record
+from .report_records import T0, large_record, node, record, sample_record
 
 Open = Callable[[dict[str, Any]], Any]
 
@@ -200,6 +200,21 @@ def test_a_run_where_nothing_ran_has_no_timeline(open_report: Open) -> None:
     page = open_report(record([node("a", status="stored"), node("b", status="stored")]))
     assert page.locator("#timeline-empty").is_visible()
     assert page.locator("#totals [data-key=stored] dd").inner_text() == "2"
+
+
+def test_a_node_still_running_when_the_run_was_killed_shows(open_report: Open) -> None:
+    worker = "pid 7 on lab-node-1"
+    nodes = [
+        node("load", start=T0, end=T0 + 1, worker=worker),
+        node("train", parents=["load"], status="pending", start=T0 + 1, worker=worker),
+    ]
+    page = open_report(record(nodes, state="interrupted", ended=T0 + 30))
+    bar = page.evaluate("functionfuseReport.barOf('train')")
+    assert bar["w"] > 20 * page.evaluate("functionfuseReport.barOf('load')")["w"]
+    page.mouse.move(bar["x"] + bar["w"] / 2, bar["y"] + 5)
+    assert page.locator("#timeline-tip").inner_text() == "train · pending · no end recorded"
+    page.mouse.click(bar["x"] + bar["w"] / 2, bar["y"] + 5)
+    assert "started, no end recorded (still running, or the run was stopped)" in details(page)
 
 
 def test_ten_thousand_nodes_load_and_draw(open_report: Open, capsys: Any) -> None:

@@ -365,6 +365,7 @@
     row('reasons', 'why', why(node));
     if (node.blocked_by && byName.has(node.blocked_by)) row('blocked_by', 'blocked by', nodeButton(byName.get(node.blocked_by)));
     if (node.start != null && node.end != null) row('duration', 'duration', seconds(node.end - node.start));
+    else if (node.start != null) row('duration', 'duration', 'started, no end recorded (still running, or the run was stopped)');
     if (node.start != null && RUN.started != null) row('start', 'started', `+${seconds(node.start - RUN.started)} into the run`);
     row('worker', 'worker', node.worker);
     if (node.retries) row('retries', 'retries', String(node.retries));
@@ -479,7 +480,9 @@
   const tctx = tl.getContext('2d');
   const LANE = 20, AXIS = 22;
   const timed = [];
-  NODES.forEach((node, i) => { if (typeof node.start === 'number' && typeof node.end === 'number') timed.push(i); });
+  // a node that started but has no end was running when the record was written (a killed
+  // run's straggler): its bar goes to the end of the timeline
+  NODES.forEach((node, i) => { if (typeof node.start === 'number') timed.push(i); });
   const laneOf = new Map();
   const lanes = []; // {name, bars: [node index]}
   timed.sort((a, b) => NODES[a].start - NODES[b].start);
@@ -489,9 +492,10 @@
     lanes[laneOf.get(worker)].bars.push(i);
   }
   let tStart = Infinity, tEnd = -Infinity;
-  for (const i of timed) { tStart = Math.min(tStart, NODES[i].start); tEnd = Math.max(tEnd, NODES[i].end); }
+  for (const i of timed) { tStart = Math.min(tStart, NODES[i].start); tEnd = Math.max(tEnd, NODES[i].end ?? NODES[i].start); }
   if (RUN.started != null && RUN.started < tStart) tStart = RUN.started;
   if (RUN.ended != null && RUN.ended > tEnd) tEnd = RUN.ended;
+  const endOf = (i) => (typeof NODES[i].end === 'number' ? NODES[i].end : tEnd);
   const tw = { w: 0, dpr: 1 };
 
   function setupTimeline() {
@@ -537,7 +541,7 @@
       const y = AXIS + k * LANE + 3;
       for (const i of lane.bars) {
         const node = NODES[i];
-        const x = tx(node.start), w = Math.max(1, tx(node.end) - x);
+        const x = tx(node.start), w = Math.max(1, tx(endOf(i)) - x);
         tctx.fillStyle = status(node).color;
         tctx.fillRect(x, y, w, LANE - 6);
         if (i === selectedNode || (groupSelected >= 0 && L.node_item[i] === groupSelected)) selected.push([x, y, w]);
@@ -553,7 +557,7 @@
     if (k < 0 || k >= lanes.length) return -1;
     let best = -1, bestGap = 4; // the bar under the pointer, or within 4px of it
     for (const i of lanes[k].bars) {
-      const a = tx(NODES[i].start), b = Math.max(a + 1, tx(NODES[i].end));
+      const a = tx(NODES[i].start), b = Math.max(a + 1, tx(endOf(i)));
       const gap = x < a ? a - x : x > b ? x - b : 0;
       if (gap <= bestGap) { best = i; bestGap = gap; }
     }
@@ -564,7 +568,8 @@
     const i = barAt(e.clientX, e.clientY);
     if (i < 0) { tip.hidden = true; tl.style.cursor = 'default'; return; }
     const node = NODES[i];
-    tip.textContent = `${node.name} · ${status(node).label} · ${seconds(node.end - node.start)}`;
+    const took = typeof node.end === 'number' ? seconds(node.end - node.start) : 'no end recorded';
+    tip.textContent = `${node.name} · ${status(node).label} · ${took}`;
     tip.style.left = e.clientX + 12 + 'px';
     tip.style.top = e.clientY + 12 + 'px';
     tip.hidden = false;
@@ -589,7 +594,7 @@
     const k = lanes.findIndex((lane) => lane.bars.includes(i));
     if (k < 0) return null;
     const r = tl.getBoundingClientRect(), x = tx(NODES[i].start);
-    return { x: r.left + x, y: r.top + AXIS + k * LANE + 3, w: Math.max(1, tx(NODES[i].end) - x), h: LANE - 6 };
+    return { x: r.left + x, y: r.top + AXIS + k * LANE + 3, w: Math.max(1, tx(endOf(i)) - x), h: LANE - 6 };
   };
   api.view = view;
   window.functionfuseReport = api;
