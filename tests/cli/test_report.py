@@ -137,4 +137,8 @@ def test_run_report_path_is_checked_before_the_run(
         done = fuse("run", "flow.py", "--report", path)
         assert done.returncode == 2, done.stderr
         assert f"--report {path}: {problem}; give the path of an HTML file" in done.stderr
+        done = fuse("report", "storage", "flow", "-o", path)
+        assert done.returncode == 2, done.stderr
+        assert f"-o {path}: {problem}; give the path of an HTML file" in done.stderr
     assert ran() == []
+    assert not (tmp_path / "storage").exists()

@@ -22,7 +22,14 @@ from typing import Any, Final
 from functionfuse_cli._errors import EXIT_OK, Failure
 from functionfuse_cli._report_layout import layout
 
-__all__ = ["FORMAT_PREFIX", "report", "report_html", "write_report", "write_run_report"]
+__all__ = [
+    "FORMAT_PREFIX",
+    "check_output_path",
+    "report",
+    "report_html",
+    "write_report",
+    "write_run_report",
+]
 
 #: The run-record format this page reads; a later ``functionfuse-run/N`` only adds keys.
 FORMAT_PREFIX: Final = "functionfuse-run/"
@@ -92,6 +99,17 @@ def _resource(name: str) -> str:
     return resources.files("functionfuse_cli").joinpath("report").joinpath(name).read_text("utf-8")
 
 
+def check_output_path(path: str, option: str) -> None:
+    """A usage error when the page could not be written to ``path`` (given as ``option``)."""
+    folder = os.path.dirname(path) or "."
+    problem = "is a folder" if os.path.isdir(path) else f"there is no folder {folder!r}"
+    if os.path.isdir(path) or not os.path.isdir(folder):
+        raise Failure(
+            f"{option} {path}: {problem}; give the path of an HTML file to write, in a "
+            "folder that exists."
+        )
+
+
 def report(args: argparse.Namespace) -> int:
     """``fuse report STORAGE WORKFLOW [--run ID] -o FILE``: a stored run's report.
 
@@ -99,6 +117,7 @@ def report(args: argparse.Namespace) -> int:
     workflow and the run when none is recorded (exit 1, as for any storage failure)."""
     from functionfuse_cli._storage import _open  # as fuse tasks/show/rm open it
 
+    check_output_path(args.output, "-o")
     storage = _open(args)
     record = _read_run()(storage, args.workflow, args.run)
     write_report(record, args.output)

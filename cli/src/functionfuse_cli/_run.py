@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from functionfuse_cli._progress import ProgressReporter
     from functionfuse_cli._target import Target
 
-__all__ = ["RESUME_CHOICES", "check_report_path", "check_takes", "configured_workflow", "run"]
+__all__ = ["RESUME_CHOICES", "check_takes", "configured_workflow", "run"]
 
 #: ``--resume`` choices and what each passes to ``run(resume=...)``.
 RESUME_CHOICES: Final = {"fingerprint": "fingerprint", "name": "name", "off": False}
@@ -32,8 +32,10 @@ def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         check_takes(wf, "resume", "--resume")
         options["resume"] = RESUME_CHOICES[args.resume]
-    if args.report is not None:
-        check_report_path(args.report)
+    if args.report is not None:  # a usage error now, not after a long run
+        from functionfuse_cli._report import check_output_path
+
+        check_output_path(args.report, "--report")
     try:
         try:
             with reporter if reporter is not None else contextlib.nullcontext():
@@ -86,19 +88,6 @@ def configured_workflow(args: argparse.Namespace) -> tuple[Any, Target]:
     target = load_target(args.target)
     name = args.name or config.workflow_name or target.default_workflow_name
     return config.workflow(*target.leaves, workflow_name=name), target
-
-
-def check_report_path(path: str) -> None:
-    """A usage error, before the run, when ``--report FILE`` could not be written after it."""
-    import os
-
-    folder = os.path.dirname(path) or "."
-    problem = "is a folder" if os.path.isdir(path) else f"there is no folder {folder!r}"
-    if os.path.isdir(path) or not os.path.isdir(folder):
-        raise Failure(
-            f"--report {path}: {problem}; give the path of an HTML file to write, in a "
-            "folder that exists."
-        )
 
 
 def _report_after_failure(wf: Any, path: str) -> None:
