@@ -343,6 +343,7 @@
     const plain = {
       stored: 'its stored result was up to date: read from storage, not run',
       ran: 'no stored result to use (none yet, or no storage)',
+      failed: 'no stored result to use (none yet, or no storage), so it ran, and raised',
       blocked: `not run: ${node.blocked_by ? `parent ${node.blocked_by}` : 'a parent'} failed`,
       pending: 'never reached (the run stopped first, or is still running)',
       not_saved: 'ran; its result is not kept in storage',
