@@ -94,8 +94,10 @@
         legend.append(el('li', { 'data-status': key }, swatch(s.color), `${s.label} (${counts[key] || 0})`));
       }
     }
-    legend.append(el('li', {}, el('span', { class: 'shape-key dashed' }), 'method call order'));
-    legend.append(el('li', {}, '⬣ class node · ▭ ×N a group of like nodes'));
+    legend.append(el('li', {}, '⬣ class node'));
+    legend.append(el('li', {}, '▢ method call'));
+    legend.append(el('li', {}, el('span', { class: 'shape-key dashed' }), 'order of the calls'));
+    legend.append(el('li', {}, '▣ ×N: like nodes grouped'));
   }
 
   // -- the graph canvas -------------------------------------------------------------------
@@ -152,7 +154,7 @@
       ctx.closePath();
     } else if (kind === 'method') {
       const r = Math.min(10, h / 2);
-      ctx.roundRect(x, y, w, h, r);
+      if (ctx.roundRect) ctx.roundRect(x, y, w, h, r); else ctx.rect(x, y, w, h);
     } else {
       ctx.rect(x, y, w, h);
     }
