@@ -52,6 +52,17 @@ def test_record_text_cannot_end_the_data_element() -> None:
     assert embedded(page)["record"] == run  # and it reads back exactly
 
 
+def test_a_value_json_cannot_hold_does_not_break_the_page() -> None:
+    run = record([node("a", start=float("nan"), end=float("inf"), size=3)])
+    page = report_html(run)
+    data = embedded(page)
+    assert data["record"]["nodes"][0]["start"] is None
+    assert data["record"]["nodes"][0]["end"] is None
+    text = page.split('id="ff-data">', 1)[1].split("</script>", 1)[0]
+    assert "NaN" not in text  # json.loads reads NaN, JSON.parse does not
+    assert "Infinity" not in text
+
+
 def test_what_is_not_a_run_record_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="a run record is a dict, not list"):
         write_report([], tmp_path / "r.html")  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -60,7 +61,7 @@ def report_html(record: Mapping[str, Any]) -> str:
     data = {"record": record, "layout": layout(nodes)}
     # JSON inside <script>: "<" escaped, so no "</script>" or "<!--" in a node's error or
     # result repr can end the element; ensure_ascii also escapes U+2028/U+2029.
-    embedded = json.dumps(data, separators=(",", ":"), default=str).replace("<", "\\u003c")
+    embedded = _json(data).replace("<", "\\u003c")
     workflow = str(record.get("workflow") or "workflow")
     title = f"{workflow} · run {record.get('run_id') or '?'} · functionfuse"
     from functionfuse_cli import __version__
@@ -76,6 +77,25 @@ def report_html(record: Mapping[str, Any]) -> str:
     ):
         page = page.replace(marker, value, 1)
     return page
+
+
+def _json(data: Any) -> str:
+    """Strict JSON (what JSON.parse reads): NaN and infinities, which Python's json
+    writes as bare words, become null; anything else unknown becomes its str()."""
+    try:
+        return json.dumps(data, separators=(",", ":"), default=str, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(data), separators=(",", ":"), default=str, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(key): _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _checked_nodes(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
