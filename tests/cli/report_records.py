@@ -74,10 +74,16 @@ def _ran(start: float, seconds: float, worker: str) -> dict[str, Any]:
 def sample_record() -> dict[str, Any]:
     """A failed run of a small experiment (see the module docstring)."""
     w1, w2, w3 = "pid 4242 on lab-node-7", "pid 4243 on lab-node-7", "pid 4244 on lab-node-7"
-    stamp = {"code": "9f2c41d0", "arguments": "51aa0e7b", "upstream": "c03e9d12"}
+    stamp = {
+        "fingerprint": "4be0a2f19d3c7e55",
+        "code": "9f2c41d0",
+        "arguments": "51aa0e7b",
+        "code pipeline.clean": "c03e9d12",
+        "package numpy": "2.1.3",
+    }
     nodes = [
-        node("load", status="stored", size=2_400_000, fingerprint=stamp, result_repr="<2000 rows>"),
-        node("params", status="stored", size=412, result_repr="{'lr': 0.1, 'epochs': 5}"),
+        node("load", status="stored", fingerprint=stamp, result_repr="<2000 rows>"),
+        node("params", status="stored", result_repr="{'lr': 0.1, 'epochs': 5}"),
         node(
             "clean",
             parents=["load"],
@@ -94,14 +100,13 @@ def sample_record() -> dict[str, Any]:
             kind="class",
             function="pipeline.Model",
             parents=["params"],
-            size=9_000,
             **_ran(0.1, 0.3, w2),
         ),
         node(
             "fit",
             kind="method",
             function="pipeline.Model.fit",
-            parents=["clean"],
+            parents=["model", "clean"],  # as the core records a chain: the previous call
             instance="model",
             retries=1,
             size=9_500,
@@ -111,8 +116,8 @@ def sample_record() -> dict[str, Any]:
             "predict",
             kind="method",
             function="pipeline.Model.predict",
-            parents=["clean"],
-            instance="fit",
+            parents=["fit", "clean"],
+            instance="model",
             status="not_saved",
             **_ran(4.0, 0.4, w2),
         ),
@@ -160,7 +165,7 @@ def sample_record() -> dict[str, Any]:
 def large_record(count: int, workers: int = 8) -> dict[str, Any]:
     """``count`` nodes in rows of four (prepare → fit → score → check, each row its own
     parents, so nothing is summarized), every 97th check failed, 8 workers."""
-    nodes = [node("data", status="stored", size=10_000)]
+    nodes = [node("data", status="stored")]
     rows = max((count - 1) // 4, 1)
     clock = [0.0] * workers
     for row in range(rows):

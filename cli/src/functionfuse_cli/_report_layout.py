@@ -109,10 +109,11 @@ def layout(nodes: Sequence[Mapping[str, Any]]) -> Layout:
 def _node_parents(
     nodes: Sequence[Mapping[str, Any]], index: Mapping[str, int]
 ) -> tuple[list[list[int]], set[tuple[int, int]]]:
-    """Each node's parents: its data parents, then the previous call on its instance (the
-    class node for the first call), and the (previous call, method) pairs, which only
-    order the calls: drawn dashed. A record may name as ``instance`` the class node or
-    the previous call; both give the same chain, in the record's (graph) order."""
+    """Each node's parents, and the (previous call, method) pairs that order the calls on
+    one instance — from the class node to its first method call, then call to call —
+    drawn dashed, as ``fuse graph`` draws them. The record names the class node as a
+    method's ``instance`` (older drafts: the previous call) and lists the previous call
+    among its parents, or not: the chain is rebuilt from the record's (graph) order."""
     parents: list[list[int]] = []
     chained: set[tuple[int, int]] = set()
     root_of: dict[int, int] = {}  # a method call -> its class node
@@ -131,7 +132,7 @@ def _node_parents(
             last_call[root] = i
             if previous not in mine:
                 mine.append(previous)
-                chained.add((previous, i))
+            chained.add((previous, i))
         parents.append(mine)
     return parents, chained
 
