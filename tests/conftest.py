@@ -112,3 +112,24 @@ def _deadline(seconds: float) -> Iterator[None]:
 def deadline() -> Callable[[float], AbstractContextManager[None]]:
     """``with deadline(seconds):`` fails the test instead of hanging (SIGALRM)."""
     return _deadline
+
+
+def _require_program(name: str, package: str) -> str:
+    """The path of the program ``name``. Missing, it skips the test on a developer's
+    machine but fails it under CI (``CI`` set), where ``.ci/run`` installs ``package``:
+    a test that CI skips would hide a missing install step."""
+    import shutil
+
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name!r} is not on PATH (Debian: apt-get install -y {package})"
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+            pytest.fail(f"{message}; .ci/run installs it, so CI must have it")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def require_program() -> Callable[[str, str], str]:
+    """``require_program(name, debian_package)``: the program's path (see _require_program)."""
+    return _require_program

@@ -11,8 +11,9 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,3 +146,54 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text))
     return path
+
+
+@pytest.fixture(scope="module")
+def browser(
+    tmp_path_factory: pytest.TempPathFactory, require_program: Callable[[str, str], str]
+) -> Iterator[Any]:
+    """One headless Chromium (Debian's, driven by Playwright) for a module's tests, on a
+    fresh profile; it refuses every request that is not for a file (see report_page)."""
+    from playwright.sync_api import sync_playwright
+
+    from .report_page import CHROMIUM_ARGS, Browser
+
+    chromium = require_program("chromium", "chromium")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 900},
+        )
+        try:
+            yield Browser(context)
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Callable[[Path], Any]]:
+    """``open_page(path)``: a report file opened in Chromium, once it is drawn. At the end
+    of the test: no script error, and no request but for the page's own file."""
+    pages: list[Any] = []
+    errors: list[str] = []
+    requests: list[str] = []
+
+    def open_(path: Path) -> Any:
+        page = browser.context.new_page()
+        pages.append(page)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(path.resolve().as_uri())
+        # a selector, not a JS predicate: the page's CSP forbids the eval() that polls one
+        page.wait_for_selector("html[data-ready=true]", state="attached")
+        return page
+
+    yield open_
+    for page in pages:
+        page.close()
+    assert errors == []
+    assert all(url.startswith("file:") for url in requests), requests
+    assert browser.outside_requests == []

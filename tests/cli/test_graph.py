@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -115,8 +116,10 @@ def test_svg_and_png_without_graphviz_say_how_to_get_it(
     assert not (tmp_path / "g.png").exists()
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
-def test_svg_with_graphviz(fuse: Fuse, pipeline: Path, tmp_path: Path) -> None:
+def test_svg_with_graphviz(
+    fuse: Fuse, pipeline: Path, tmp_path: Path, require_program: Callable[[str, str], str]
+) -> None:
+    require_program("dot", "graphviz")  # skipped without Graphviz, except in CI
     done = fuse("graph", "pipeline.py", "--format", "svg")
     assert done.returncode == 0, done.stderr
     assert "<svg" in done.stdout

@@ -209,6 +209,25 @@ def test_the_cli_extra_installs_the_fuse_command(core_and_cli: Env) -> None:
     assert info == [[], "functionfuse_cli._progress"]
 
 
+def test_the_installed_cli_writes_a_whole_report_page(core_and_cli: Env) -> None:
+    """The page's script, style and template are package data: in the wheel, inlined."""
+    sizes = core_and_cli.python_json(
+        """
+        import json, re
+        from functionfuse_cli import write_report
+        node = {"name": "a", "status": "ran", "parents": []}
+        write_report({"format": "functionfuse-run/1", "nodes": [node]}, "r.html")
+        page = open("r.html", encoding="utf-8").read()
+        parts = re.search(r"<style>(.*)</style>.*<script>(.*)</script>", page, re.S)
+        print(json.dumps([len(parts.group(1)), len(parts.group(2)), "__JS__" in page]))
+        """
+    )
+    assert isinstance(sizes, list)
+    assert sizes[0] > 1000  # report.css
+    assert sizes[1] > 10000  # report.js
+    assert sizes[2] is False  # every marker of template.html replaced
+
+
 @pytest.fixture(scope="module")
 def grown(tmp_path_factory: pytest.TempPathFactory, wheels: dict[str, Path]) -> Env:
     """core + cli + local + fs (and numpy for the quickstart), grown and shrunk by the tests

@@ -167,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     from functionfuse_cli._plan import plan as plan_command
     from functionfuse_cli._plugins import plugins as plugins_command
     from functionfuse_cli._render import FORMATS
+    from functionfuse_cli._report import report as report_command
     from functionfuse_cli._run import RESUME_CHOICES
     from functionfuse_cli._run import run as run_command
     from functionfuse_cli._runs import runs as runs_command
@@ -220,6 +221,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--traceback", action="store_true", help="on a node failure, show its traceback"
     )
+    run.add_argument(
+        "--report",
+        metavar="FILE",
+        help="at the end of the run (also when it fails), write its report: one HTML page",
+    )
 
     plan = command(
         "plan",
@@ -259,6 +265,22 @@ def _parser() -> argparse.ArgumentParser:
         "plugins", plugins_command, "List the installed backends, storages and plugins."
     )
     plugins.add_argument("--check", action="store_true", help="import each one, report failures")
+
+    report = command(
+        "report",
+        report_command,
+        "Write the report of a recorded run: one self-contained HTML page (the graph "
+        "coloured by status, why each node ran, errors, a timeline per worker).",
+    )
+    report.add_argument("storage", metavar="STORAGE")
+    report.add_argument("workflow", metavar="WORKFLOW")
+    report.add_argument("--run", metavar="ID", help="the run's id (default: the newest run)")
+    report.add_argument(
+        "-o", "--output", metavar="FILE", default="report.html", help="default: report.html"
+    )
+    report.add_argument(
+        "--traceback", action="store_true", help="on a storage failure, show its traceback"
+    )
 
     tasks = command("tasks", storage.tasks, "List the stored results of a workflow.")
     tasks.add_argument("storage", metavar="STORAGE")

@@ -32,9 +32,22 @@ def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         check_takes(wf, "resume", "--resume")
         options["resume"] = RESUME_CHOICES[args.resume]
+    if args.report is not None:  # a usage error now, not after a long run
+        from functionfuse_cli._report import check_output_path
+
+        check_output_path(args.report, "--report")
     try:
-        with reporter if reporter is not None else contextlib.nullcontext():
-            result = wf.run(**options)
+        try:
+            with reporter if reporter is not None else contextlib.nullcontext():
+                result = wf.run(**options)
+        except BaseException:  # a failed run's page is the one most worth reading
+            if args.report is not None:
+                _report_after_failure(wf, args.report)
+            raise
+        if args.report is not None:
+            from functionfuse_cli._report import write_run_report
+
+            write_run_report(wf, args.report)
     except SystemExit as exit_:  # sys.exit() in a node: not a success, whatever its code
         raise Failure(
             f"{_running_node(reporter)} exited (SystemExit: {exit_.code}), so the run "
@@ -75,6 +88,19 @@ def configured_workflow(args: argparse.Namespace) -> tuple[Any, Target]:
     target = load_target(args.target)
     name = args.name or config.workflow_name or target.default_workflow_name
     return config.workflow(*target.leaves, workflow_name=name), target
+
+
+def _report_after_failure(wf: Any, path: str) -> None:
+    """Write the report of a run that raised; a failure to write it is only a warning, so
+    that the run's own error is the one reported."""
+    import sys
+
+    from functionfuse_cli._report import write_run_report
+
+    try:
+        write_run_report(wf, path)
+    except Exception as error:
+        sys.stderr.write(f"fuse run: warning: could not write the report {path}: {error}\n")
 
 
 def check_takes(wf: Any, keyword: str, option: str) -> None:
