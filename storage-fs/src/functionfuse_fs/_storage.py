@@ -61,9 +61,9 @@ class FileStorage:
     or an fsspec URL (``"s3://bucket/prefix"``, ``"memory://scratch"``,
     ``"gcs://bucket/x"``); ``storage_options`` go to the fsspec filesystem.
     With a ``signing_key`` (or ``$FUNCTIONFUSE_STORAGE_KEY``) every result is signed with
-    HMAC-SHA256 and only results signed with that key are read; without one, a SHA-256
-    digest catches corruption and truncation, but anyone who can write the storage can
-    make ``read_task`` unpickle what they like: trust it like a pickle file.
+    keyed BLAKE3 and only results signed with that key are read; without one, an
+    XXH3-128 checksum catches corruption and truncation, but anyone who can write the
+    storage can make ``read_task`` unpickle what they like: trust it like a pickle file.
     ``always_read`` asks backends to re-read each result after saving it. ``fsync``
     makes local writes durable across power loss (slower; see the README).
 
