@@ -212,7 +212,7 @@ class LocalFiles:
             if on_chunk is not None and size >= LARGE_READ_MIN:
                 got = _read_in_thread(f, view, size, on_chunk)
             else:
-                got = _read_into(f, view, 0, size)
+                got = _read_into(f, view, size)
                 if on_chunk is not None:
                     on_chunk(view, got)
         if got < size:  # the file shrank while it was read
@@ -296,6 +296,10 @@ class _Trailer:
         return self._value
 
 
+#: Whether large reads go to private anonymous memory in huge pages (Linux).
+_HUGE_PAGES: Final = hasattr(mmap, "MADV_HUGEPAGE") and hasattr(mmap, "MAP_ANONYMOUS")
+
+
 def _allocate(size: int) -> ReadBuffer:
     """Writable memory for ``size`` bytes. Large: private anonymous memory in huge
     pages where the OS has them (as numpy allocates its arrays; a bytearray would be
@@ -308,11 +312,9 @@ def _allocate(size: int) -> ReadBuffer:
     return memory
 
 
-_HUGE_PAGES: Final = hasattr(mmap, "MADV_HUGEPAGE") and hasattr(mmap, "MAP_ANONYMOUS")
-
-
-def _read_into(f: Any, view: memoryview, got: int, size: int) -> int:
-    """Fill ``view[got:size]`` from ``f``; return where the file ended."""
+def _read_into(f: Any, view: memoryview, size: int) -> int:
+    """Fill ``view[:size]`` from ``f``; return where the file ended."""
+    got = 0
     while got < size:
         n = f.readinto(view[got : min(size, got + READ_CHUNK)])
         if not n:
