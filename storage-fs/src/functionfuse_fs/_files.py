@@ -88,8 +88,9 @@ class Files(Protocol):
 
     def read(self, path: str, on_chunk: OnChunk | None = None) -> ReadBuffer:
         """The whole file, in writable memory (so that arrays unpickled from views of it
-        are writable, as unpickled arrays usually are); ``on_chunk`` is called as the
-        bytes come in, at least once when they are all in."""
+        are writable, as unpickled arrays usually are). Where the read streams (large
+        local files), ``on_chunk`` is called as the bytes come in; it may not be called
+        at all."""
 
     def read_head(self, path: str, size: int) -> bytes: ...
 
@@ -213,8 +214,6 @@ class LocalFiles:
                 got = _read_in_thread(f, view, size, on_chunk)
             else:
                 got = _read_into(f, view, size)
-                if on_chunk is not None:
-                    on_chunk(view, got)
         if got < size:  # the file shrank while it was read
             data = bytearray(view[:got])
         return data
@@ -515,10 +514,7 @@ class FsspecFiles:
             self._fs.pipe_file(path, data)
 
     def read(self, path: str, on_chunk: OnChunk | None = None) -> ReadBuffer:
-        data = bytearray(self._fs.cat_file(path))
-        if on_chunk is not None:
-            on_chunk(memoryview(data), len(data))
-        return data
+        return bytearray(self._fs.cat_file(path))
 
     def read_head(self, path: str, size: int) -> bytes:
         data = self._fs.cat_file(path, start=0, end=size)

@@ -300,10 +300,10 @@ class DigestCheck:
     """Hashes a stored result while it is read, chunk by chunk as each arrives (still
     in the CPU's cache), so that :func:`verify` needs no second pass over it.
 
-    Call it with the buffer being filled and how many bytes of it are in, as often as
-    more arrive. It only hashes: whatever it cannot make sense of (a damaged header,
-    a signed result for an unsigned storage...) it leaves to :func:`verify`, which
-    then hashes the buffer itself where there is anything to hash, and refuses.
+    The read calls it with the buffer being filled and how many bytes of it are in, as
+    often as more arrive (or never: then :func:`verify` hashes the buffer). It only
+    hashes: whatever it cannot make sense of (a damaged header, a signed result for an
+    unsigned storage...) it leaves to :func:`verify`, which refuses it.
     """
 
     __slots__ = ("_end", "_hashed", "_hasher", "_kind", "_signer")
