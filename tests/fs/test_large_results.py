@@ -12,6 +12,7 @@ import pytest
 
 from functionfuse import StorageIntegrityError
 from functionfuse_fs import FileStorage
+from functionfuse_fs import _files as files_module
 from functionfuse_fs._files import LARGE_READ_MIN
 from functionfuse_fs._format import Signer
 
@@ -54,6 +55,25 @@ def test_large_results_round_trip_writable(tmp_path: Path, version: int, signed:
     storage.save("wf", "t", "replaced")
     back["array"][0] = -1.0
     assert back["array"][1:].sum() == value["array"][1:].sum()
+
+
+def test_large_arrays_are_read_into_place(
+    tmp_path: Path, signed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = local(tmp_path, signed)
+    storage.save("wf", "t", big_value())
+    buffers: list[Any] = []
+    real = files_module._allocate
+
+    def allocate(size: int) -> Any:
+        buffers.append(real(size))
+        return buffers[-1]
+
+    monkeypatch.setattr(files_module, "_allocate", allocate)
+    back = storage.read_task("wf", "t")
+    (buffer,) = buffers  # one buffer for the file...
+    # ...and the array is a view of it: nothing was copied after the read.
+    assert np.shares_memory(back["array"], np.frombuffer(buffer, dtype=np.uint8))
 
 
 def test_large_reads_hash_each_byte_once(
