@@ -4,6 +4,7 @@ writable and independent of the file; results saved by functionfuse-fs 0.1.0 sti
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,51 @@ def test_results_saved_by_0_1_0_are_read(tmp_path: Path, task: str) -> None:
     # A new save of the task writes the current format.
     storage.save("wf", task, back)
     assert storage.read_header("wf", task).format_version == 2
+
+
+class Failing:
+    """A file whose reads stop after the first chunk: with an error, or at a premature
+    end (a file truncated while it is read)."""
+
+    def __init__(self, path: str, mode: str, buffering: int, error: bool) -> None:
+        self._file = open(path, mode, buffering=buffering)  # noqa: SIM115
+        self._error = error
+        self._reads = 0
+
+    def __enter__(self) -> Failing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def readinto(self, view: memoryview) -> int:
+        self._reads += 1
+        if self._reads == 1:
+            return self._file.readinto(view)
+        if self._error:
+            raise OSError("the disk went away")
+        return 0
+
+
+@pytest.mark.parametrize("error", [True, False], ids=["error", "premature end"])
+def test_a_large_read_that_fails_midway(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: bool
+) -> None:
+    storage = local(tmp_path, signed=True)
+    storage.save("wf", "t", big_value())
+    threads = threading.active_count()
+
+    def failing_open(path: str, mode: str, buffering: int = -1) -> Failing:
+        return Failing(path, mode, buffering, error)
+
+    monkeypatch.setattr(files_module, "open", failing_open, raising=False)
+    if error:
+        with pytest.raises(OSError, match="the disk went away"):
+            storage.read_task("wf", "t")
+    else:
+        with pytest.raises(StorageIntegrityError, match="it is truncated"):
+            storage.read_task("wf", "t")
+    assert threading.active_count() == threads  # the reading thread is gone
