@@ -12,7 +12,10 @@ from typing import Any
 import fsspec  # type: ignore[import-untyped]
 import pytest
 
-from functionfuse_fs import KEY_ENV, FileStorage
+from functionfuse_fs import FORMAT_VERSION, KEY_ENV, FileStorage
+from functionfuse_fs._format import pack_result
+from functionfuse_fs._names import encode_name
+from functionfuse_fs._pickling import dumps
 
 
 @pytest.fixture(autouse=True)
@@ -93,3 +96,32 @@ def storage(place: Place) -> FileStorage:
     storage = place.storage()
     storage.new_workflow("wf")
     return storage
+
+
+def save_in_version(
+    storage: FileStorage,
+    version: int,
+    workflow_name: str,
+    task_name: str,
+    obj: object,
+    fingerprint: bytes = b"",
+) -> None:
+    """``storage.save`` in format ``version``: 1 writes what functionfuse-fs 0.1.0
+    wrote (SHA-256 or HMAC-SHA256), through the format's kept version-1 writer."""
+    if version == FORMAT_VERSION:
+        storage.save(workflow_name, task_name, obj, fingerprint=fingerprint)
+        return
+    signer = storage._signer
+    stream, buffers, _ = dumps(obj, {})
+    pieces = pack_result(
+        signer, workflow_name, task_name, fingerprint, stream, buffers, version=version
+    )
+    data = b"".join([*pieces, signer.digest(pieces, workflow_name, task_name, version)])
+    folder = storage._folder(workflow_name)
+    storage._files.write_atomic(folder, storage._files.join(folder, encode_name(task_name)), [data])
+
+
+@pytest.fixture(params=[1, FORMAT_VERSION], ids=lambda v: f"v{v}")
+def version(request: pytest.FixtureRequest) -> int:
+    """Each format version read: results saved by 0.1.0 (1), and as saved today."""
+    return int(request.param)

@@ -18,6 +18,10 @@ import pytest
 
 from functionfuse_fs import FileStorage, NumpySerializer
 
+#: NumpySerializer is deprecated, and still the serializer that ships: it stands here
+#: for any persistent serializer.
+pytestmark = pytest.mark.filterwarnings("ignore:NumpySerializer is deprecated:DeprecationWarning")
+
 #: Rounds of racing saves; each round is a fresh race between the threads.
 ROUNDS = {"file": 40, "memory": 20, "s3": 6}
 

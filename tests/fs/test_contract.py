@@ -153,7 +153,7 @@ def test_fingerprint_in_header(storage: FileStorage) -> None:
     assert storage.read_fingerprint("wf", "text") == b"sha256:abc"
     assert storage.read_fingerprint("wf", "raw") == b"\x00\x01"
     header = storage.read_header("wf", "text")
-    assert (header.format_version, header.codec, header.signed) == (1, "pickle", False)
+    assert (header.format_version, header.codec, header.signed) == (2, "pickle", False)
     assert header.task_name == "text"
     assert storage.read_task("wf", "text") == 2
     with pytest.raises(FileNotFoundError):

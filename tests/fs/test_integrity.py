@@ -1,5 +1,6 @@
-"""Damaged, foreign, unsigned, tampered and moved results are refused before unpickling;
-a result that cannot be pickled stores nothing."""
+"""Damaged, foreign, unsigned, tampered and moved results are refused before unpickling,
+in every format version read (the ``version`` fixture: results saved by 0.1.0, and as
+saved today); a result that cannot be pickled stores nothing."""
 
 from __future__ import annotations
 
@@ -11,22 +12,35 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import xxhash
 
 from functionfuse import StorageError, StorageIntegrityError
 from functionfuse_fs import KEY_ENV, FileStorage
+
+from .conftest import save_in_version
 
 MAGIC = b"\x89FFR\r\n\x1a\n"
 KEY = "correct horse battery staple"
 
 
-def forge(task_name: str, stream: bytes, *, version: int = 1, kind: int = 1) -> bytes:
-    """A result in the documented format v1, with an unsigned SHA-256 digest: what
-    anyone who can write the storage, but has no key, can make."""
+#: The unsigned digest of each format version: kind, and how to compute it.
+UNSIGNED = {
+    1: (1, lambda data: hashlib.sha256(data).digest()),
+    2: (3, lambda data: xxhash.xxh3_128(data).digest()),
+}
+
+
+def forge(task_name: str, stream: bytes, *, version: int = 1, kind: int | None = None) -> bytes:
+    """A result in the documented format ``version``, with its unsigned digest (SHA-256
+    or XXH3-128): what anyone who can write the storage, but has no key, can make."""
+    unsigned_kind, digest = UNSIGNED[version]
     name = task_name.encode()
     payload = struct.pack(">IQ", 0, len(stream)) + stream  # no out-of-band buffers
-    header = struct.pack(">8sBBBBHHQ", MAGIC, version, 1, kind, 0, len(name), 0, len(payload))
+    header = struct.pack(
+        ">8sBBBBHHQ", MAGIC, version, 1, kind or unsigned_kind, 0, len(name), 0, len(payload)
+    )
     header += name
-    return header + payload + hashlib.sha256(header + payload).digest()
+    return header + payload + digest(header + payload)
 
 
 class Canary:
@@ -57,7 +71,7 @@ def damaged(good: bytes) -> dict[str, bytes]:
         "garbage": os.urandom(200),
         "plain pickle": pickle.dumps({"x": 1}),
         "wrong magic": b"\x89FFX" + good[4:],
-        "wrong version": good[:8] + b"\x02" + good[9:],
+        "wrong version": good[:8] + b"\x03" + good[9:],
         "unknown codec": good[:9] + b"\x07" + good[10:],
     }
 
@@ -66,8 +80,8 @@ def damaged(good: bytes) -> dict[str, bytes]:
 HEADER_INTACT = {"truncated", "digest cut off", "extra bytes", "flipped bit"}
 
 
-def test_damaged_results_are_refused(storage: FileStorage, place: Any) -> None:
-    storage.save("wf", "t", list(range(100)))
+def test_damaged_results_are_refused(storage: FileStorage, place: Any, version: int) -> None:
+    save_in_version(storage, version, "wf", "t", list(range(100)))
     good = place.read_raw("wf", "t")
     for case, data in damaged(good).items():
         place.write_raw(data, "wf", "t")
@@ -82,15 +96,15 @@ def test_damaged_results_are_refused(storage: FileStorage, place: Any) -> None:
     assert place.all_files() == []
 
 
-def test_messages_say_what_is_wrong(storage: FileStorage, place: Any) -> None:
-    storage.save("wf", "t", 1)
+def test_messages_say_what_is_wrong(storage: FileStorage, place: Any, version: int) -> None:
+    save_in_version(storage, version, "wf", "t", 1)
     good = place.read_raw("wf", "t")
     expectations = {
         "zero-length": "empty",
         "truncated": "truncated",
         "wrong magic": "not a functionfuse result",
-        "wrong version": "format version 2",
-        "flipped bit": "digest does not match",
+        "wrong version": "format version 3; this functionfuse-fs reads versions 1 and 2",
+        "flipped bit": f"its {'SHA-256' if version == 1 else 'XXH3-128'} digest does not match",
     }
     for case, words in expectations.items():
         place.write_raw(damaged(good)[case], "wf", "t")
@@ -98,24 +112,40 @@ def test_messages_say_what_is_wrong(storage: FileStorage, place: Any) -> None:
             storage.read_task("wf", "t")
 
 
-def test_a_forged_unsigned_result_is_read_without_a_key(storage: FileStorage, place: Any) -> None:
+def test_a_forged_unsigned_result_is_read_without_a_key(
+    storage: FileStorage, place: Any, version: int
+) -> None:
     # The format is what the docs say: an independent writer produces a valid result.
-    place.write_raw(forge("t", pickle.dumps({"forged": True})), "wf", "t")
+    place.write_raw(forge("t", pickle.dumps({"forged": True}), version=version), "wf", "t")
     assert storage.read_task("wf", "t") == {"forged": True}
+    assert storage.read_header("wf", "t").format_version == version
 
 
-def test_an_inconsistent_payload_is_refused(storage: FileStorage, place: Any) -> None:
+def test_an_inconsistent_payload_is_refused(storage: FileStorage, place: Any, version: int) -> None:
     stream = pickle.dumps(1)
-    result = bytearray(forge("t", stream))
+    _, digest = UNSIGNED[version]
+    size = len(digest(b""))
+    result = bytearray(forge("t", stream, version=version))
     result[24 + 1 : 24 + 1 + 4] = struct.pack(">I", 1)  # one buffer, which is not there
-    header_and_payload = bytes(result[:-32])
-    place.write_raw(header_and_payload + hashlib.sha256(header_and_payload).digest(), "wf", "t")
+    header_and_payload = bytes(result[:-size])
+    place.write_raw(header_and_payload + digest(header_and_payload), "wf", "t")
     with pytest.raises(StorageIntegrityError, match="buffer table"):
         storage.read_task("wf", "t")
 
 
-def test_a_result_moved_to_another_name_is_refused(storage: FileStorage, place: Any) -> None:
-    storage.save("wf", "a", 1)
+@pytest.mark.parametrize(("version", "kind"), [(1, 3), (1, 4), (2, 1), (2, 2), (2, 9)])
+def test_a_digest_kind_of_another_version_is_refused(
+    storage: FileStorage, place: Any, version: int, kind: int
+) -> None:
+    place.write_raw(forge("t", pickle.dumps(1), version=version, kind=kind), "wf", "t")
+    with pytest.raises(StorageIntegrityError, match=f"unknown digest kind {kind}"):
+        storage.read_task("wf", "t")
+
+
+def test_a_result_moved_to_another_name_is_refused(
+    storage: FileStorage, place: Any, version: int
+) -> None:
+    save_in_version(storage, version, "wf", "a", 1)
     place.write_raw(place.read_raw("wf", "a"), "wf", "b")
     with pytest.raises(StorageIntegrityError, match="holds the result of task 'a'"):
         storage.read_task("wf", "b")
@@ -131,22 +161,23 @@ def canary(tmp_path: Path) -> Path:
     return path
 
 
-def test_signed_storage_refuses_unsigned_results(place: Any, canary: Path) -> None:
+def test_signed_storage_refuses_unsigned_results(place: Any, canary: Path, version: int) -> None:
     unsigned = place.storage()
-    unsigned.save("wf", "t", Canary(canary))
+    save_in_version(unsigned, version, "wf", "t", Canary(canary))
     signed = place.storage(signing_key=KEY)
     with pytest.raises(StorageIntegrityError, match="not signed"):
         signed.read_task("wf", "t")
-    place.write_raw(forge("t", pickle.dumps(Canary(canary))), "wf", "t")
+    place.write_raw(forge("t", pickle.dumps(Canary(canary)), version=version), "wf", "t")
     with pytest.raises(StorageIntegrityError, match="not signed"):
         signed.read_task("wf", "t")
     assert not canary.exists()
 
 
-def test_signed_storage_refuses_tampered_results(place: Any, canary: Path) -> None:
+def test_signed_storage_refuses_tampered_results(place: Any, canary: Path, version: int) -> None:
     signed = place.storage(signing_key=KEY)
-    signed.save("wf", "t", "harmless")
-    assert signed.read_header("wf", "t").signed
+    save_in_version(signed, version, "wf", "t", "harmless")
+    header = signed.read_header("wf", "t")
+    assert (header.signed, header.format_version) == (True, version)
     good = place.read_raw("wf", "t")
     evil = pickle.dumps(Canary(canary))
     # Swap the payload, fix the header's length, keep the old signature.
@@ -158,16 +189,18 @@ def test_signed_storage_refuses_tampered_results(place: Any, canary: Path) -> No
     with pytest.raises(StorageIntegrityError, match="signature does not match"):
         signed.read_task("wf", "t")
     # Or sign it with another key.
-    place.storage(signing_key="another key").save("wf", "t", Canary(canary))
+    save_in_version(place.storage(signing_key="another key"), version, "wf", "t", Canary(canary))
     with pytest.raises(StorageIntegrityError, match="signature does not match"):
         signed.read_task("wf", "t")
     assert not canary.exists()
 
 
-def test_signed_storage_refuses_results_copied_to_another_task(place: Any, canary: Path) -> None:
+def test_signed_storage_refuses_results_copied_to_another_task(
+    place: Any, canary: Path, version: int
+) -> None:
     signed = place.storage(signing_key=KEY)
-    signed.save("wf", "evil", Canary(canary))
-    signed.save("wf", "good", "harmless")
+    save_in_version(signed, version, "wf", "evil", Canary(canary))
+    save_in_version(signed, version, "wf", "good", "harmless")
     place.write_raw(place.read_raw("wf", "evil"), "wf", "good")
     with pytest.raises(StorageIntegrityError):
         signed.read_task("wf", "good")
@@ -179,8 +212,8 @@ def test_signed_storage_refuses_results_copied_to_another_task(place: Any, canar
     assert canary.exists()
 
 
-def test_unsigned_storage_refuses_signed_results(place: Any) -> None:
-    place.storage(signing_key=KEY).save("wf", "t", 1)
+def test_unsigned_storage_refuses_signed_results(place: Any, version: int) -> None:
+    save_in_version(place.storage(signing_key=KEY), version, "wf", "t", 1)
     with pytest.raises(StorageIntegrityError, match="configure the key"):
         place.storage().read_task("wf", "t")
 

@@ -34,6 +34,10 @@ from functionfuse import StorageError, StorageIntegrityError
 from functionfuse_fs import FileStorage, NumpySerializer
 from functionfuse_fs._files import FsspecFiles
 
+#: NumpySerializer is deprecated, and still the serializer that ships: it stands here
+#: for any persistent serializer.
+pytestmark = pytest.mark.filterwarnings("ignore:NumpySerializer is deprecated:DeprecationWarning")
+
 KEY = "k" * 32
 
 MakeStorage = Callable[..., FileStorage]

@@ -16,7 +16,7 @@ import pytest
 
 from functionfuse import StorageIntegrityError
 from functionfuse_fs import FileStorage
-from functionfuse_fs._files import LocalFiles
+from functionfuse_fs._files import LocalFiles, OnChunk, ReadBuffer
 from functionfuse_fs._format import HEADER_PROBE
 from functionfuse_fs._names import encode_name
 
@@ -53,8 +53,8 @@ def spy(place: Place, storage: FileStorage, monkeypatch: pytest.MonkeyPatch) -> 
             reads.sizes.append(len(data))
             return data
 
-        def read(self: LocalFiles, path: str) -> bytearray:
-            data = real_read(self, path)
+        def read(self: LocalFiles, path: str, on_chunk: OnChunk | None = None) -> ReadBuffer:
+            data = real_read(self, path, on_chunk)
             reads.sizes.append(len(data))
             reads.whole_files += 1
             return data
@@ -203,7 +203,7 @@ def damage_reasons(files: dict[str, bytes]) -> dict[str, str]:
         "in-magic": "it is truncated: 5 bytes, shorter than a header",
         "in-fixed": "it is truncated: 20 bytes, shorter than a header",
         "in-name": "it is truncated: 26 bytes, inside its header",
-        "other-version": "it has format version 99; this functionfuse-fs reads version 1",
+        "other-version": "it has format version 99; this functionfuse-fs reads versions 1 and 2",
         "other-codec": "it has an unknown codec id 77",
         # The whole file is read for the 64 KiB header it claims, and is shorter.
         "long-name-cut": (

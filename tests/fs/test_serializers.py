@@ -1,8 +1,11 @@
-"""Persistent serializers: numpy arrays as .npy files beside the result."""
+"""Persistent serializers: numpy arrays as .npy files beside the result (NumpySerializer,
+deprecated: its results stay readable), and serializers of one's own."""
 
 from __future__ import annotations
 
 import io
+import pickle
+import warnings
 from typing import IO, Any
 
 import numpy as np
@@ -12,9 +15,14 @@ from functionfuse import ConfigurationError, StorageError, StorageIntegrityError
 from functionfuse_fs import FileStorage, NumpySerializer, PersistentSerializer
 
 
+def numpy_serializer(min_bytes: int = 0) -> NumpySerializer:
+    with pytest.warns(DeprecationWarning, match="NumpySerializer is deprecated"):
+        return NumpySerializer(min_bytes)
+
+
 @pytest.fixture
 def np_storage(storage: FileStorage) -> FileStorage:
-    storage.register_persistent_serializers(NumpySerializer())
+    storage.register_persistent_serializers(numpy_serializer())
     return storage
 
 
@@ -74,7 +82,7 @@ def test_hostile_task_name_with_side_files(np_storage: FileStorage, place: Any) 
 
 
 def test_what_stays_in_the_pickle(storage: FileStorage, place: Any) -> None:
-    storage.register_persistent_serializers(NumpySerializer(min_bytes=1000))
+    storage.register_persistent_serializers(numpy_serializer(min_bytes=1000))
     small, objects = np.arange(3), np.array([{"a": 1}, None], dtype=object)
     storage.save("wf", "t", [small, objects, np.arange(1000)])
     back = storage.read_task("wf", "t")
@@ -98,7 +106,7 @@ def test_corrupt_or_missing_side_file_is_refused(np_storage: FileStorage, place:
 
 def test_signed_results_cover_side_files(place: Any) -> None:
     signed = place.storage(signing_key="k" * 32)
-    signed.register_persistent_serializers(NumpySerializer())
+    signed.register_persistent_serializers(numpy_serializer())
     signed.save("wf", "t", np.arange(5))
     (side,) = side_files(place)
     evil = io.BytesIO()
@@ -108,17 +116,36 @@ def test_signed_results_cover_side_files(place: Any) -> None:
         signed.read_task("wf", "t")
 
 
-def test_reading_needs_the_serializer(np_storage: FileStorage, place: Any) -> None:
-    np_storage.save("wf", "t", np.arange(5))
-    with pytest.raises(StorageError, match=r"persistent serializer 'numpy\.npy'"):
+def test_npy_results_read_without_the_deprecated_serializer(
+    np_storage: FileStorage, place: Any
+) -> None:
+    np_storage.save("wf", "t", {"a": np.arange(5)})
+    (side,) = side_files(place)
+    plain = place.storage()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # reading them does not warn
+        np.testing.assert_array_equal(plain.read_task("wf", "t")["a"], np.arange(5))
+    # ...and their side files are still checked.
+    damaged = bytearray(place.read_raw(side))
+    damaged[-1] ^= 1
+    place.write_raw(bytes(damaged), side)
+    with pytest.raises(StorageIntegrityError, match="does not match its SHA-256"):
+        plain.read_task("wf", "t")
+
+
+def test_reading_needs_the_serializer(storage: FileStorage, place: Any) -> None:
+    storage.register_persistent_serializers(Text())
+    storage.save("wf", "t", "long enough")
+    with pytest.raises(StorageError, match=r"persistent serializer 'text\.utf8'"):
         place.storage().read_task("wf", "t")
 
 
-def test_serializers_travel_with_the_storage(np_storage: FileStorage) -> None:
-    import pickle
-
-    copy = pickle.loads(pickle.dumps(np_storage))
+def test_serializers_travel_with_the_storage(np_storage: FileStorage, place: Any) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the deprecation was said once, where it was made
+        copy = pickle.loads(pickle.dumps(np_storage))
     copy.save("wf", "t", np.arange(4))
+    assert len(side_files(place)) == 1
     np.testing.assert_array_equal(np_storage.read_task("wf", "t"), np.arange(4))
 
 

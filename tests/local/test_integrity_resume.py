@@ -195,8 +195,8 @@ def resume_refusing(
 
 def _wrong_version(good: bytes) -> bytes:
     assert good[:8] == MAGIC
-    assert good[8] == 1  # byte 8: the format version
-    return good[:8] + bytes([2]) + good[9:]
+    assert good[8] == 2  # byte 8: the format version
+    return good[:8] + bytes([3]) + good[9:]
 
 
 #: Damage -> what makes it, the refusal's reason. All but "truncated" (cut inside the
@@ -209,7 +209,7 @@ DAMAGE: dict[str, tuple[Callable[[bytes], bytes], str]] = {
         "it is not a functionfuse result",
     ),
     "plain pickle": (lambda good: pickle.dumps([1, 2, 3]), "it is not a functionfuse result"),
-    "wrong version": (_wrong_version, "it has format version 2"),
+    "wrong version": (_wrong_version, "it has format version 3"),
 }
 
 

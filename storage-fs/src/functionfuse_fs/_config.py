@@ -23,7 +23,7 @@ __all__ = [
     "resolve_key",
 ]
 
-#: Environment variable holding the HMAC key when no ``signing_key`` option is given.
+#: Environment variable holding the signing key when no ``signing_key`` option is given.
 KEY_ENV: Final = "FUNCTIONFUSE_STORAGE_KEY"
 LOCAL_PROTOCOLS: Final = frozenset(["file", "local"])
 _S3_PROTOCOLS: Final = frozenset(["s3", "s3a"])
@@ -155,7 +155,7 @@ def _check_type(kind: str, name: str, value: object) -> None:
 
 
 def resolve_key(key: str | bytes | None) -> bytes | None:
-    """The HMAC key: ``key`` if given, else ``$FUNCTIONFUSE_STORAGE_KEY``, else None.
+    """The signing key: ``key`` if given, else ``$FUNCTIONFUSE_STORAGE_KEY``, else None.
 
     A blank key (empty or whitespace only), given or in the environment, is refused:
     an unset CI secret expanded into the variable must not turn signing off silently.

@@ -13,8 +13,11 @@ are, so that it can refuse to delete through one (see ``FileStorage``).
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
+import queue
 import shutil
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, final
@@ -25,7 +28,7 @@ from functionfuse_fs._config import display_url, is_s3
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem  # type: ignore[import-untyped]
 
-__all__ = ["Files", "FsspecFiles", "LocalFiles", "TEMP_PREFIX"]
+__all__ = ["Files", "FsspecFiles", "LocalFiles", "OnChunk", "ReadBuffer", "TEMP_PREFIX"]
 
 #: Temporary files start with a dot, so listings skip them like every dot-file.
 TEMP_PREFIX: Final = ".tmp-"
@@ -33,12 +36,23 @@ _CREATE: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 
 _READ: Final = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 #: From this size on, the digest is computed in a thread while the file is written.
 PARALLEL_TRAILER_MIN: Final = 256 * 1024
+#: From this size on, a local read goes into anonymous memory in huge pages, read in a
+#: thread while the caller hashes the chunks already in.
+LARGE_READ_MIN: Final = 1024 * 1024
+#: Bytes per read of a large file: a chunk is still in the CPU's cache when it is hashed.
+READ_CHUNK: Final = 1024 * 1024
+#: From this size on, a local write reserves the file's blocks first.
+PREALLOCATE_MIN: Final = 1024 * 1024
 # Object stores have no folders to create, and creating one there would create a bucket.
 _OBJECT_STORES: Final = frozenset(
     ["s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "oss", "r2", "b2"]
 )
 
 Bytes = bytes | bytearray | memoryview
+#: What a read returns: writable memory holding the whole file.
+ReadBuffer = bytearray | mmap.mmap
+#: Told, as a read goes, the buffer being filled and how many bytes of it are in.
+OnChunk = Callable[[memoryview, int], None]
 
 
 class Files(Protocol):
@@ -72,7 +86,11 @@ class Files(Protocol):
         """Write ``pieces`` (flat: ``len`` counts bytes), then ``trailer()`` (a digest
         of the pieces), as the file ``path``: whole, or not at all."""
 
-    def read(self, path: str) -> bytearray: ...
+    def read(self, path: str, on_chunk: OnChunk | None = None) -> ReadBuffer:
+        """The whole file, in writable memory (so that arrays unpickled from views of it
+        are writable, as unpickled arrays usually are). Where the read streams (large
+        local files), ``on_chunk`` is called as the bytes come in; it may not be called
+        at all."""
 
     def read_head(self, path: str, size: int) -> bytes: ...
 
@@ -144,7 +162,8 @@ class LocalFiles:
         trailer: Callable[[], bytes] | None = None,
     ) -> None:
         hasher: _Trailer | None = None
-        if sum(map(len, pieces)) < PARALLEL_TRAILER_MIN:
+        total = sum(map(len, pieces))
+        if total < PARALLEL_TRAILER_MIN:
             # Small: one buffer, one write.
             pieces = [b"".join([*pieces, trailer()] if trailer is not None else pieces)]
         elif trailer is not None:
@@ -160,6 +179,8 @@ class LocalFiles:
                     os.makedirs(folder, exist_ok=True)
                     fd = os.open(tmp, _CREATE, 0o666)
                 try:
+                    if total >= PREALLOCATE_MIN:
+                        _preallocate(fd, total)
                     for piece in pieces:
                         _write_all(fd, piece)
                     if hasher is not None:
@@ -181,22 +202,21 @@ class LocalFiles:
         if self.fsync:
             _fsync_folder(folder)
 
-    def read(self, path: str) -> bytearray:
-        # Into a bytearray, so that arrays unpickled from out-of-band buffers (views of
-        # it) are writable, as unpickled arrays usually are.
+    def read(self, path: str, on_chunk: OnChunk | None = None) -> ReadBuffer:
+        # Read into place: the out-of-band buffers of the result are views of what is
+        # returned, never copied again. Not a memory-mapped file: the arrays would see
+        # a file replaced or truncated under them (SIGBUS), and be read-only or shared.
         with open(path, "rb", buffering=0) as f:
             size = os.fstat(f.fileno()).st_size
-            data = bytearray(size)
-            with memoryview(data) as view:
-                got = 0
-                while got < size:
-                    n = f.readinto(view[got:])
-                    if not n:
-                        break
-                    got += n
-            if got < size:
-                del data[got:]
-            return data
+            data = _allocate(size)
+            view = memoryview(data)
+            if on_chunk is not None and size >= LARGE_READ_MIN:
+                got = _read_in_thread(f, view, size, on_chunk)
+            else:
+                got = _read_into(f, view, size)
+        if got < size:  # the file shrank while it was read
+            data = bytearray(view[:got])
+        return data
 
     def read_head(self, path: str, size: int) -> bytes:
         # os.open/os.read: half the cost of a buffered open() for a few bytes, which
@@ -273,6 +293,94 @@ class _Trailer:
             raise self._error
         assert self._value is not None
         return self._value
+
+
+#: Whether large reads go to private anonymous memory in huge pages (Linux).
+_HUGE_PAGES: Final = hasattr(mmap, "MADV_HUGEPAGE") and hasattr(mmap, "MAP_ANONYMOUS")
+
+
+def _allocate(size: int) -> ReadBuffer:
+    """Writable memory for ``size`` bytes. Large: private anonymous memory in huge
+    pages where the OS has them (as numpy allocates its arrays; a bytearray would be
+    zeroed first and fault in 4 KiB pages, costing more than the read itself)."""
+    if size < LARGE_READ_MIN or not _HUGE_PAGES:
+        return bytearray(size)
+    memory = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    with contextlib.suppress(OSError):
+        memory.madvise(mmap.MADV_HUGEPAGE)
+    return memory
+
+
+def _read_into(f: Any, view: memoryview, size: int) -> int:
+    """Fill ``view[:size]`` from ``f``; return where the file ended."""
+    got = 0
+    while got < size:
+        n = f.readinto(view[got : min(size, got + READ_CHUNK)])
+        if not n:
+            break
+        got += n
+    return got
+
+
+def _read_in_thread(f: Any, view: memoryview, size: int, on_chunk: OnChunk) -> int:
+    """Fill ``view`` from ``f`` in a thread, calling ``on_chunk`` here as each chunk
+    comes in: reading and hashing release the GIL, so they overlap."""
+    progress: queue.SimpleQueue[int | BaseException] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def reader() -> None:
+        got = 0
+        try:
+            while got < size and not stop.is_set():
+                n = f.readinto(view[got : min(size, got + READ_CHUNK)])
+                if not n:
+                    break
+                got += n
+                progress.put(got)
+        except BaseException as exc:
+            progress.put(exc)
+        progress.put(-1)
+
+    thread = threading.Thread(target=reader, name="functionfuse-read")
+    thread.start()
+    got = 0
+    try:
+        while True:
+            item = progress.get()
+            if isinstance(item, BaseException):
+                raise item
+            if item < 0:
+                return got
+            got = item
+            on_chunk(view, got)
+    finally:
+        stop.set()
+        thread.join()
+
+
+_FALLOCATE: list[Callable[[int, int], object]] = []
+
+
+def _preallocate(fd: int, size: int) -> None:
+    """Reserve ``size`` bytes of disk for ``fd`` up front, as numpy's ``tofile`` does:
+    a large write then takes a third less time on ext4. Linux only, without changing
+    the file's size (``FALLOC_FL_KEEP_SIZE``); a filesystem that cannot is left to
+    allocate as it writes."""
+    if sys.platform != "linux" or sys.maxsize <= 2**32:
+        return
+    if not _FALLOCATE:
+        import ctypes
+
+        try:
+            function = ctypes.CDLL(None).fallocate
+        except (OSError, AttributeError):
+            _FALLOCATE.append(lambda fd, size: None)
+        else:
+            function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+            function.restype = ctypes.c_int
+            keep_size = 1
+            _FALLOCATE.append(lambda fd, size: function(fd, keep_size, 0, size))
+    _FALLOCATE[0](fd, size)
 
 
 def _write_all(fd: int, data: Bytes) -> None:
@@ -405,7 +513,7 @@ class FsspecFiles:
             self._fs.makedirs(folder, exist_ok=True)
             self._fs.pipe_file(path, data)
 
-    def read(self, path: str) -> bytearray:
+    def read(self, path: str, on_chunk: OnChunk | None = None) -> ReadBuffer:
         return bytearray(self._fs.cat_file(path))
 
     def read_head(self, path: str, size: int) -> bytes:

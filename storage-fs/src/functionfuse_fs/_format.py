@@ -1,12 +1,13 @@
 """The stored-result format: header, payload, digest.
 
-Version 1, all integers big-endian::
+All integers big-endian::
 
     offset  size  field
     0       8     magic            b"\\x89FFR\\r\\n\\x1a\\n"
-    8       1     format version   1
+    8       1     format version   2 (1 is still read)
     9       1     codec            1 = pickle (protocol 5, out-of-band buffers)
-    10      1     digest kind      1 = SHA-256, 2 = HMAC-SHA256
+    10      1     digest kind      version 2: 3 = XXH3-128, 4 = keyed BLAKE3
+                                   version 1: 1 = SHA-256, 2 = HMAC-SHA256
     11      1     flags            0 (reserved)
     12      2     N                length of the task name
     14      2     F                length of the fingerprint
@@ -14,7 +15,7 @@ Version 1, all integers big-endian::
     24      N     task name        UTF-8 (surrogates passed through)
     24+N    F     fingerprint      opaque bytes, often empty
     24+N+F  P     payload
-    ...     32    digest
+    ...     D     digest           16 bytes for XXH3-128, else 32
 
     payload: 4  B = number of out-of-band buffers
              8  size of each buffer (B times)
@@ -23,27 +24,37 @@ Version 1, all integers big-endian::
              then each buffer, zero-padded to start at a multiple of 64 in the file
 
 Large buffers (numpy arrays, bytearrays) are written straight from the objects' memory
-and read back without a copy, as pickle protocol 5 allows. The SHA-256 digest covers
-header and payload. The HMAC-SHA256 digest also covers the workflow and task names
-(length-prefixed UTF-8), so a signed result copied to another workflow or task is
-refused. Everything is checked before the payload is unpickled.
+and read back into place, as pickle protocol 5 allows. The digest covers header and
+payload; it is computed while the bytes are written and while they are read (see
+:class:`DigestCheck`), not in a second pass. Unsigned results carry an XXH3-128
+checksum, which catches corruption and truncation at memory speed; signed ones a keyed
+BLAKE3 hash (the key derived from the signing key) that also covers the workflow and
+task names (length-prefixed UTF-8), so a signed result copied to another workflow or
+task is refused. Version 1 is version 2 with SHA-256 and HMAC-SHA256 (keyed with the
+signing key itself) in their place. Everything is checked before the payload is
+unpickled.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import mmap
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, final
+from typing import Final, NamedTuple, Protocol, final
+
+from blake3 import blake3
+from xxhash import xxh3_128
 
 __all__ = [
-    "DIGEST_SIZE",
     "FIXED_HEADER_SIZE",
     "FORMAT_VERSION",
     "HEADER_PROBE",
     "MAGIC",
+    "READ_VERSIONS",
+    "DigestCheck",
     "FormatError",
     "ResultHeader",
     "Signer",
@@ -55,14 +66,22 @@ __all__ = [
 ]
 
 MAGIC: Final = b"\x89FFR\r\n\x1a\n"
-FORMAT_VERSION: Final = 1
-DIGEST_SIZE: Final = 32
+#: The version written.
+FORMAT_VERSION: Final = 2
+#: The versions read.
+READ_VERSIONS: Final = (1, 2)
 _CODEC_PICKLE: Final = 1
 _CODECS: Final = {_CODEC_PICKLE: "pickle"}
 _SHA256: Final = 1
 _HMAC_SHA256: Final = 2
+_XXH3_128: Final = 3
+_BLAKE3_KEYED: Final = 4
+#: BLAKE3 key derivation context for the signing key (never change it: it is part of
+#: every signature of format version 2).
+_KEY_CONTEXT: Final = "functionfuse-fs 2026-12-03 stored result signature, format version 2"
 _FIXED: Final = struct.Struct(">8sBBBBHHQ")
 _NO_BUFFERS: Final = struct.Struct(">IQ")
+_NAME_LENGTH: Final = struct.Struct(">Q")
 FIXED_HEADER_SIZE: Final = _FIXED.size
 _MAX_FIELD: Final = 0xFFFF
 _ALIGN: Final = 64
@@ -71,6 +90,31 @@ _ZEROS: Final = bytes(_ALIGN)
 HEADER_PROBE: Final = 4096
 
 Bytes = bytes | bytearray | memoryview
+#: What results are read from (see ``ReadBuffer`` in ``_files``).
+Readable = Bytes | mmap.mmap
+
+
+class _DigestKind(NamedTuple):
+    version: int
+    size: int
+    signed: bool
+    name: str
+
+
+_KINDS: Final = {
+    _SHA256: _DigestKind(1, 32, False, "SHA-256"),
+    _HMAC_SHA256: _DigestKind(1, 32, True, "HMAC-SHA256"),
+    _XXH3_128: _DigestKind(2, 16, False, "XXH3-128"),
+    _BLAKE3_KEYED: _DigestKind(2, 32, True, "BLAKE3"),
+}
+#: The digest kinds written, by format version: (unsigned, signed).
+_WRITTEN: Final = {1: (_SHA256, _HMAC_SHA256), 2: (_XXH3_128, _BLAKE3_KEYED)}
+
+
+class _Hasher(Protocol):
+    def update(self, data: Readable, /) -> object: ...
+
+    def digest(self) -> bytes: ...
 
 
 class FormatError(Exception):
@@ -96,34 +140,59 @@ class ResultHeader:
 
 @final
 class Signer:
-    """Computes result digests: SHA-256, or HMAC-SHA256 when a key is configured."""
+    """Makes the hashers of result digests: XXH3-128, or keyed BLAKE3 when a key is
+    configured (SHA-256 and HMAC-SHA256 for results of format version 1)."""
 
-    __slots__ = ("_hmac", "signed")
+    __slots__ = ("_blake3_key", "_hmac", "signed")
 
     def __init__(self, key: bytes | None) -> None:
         self.signed = key is not None
         # Keyed once; copy() per result skips re-deriving the inner and outer pads.
         self._hmac = hmac.new(key, digestmod=hashlib.sha256) if key is not None else None
+        self._blake3_key = (
+            blake3(key, derive_key_context=_KEY_CONTEXT).digest() if key is not None else None
+        )
 
-    @property
-    def kind(self) -> int:
-        return _HMAC_SHA256 if self.signed else _SHA256
+    def kind(self, version: int = FORMAT_VERSION) -> int:
+        """The digest kind of the results this signer writes in format ``version``."""
+        return _WRITTEN[version][self.signed]
 
-    def digest(self, pieces: Sequence[Bytes], workflow_name: str, task_name: str) -> bytes:
+    def hasher(self, kind: int) -> _Hasher:
+        """A fresh hasher for digest ``kind``, which must be signed when this signer
+        has a key and unsigned when it has none."""
+        assert _KINDS[kind].signed == self.signed, "check signed-ness first"
+        if kind == _XXH3_128:
+            return xxh3_128()
+        if kind == _BLAKE3_KEYED:
+            assert self._blake3_key is not None
+            return blake3(key=self._blake3_key)
+        if kind == _HMAC_SHA256:
+            assert self._hmac is not None
+            return self._hmac.copy()
+        return hashlib.sha256()
+
+    def finish(self, hasher: _Hasher, kind: int, workflow_name: str, task_name: str) -> bytes:
+        """The digest of what ``hasher`` was fed; a signature also covers the names."""
+        if _KINDS[kind].signed:
+            for name in (workflow_name, task_name):
+                raw = name.encode("utf-8", "surrogatepass")
+                hasher.update(_NAME_LENGTH.pack(len(raw)))
+                hasher.update(raw)
+        return hasher.digest()
+
+    def digest(
+        self,
+        pieces: Sequence[Bytes],
+        workflow_name: str,
+        task_name: str,
+        version: int = FORMAT_VERSION,
+    ) -> bytes:
         """The digest of a result's header and payload, given as consecutive pieces."""
-        if self._hmac is None:
-            h = hashlib.sha256()
-            for piece in pieces:
-                h.update(piece)
-            return h.digest()
-        m = self._hmac.copy()
+        kind = self.kind(version)
+        hasher = self.hasher(kind)
         for piece in pieces:
-            m.update(piece)
-        for name in (workflow_name, task_name):
-            raw = name.encode("utf-8", "surrogatepass")
-            m.update(struct.pack(">Q", len(raw)))
-            m.update(raw)
-        return m.digest()
+            hasher.update(piece)
+        return self.finish(hasher, kind, workflow_name, task_name)
 
 
 def pack_result(
@@ -133,9 +202,11 @@ def pack_result(
     fingerprint: bytes,
     stream: bytes,
     buffers: Sequence[memoryview],
+    version: int = FORMAT_VERSION,
 ) -> list[Bytes]:
     """Header and payload of a stored result, in pieces; the digest of the pieces
-    (:meth:`Signer.digest`) follows them. Raises ValueError if a field does not fit.
+    (:meth:`Signer.digest`, same ``version``) follows them. Raises ValueError if a
+    field does not fit. ``version=1`` writes the old format (for tests).
 
     Buffers are not copied: write the pieces before the pickled object changes. Every
     piece is flat (``len`` counts its bytes).
@@ -165,9 +236,9 @@ def pack_result(
         payload_size = position - start
     fixed = _FIXED.pack(
         MAGIC,
-        FORMAT_VERSION,
+        version,
         _CODEC_PICKLE,
-        signer.kind,
+        signer.kind(version),
         0,
         len(name),
         len(fingerprint),
@@ -176,13 +247,13 @@ def pack_result(
     return [fixed + name + fingerprint, *payload]
 
 
-def header_size(data: Bytes) -> int:
+def header_size(data: Readable) -> int:
     """Size of the header starting ``data`` (which holds at least the fixed part)."""
     _, _, _, _, _, name_len, fp_len, _ = _FIXED.unpack_from(data)
     return int(_FIXED.size + name_len + fp_len)
 
 
-def parse_header(data: Bytes) -> ResultHeader:
+def parse_header(data: Readable) -> ResultHeader:
     """Parse the header at the start of ``data``; raises :class:`FormatError`."""
     size = len(data)
     if size == 0:
@@ -194,14 +265,15 @@ def parse_header(data: Bytes) -> ResultHeader:
     magic, version, codec, kind, _flags, name_len, fp_len, payload_size = _FIXED.unpack_from(data)
     if magic != MAGIC:
         raise FormatError("it is not a functionfuse result (wrong magic bytes)")
-    if version != FORMAT_VERSION:
+    if version not in READ_VERSIONS:
         raise FormatError(
-            f"it has format version {version}; this functionfuse-fs reads version "
-            f"{FORMAT_VERSION} (upgrade functionfuse-fs if the result is newer)"
+            f"it has format version {version}; this functionfuse-fs reads versions "
+            f"{' and '.join(map(str, READ_VERSIONS))} (upgrade functionfuse-fs if the "
+            "result is newer)"
         )
     if codec not in _CODECS:
         raise FormatError(f"it has an unknown codec id {codec}")
-    if kind not in (_SHA256, _HMAC_SHA256):
+    if kind not in _KINDS or _KINDS[kind].version != version:
         raise FormatError(f"it has an unknown digest kind {kind}")
     end = _FIXED.size + name_len + fp_len
     if size < end:
@@ -215,7 +287,7 @@ def parse_header(data: Bytes) -> ResultHeader:
     return ResultHeader(
         format_version=version,
         codec=_CODECS[codec],
-        signed=kind == _HMAC_SHA256,
+        signed=_KINDS[kind].signed,
         task_name=task_name,
         fingerprint=bytes(data[_FIXED.size + name_len : end]),
         payload_size=payload_size,
@@ -223,17 +295,82 @@ def parse_header(data: Bytes) -> ResultHeader:
     )
 
 
+@final
+class DigestCheck:
+    """Hashes a stored result while it is read, chunk by chunk as each arrives (still
+    in the CPU's cache), so that :func:`verify` needs no second pass over it.
+
+    The read calls it with the buffer being filled and how many bytes of it are in, as
+    often as more arrive (or never: then :func:`verify` hashes the buffer). It only
+    hashes: whatever it cannot make sense of (a damaged header, a signed result for an
+    unsigned storage...) it leaves to :func:`verify`, which refuses it.
+    """
+
+    __slots__ = ("_end", "_hashed", "_hasher", "_kind", "_signer")
+
+    def __init__(self, signer: Signer) -> None:
+        self._signer = signer
+        self._hasher: _Hasher | None = None
+        self._kind = 0
+        self._end = -1  # where the digest starts; -1 until the header is in, 0: give up
+        self._hashed = 0
+
+    def __call__(self, data: memoryview, filled: int) -> None:
+        if self._end < 0 and not self._start(data, filled):
+            return
+        stop = min(filled, self._end)
+        if self._hasher is not None and stop > self._hashed:
+            self._hasher.update(data[self._hashed : stop])
+            self._hashed = stop
+
+    def _start(self, data: memoryview, filled: int) -> bool:
+        if filled < _FIXED.size:
+            return False
+        size = header_size(data)
+        if filled < size:
+            return False
+        try:
+            header = parse_header(data[:size])
+        except FormatError:
+            self._end = 0
+            return False
+        kind = data[10]
+        if header.signed != self._signer.signed:
+            self._end = 0
+            return False
+        self._kind = kind
+        self._hasher = self._signer.hasher(kind)
+        self._end = size + header.payload_size
+        return True
+
+    def digest(self, kind: int, end: int, workflow_name: str, task_name: str) -> bytes | None:
+        """The digest of the first ``end`` bytes by digest ``kind``, if that is what
+        was hashed; else None."""
+        if self._hasher is None or self._kind != kind or self._hashed != end:
+            return None
+        hasher, self._hasher = self._hasher, None
+        return self._signer.finish(hasher, kind, workflow_name, task_name)
+
+
 def verify(
-    data: bytearray, signer: Signer, workflow_name: str, task_name: str
+    data: Readable,
+    signer: Signer,
+    workflow_name: str,
+    task_name: str,
+    check: DigestCheck | None = None,
 ) -> tuple[memoryview, list[memoryview]]:
     """Check a whole stored result; return its pickle stream and out-of-band buffers
-    (views of ``data``). Raises :class:`FormatError`."""
-    header = parse_header(data)
-    expected = header.header_size + header.payload_size + DIGEST_SIZE
-    if len(data) < expected:
-        raise FormatError(f"it is truncated: {len(data)} bytes of {expected}")
-    if len(data) > expected:
-        raise FormatError(f"it has {len(data) - expected} unexpected bytes at the end")
+    (views of ``data``). ``check``, if it hashed ``data`` as it was read, saves hashing
+    it again. Raises :class:`FormatError`."""
+    view = memoryview(data)
+    header = parse_header(view)
+    kind = view[10]
+    digest_size = _KINDS[kind].size
+    expected = header.header_size + header.payload_size + digest_size
+    if len(view) < expected:
+        raise FormatError(f"it is truncated: {len(view)} bytes of {expected}")
+    if len(view) > expected:
+        raise FormatError(f"it has {len(view) - expected} unexpected bytes at the end")
     if signer.signed and not header.signed:
         raise FormatError(
             "it is not signed, and this storage has a key: only signed results are read"
@@ -243,15 +380,19 @@ def verify(
             "it is signed with a key, and this storage has none: configure the key "
             "(storage option 'signing_key' or FUNCTIONFUSE_STORAGE_KEY) to read it"
         )
-    view = memoryview(data)
-    actual = signer.digest((view[: expected - DIGEST_SIZE],), workflow_name, task_name)
-    if not hmac.compare_digest(actual, bytes(view[expected - DIGEST_SIZE :])):
+    end = expected - digest_size
+    actual = check.digest(kind, end, workflow_name, task_name) if check is not None else None
+    if actual is None:
+        hasher = signer.hasher(kind)
+        hasher.update(view[:end])
+        actual = signer.finish(hasher, kind, workflow_name, task_name)
+    if not hmac.compare_digest(actual, bytes(view[end:])):
         if signer.signed:
             raise FormatError(
                 "its signature does not match: it was changed, signed with another key, "
                 "or copied from another workflow or task"
             )
-        raise FormatError("its SHA-256 digest does not match: it is corrupt")
+        raise FormatError(f"its {_KINDS[kind].name} digest does not match: it is corrupt")
     if header.task_name != task_name:
         raise FormatError(another_task(header.task_name))
     return _split_payload(view, header.header_size, header.payload_size)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import mmap
 import pickle
 import pickletools
 from collections.abc import Callable, Mapping
 from typing import Any, Final, final
 
-from functionfuse_fs._serializers import PersistentSerializer
+from functionfuse_fs._serializers import BUILTIN_LOADERS, PersistentSerializer
 
 __all__ = [
     "OUT_OF_BAND_MIN",
@@ -81,7 +82,7 @@ class _SideUnpickler(pickle.Unpickler):
         self,
         file: io.BytesIO,
         serializers: Mapping[str, PersistentSerializer],
-        read_side_file: Callable[[str], bytes | bytearray],
+        read_side_file: Callable[[str], bytes | bytearray | mmap.mmap],
         buffers: list[memoryview],
     ) -> None:
         super().__init__(file, buffers=buffers)
@@ -92,7 +93,7 @@ class _SideUnpickler(pickle.Unpickler):
         if not (isinstance(pid, tuple) and len(pid) == 4 and pid[0] == _TAG):
             raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
         _, name, filename, sha = pid
-        serializer = self._serializers.get(name)
+        serializer = self._serializers.get(name) or BUILTIN_LOADERS.get(name)
         if serializer is None:
             raise MissingSerializerError(name)
         try:
@@ -135,7 +136,7 @@ def loads(
     stream: memoryview,
     buffers: list[memoryview],
     serializers: Mapping[str, PersistentSerializer],
-    read_side_file: Callable[[str], bytes | bytearray],
+    read_side_file: Callable[[str], bytes | bytearray | mmap.mmap],
 ) -> Any:
     """Unpickle a verified payload, reading side files through ``read_side_file``."""
     if not serializers:

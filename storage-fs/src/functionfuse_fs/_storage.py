@@ -25,10 +25,11 @@ from functionfuse_fs._config import (
     parse_url_options,
     resolve_key,
 )
-from functionfuse_fs._files import TEMP_PREFIX, Files, FsspecFiles, LocalFiles
+from functionfuse_fs._files import TEMP_PREFIX, Files, FsspecFiles, LocalFiles, ReadBuffer
 from functionfuse_fs._format import (
     DIGEST_SIZE,
     HEADER_PROBE,
+    DigestCheck,
     FormatError,
     ResultHeader,
     Signer,
@@ -62,9 +63,9 @@ class FileStorage:
     or an fsspec URL (``"s3://bucket/prefix"``, ``"memory://scratch"``,
     ``"gcs://bucket/x"``); ``storage_options`` go to the fsspec filesystem.
     With a ``signing_key`` (or ``$FUNCTIONFUSE_STORAGE_KEY``) every result is signed with
-    HMAC-SHA256 and only results signed with that key are read; without one, a SHA-256
-    digest catches corruption and truncation, but anyone who can write the storage can
-    make ``read_task`` unpickle what they like: trust it like a pickle file.
+    keyed BLAKE3 and only results signed with that key are read; without one, an
+    XXH3-128 checksum catches corruption and truncation, but anyone who can write the
+    storage can make ``read_task`` unpickle what they like: trust it like a pickle file.
     ``always_read`` asks backends to re-read each result after saving it. ``fsync``
     makes local writes durable across power loss (slower; see the README).
 
@@ -356,16 +357,17 @@ class FileStorage:
         folder = self._folder(workflow_name)
         filename = encode_name(task_name)
         path = self._files.join(folder, filename)
-        data = self._read(workflow_name, task_name, path)
+        check = DigestCheck(self._signer)  # hashes the file as it is read
+        data = self._read(workflow_name, task_name, path, check)
         if fingerprint is not None:
             self._check_fingerprint(workflow_name, task_name, path, data, fingerprint)
         try:
-            stream, buffers = verify(data, self._signer, workflow_name, task_name)
+            stream, buffers = verify(data, self._signer, workflow_name, task_name, check)
         except FormatError as exc:
             self._untrusted(workflow_name, task_name, path, str(exc))
         side_folder = self._side_folder(folder, filename)
 
-        def read_side_file(name: str) -> bytearray:
+        def read_side_file(name: str) -> ReadBuffer:
             return self._files.read(self._files.join(side_folder, name))
 
         try:
@@ -786,9 +788,11 @@ class FileStorage:
             return 0
         return 1
 
-    def _read(self, workflow_name: str, task_name: str, path: str) -> bytearray:
+    def _read(
+        self, workflow_name: str, task_name: str, path: str, check: DigestCheck
+    ) -> ReadBuffer:
         try:
-            return self._files.read(path)
+            return self._files.read(path, check)
         except FileNotFoundError:
             self._not_found(workflow_name, task_name, path)
         except IsADirectoryError:
@@ -799,7 +803,7 @@ class FileStorage:
         workflow_name: str,
         task_name: str,
         path: str,
-        data: bytearray,
+        data: ReadBuffer,
         expected: bytes | str,
     ) -> None:
         """Raise StaleResultError unless ``data`` was saved with fingerprint ``expected``."""
