@@ -132,6 +132,11 @@ class NodeTask:
 
         try:
             result = self.execute(call, args, kwargs, on_retry)
+            if self.save is not None:
+                # Durable before the driver hears of it (a storage that writes behind).
+                flush = getattr(self.save.storage, "flush", None)
+                if flush is not None:
+                    flush()
         except BaseException as error:
             failure = portable_error(error, name, dumps)
             if attempts:

@@ -285,7 +285,7 @@ class BaseWorkflow(abc.ABC):
         mode = self.resume_mode(resume)
         hooks = lifecycle_hooks()
         with self.lifecycle(hooks):
-            yield RunPlan(
+            plan = RunPlan(
                 self,
                 hooks,
                 mode=mode,
@@ -294,6 +294,17 @@ class BaseWorkflow(abc.ABC):
                 listed=listed,
                 read_stamps=read_stamps,
             )
+            if plan.storage is None:
+                yield plan
+                return
+            # Saves may finish in the background; run() returns once they are durable.
+            plan.write_behind()
+            try:
+                yield plan
+            except BaseException:
+                plan.flush(failing=True)
+                raise
+            plan.flush()
 
     @contextlib.contextmanager
     def lifecycle(self, hooks: LifecycleHooks) -> Iterator[None]:

@@ -1,0 +1,199 @@
+"""A tiny TCP proxy on 127.0.0.1 that records the HTTP requests passing through it.
+
+Put between an S3 client and moto's server, it shows what reaches the server: how many
+requests, their methods, paths and headers (``Expect: 100-continue``...). With
+``delay`` it also holds every chunk, in each direction, for that many seconds before
+passing it on (a far endpoint: ``bench/bench_s3.py`` uses it with 20 ms), without
+slowing the chunks behind it: each is sent at its own arrival time + ``delay``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["HttpProxy", "Request"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request seen by the proxy."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+class _RequestParser:
+    """Splits a client's byte stream into HTTP/1.1 requests (Content-Length or chunked
+    bodies), calling ``record`` with each request's head as soon as it is complete."""
+
+    def __init__(self, record: Callable[[Request], None]) -> None:
+        self._record = record
+        self._buffer = bytearray()
+        self._body_left = 0  # bytes of a Content-Length body still to skip
+        self._chunked = False
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+        while True:
+            if self._body_left:
+                skip = min(self._body_left, len(self._buffer))
+                del self._buffer[:skip]
+                self._body_left -= skip
+                if self._body_left:
+                    return
+            if self._chunked:
+                if not self._skip_chunks():
+                    return
+                continue
+            end = self._buffer.find(b"\r\n\r\n")
+            if end == -1:
+                return
+            head = bytes(self._buffer[:end]).decode("latin-1")
+            del self._buffer[: end + 4]
+            line, *fields = head.split("\r\n")
+            method, path, _ = line.split(" ", 2)
+            headers = {}
+            for field in fields:
+                name, _, value = field.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            self._record(Request(method, path, headers))
+            if headers.get("transfer-encoding", "").lower() == "chunked":
+                self._chunked = True
+            else:
+                self._body_left = int(headers.get("content-length", "0"))
+
+    def _skip_chunks(self) -> bool:
+        """Skip whole chunks of a chunked body; True once its last chunk is skipped."""
+        while True:
+            end = self._buffer.find(b"\r\n")
+            if end == -1:
+                return False
+            size = int(bytes(self._buffer[:end]).split(b";")[0], 16)
+            if size == 0:
+                trailer_end = self._buffer.find(b"\r\n\r\n", end)
+                if trailer_end == -1:
+                    return False
+                del self._buffer[: trailer_end + 4]
+                self._chunked = False
+                return True
+            if len(self._buffer) < end + 2 + size + 2:
+                return False
+            del self._buffer[: end + 2 + size + 2]
+
+
+class HttpProxy:
+    """Forwards connections on ``127.0.0.1:<port>`` to ``upstream``, recording requests.
+
+    Use as a context manager; :attr:`endpoint` is the URL to give the client.
+    """
+
+    def __init__(self, upstream: tuple[str, int], delay: float = 0.0) -> None:
+        self.upstream = upstream
+        self.delay = delay
+        self.requests: list[Request] = []
+        #: Connections accepted so far.
+        self.connections = 0
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._closed = False
+        self._sockets: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def clear(self) -> list[Request]:
+        """The requests recorded so far, forgotten."""
+        with self._lock:
+            seen, self.requests = self.requests, []
+        return seen
+
+    def __enter__(self) -> HttpProxy:
+        self._start(self._accept)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._closed = True
+        self._listener.close()
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _start(self, target: object, *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        self._threads.append(thread)
+
+    def _record(self, request: Request) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            server = socket.create_connection(self.upstream)
+            for sock in (client, server):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._lock:
+                self._sockets += [client, server]
+            parser = _RequestParser(self._record)
+            self._start(self._pump, client, server, parser)
+            self._start(self._pump, server, client, None)
+
+    def _pump(
+        self, source: socket.socket, sink: socket.socket, parser: _RequestParser | None
+    ) -> None:
+        held: queue.Queue[tuple[float, bytes]] | None = None
+        if self.delay:
+            held = queue.Queue()
+            self._start(self._release, held, sink)
+        try:
+            while True:
+                data = source.recv(1 << 16)
+                if not data:
+                    break
+                if parser is not None:
+                    parser.feed(data)
+                if held is not None:
+                    held.put((time.monotonic() + self.delay, data))
+                else:
+                    sink.sendall(data)
+        except OSError:
+            pass
+        if held is not None:
+            held.put((0.0, b""))
+        else:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+    @staticmethod
+    def _release(held: queue.Queue[tuple[float, bytes]], sink: socket.socket) -> None:
+        try:
+            while True:
+                due, data = held.get()
+                if not data:
+                    sink.shutdown(socket.SHUT_WR)
+                    return
+                wait = due - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                sink.sendall(data)
+        except OSError:
+            pass
