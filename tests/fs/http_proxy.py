@@ -5,6 +5,9 @@ requests, their methods, paths and headers (``Expect: 100-continue``...). With
 ``delay`` it also holds every chunk, in each direction, for that many seconds before
 passing it on (a far endpoint: ``bench/bench_s3.py`` uses it with 20 ms), without
 slowing the chunks behind it: each is sent at its own arrival time + ``delay``.
+With ``refuse``, a request it accepts is answered ``403 AccessDenied`` by the proxy
+itself, as S3 answers a write it does not allow (the first request of a connection:
+moto's server closes each connection after one request).
 """
 
 from __future__ import annotations
@@ -94,9 +97,15 @@ class HttpProxy:
     Use as a context manager; :attr:`endpoint` is the URL to give the client.
     """
 
-    def __init__(self, upstream: tuple[str, int], delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        upstream: tuple[str, int],
+        delay: float = 0.0,
+        refuse: Callable[[Request], bool] | None = None,
+    ) -> None:
         self.upstream = upstream
         self.delay = delay
+        self.refuse = refuse
         self.requests: list[Request] = []
         #: Connections accepted so far.
         self.connections = 0
@@ -122,6 +131,8 @@ class HttpProxy:
 
     def __exit__(self, *exc: object) -> None:
         self._closed = True
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept() up
         self._listener.close()
         with self._lock:
             sockets = list(self._sockets)
@@ -148,14 +159,65 @@ class HttpProxy:
             except OSError:
                 return
             self.connections += 1
-            server = socket.create_connection(self.upstream)
-            for sock in (client, server):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
-                self._sockets += [client, server]
-            parser = _RequestParser(self._record)
-            self._start(self._pump, client, server, parser)
-            self._start(self._pump, server, client, None)
+                self._sockets.append(client)
+            if self.refuse is None:
+                self._connect(client, b"")
+            else:
+                self._start(self._screen, client)
+
+    def _connect(self, client: socket.socket, received: bytes) -> None:
+        """Pass ``client`` (which sent ``received`` so far) on to the server."""
+        server = socket.create_connection(self.upstream)
+        for sock in (client, server):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._lock:
+            self._sockets.append(server)
+        parser = _RequestParser(self._record)
+        if received:
+            parser.feed(received)
+            server.sendall(received)
+        self._start(self._pump, client, server, parser)
+        self._start(self._pump, server, client, None)
+
+    def _screen(self, client: socket.socket) -> None:
+        """Read the first request's head; answer 403 if ``refuse`` says so, else
+        pass the connection on."""
+        assert self.refuse is not None
+        received = b""
+        try:
+            while b"\r\n\r\n" not in received:
+                data = client.recv(1 << 16)
+                if not data:
+                    client.close()
+                    return
+                received += data
+            heads: list[Request] = []
+            _RequestParser(heads.append).feed(received.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n")
+            if not self.refuse(heads[0]):
+                self._connect(client, received)
+                return
+            self._record(heads[0])
+            body = len(received.split(b"\r\n\r\n", 1)[1])
+            while body < int(heads[0].headers.get("content-length", "0")):
+                data = client.recv(1 << 16)
+                if not data:
+                    break
+                body += len(data)
+            error = (
+                b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
+                b"<Message>Access Denied</Message></Error>"
+            )
+            client.sendall(
+                b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\n"
+                + f"Content-Length: {len(error)}\r\nConnection: close\r\n\r\n".encode()
+                + error
+            )
+        except OSError:
+            pass
+        with contextlib.suppress(OSError):
+            client.shutdown(socket.SHUT_RDWR)
+        client.close()
 
     def _pump(
         self, source: socket.socket, sink: socket.socket, parser: _RequestParser | None

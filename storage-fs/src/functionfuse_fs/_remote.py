@@ -161,15 +161,21 @@ class RemoteFiles:
             return self._inner.read_heads(paths, size)
         return self._read_heads_learning(paths, size)
 
-    def read_many(self, paths: list[str]) -> list[bytearray | Exception]:
-        """Whole files, fetched concurrently (one ``cat`` call); errors returned."""
+    def read_many(self, paths: list[str]) -> dict[str, bytearray | FileNotFoundError]:
+        """Whole files, fetched concurrently (one ``cat_ranges`` call, a GET each: an
+        open-ended range spares s3fs's size request). Files that could not be read
+        for another reason than their absence are left out (read them one by one, to
+        say why)."""
         for path in paths:
             self._settle(path)
-        found = self._fs.cat(paths, on_error="return")
-        return [
-            value if isinstance(value, Exception) else bytearray(value)
-            for value in (found.get(path, FileNotFoundError(path)) for path in paths)
-        ]
+        found = self._fs.cat_ranges(paths, 0, None, on_error="return")
+        fetched: dict[str, bytearray | FileNotFoundError] = {}
+        for path, value in zip(paths, found, strict=True):
+            if isinstance(value, FileNotFoundError):
+                fetched[path] = value
+            elif isinstance(value, bytes):
+                fetched[path] = bytearray(value)
+        return fetched
 
     def isfile(self, path: str) -> bool:
         self._settle(path, check=False)
@@ -226,11 +232,7 @@ class RemoteFiles:
                 validators[info["name"].rstrip("/").rsplit("/", 1)[-1]] = info.get("ETag")
         entries: dict[str, Entry] = {}
         if INDEX_NAME in validators:
-            try:
-                data = self._inner.read(self.join(folder, INDEX_NAME))
-            except OSError:
-                data = bytearray()
-            entries = decode_index(bytes(data), _folder_of(folder)[1], self._key)
+            entries = decode_index(self._read_index(folder), _folder_of(folder)[1], self._key)
         trusted = trusted_entries(entries, validators, self._key is not None)
         snapshot = Snapshot(validators, trusted, time.monotonic())
         with self._lock:
@@ -307,8 +309,7 @@ class RemoteFiles:
         error = StorageError(
             f"cannot save the result of task {first.task_name!r} to "
             f"{self.display(first.path)}: the upload failed "
-            f"({type(first.error).__name__}: {first.error}){more}. Its node counts as "
-            "failed; fix the cause and run again."
+            f"({type(first.error).__name__}: {first.error}){more}"
         )
         error.task_name = first.task_name  # type: ignore[attr-defined]
         error.__cause__ = first.error
@@ -358,11 +359,26 @@ class RemoteFiles:
                 if entry is not None:
                     learned.setdefault(folder, {})[filename] = entry
         if learned:
+            signed = self._key is not None
             with self._lock:
                 for folder, entries in learned.items():
                     if folder in self._listings:
                         self._learned.setdefault(folder, {}).update(entries)
+                    snapshot = self._snapshots.get(folder)
+                    if snapshot is not None:
+                        # Read as listed: the snapshot may vouch for it from now on.
+                        snapshot.trusted.update(
+                            trusted_entries(entries, snapshot.validators, signed)
+                        )
         return heads
+
+    def _read_index(self, folder: str) -> bytes:
+        """The bytes of ``folder``'s index (``b""`` if it cannot be read): one GET."""
+        try:
+            data = self._fs.cat_file(self.join(folder, INDEX_NAME), start=0)
+        except OSError:
+            return b""
+        return bytes(data)
 
     def _write_indexes(self) -> None:
         """Read, merge and write the index of each folder listed here with something
@@ -377,10 +393,7 @@ class RemoteFiles:
         for folder, listing, learned, forgotten in work:
             path = self.join(folder, INDEX_NAME)
             name = _folder_of(folder)[1]
-            try:
-                current = decode_index(bytes(self._inner.read(path)), name, self._key)
-            except OSError:
-                current = {}
+            current = decode_index(self._read_index(folder), name, self._key)
             # Keep what another writer indexed only while our listing vouches for it.
             merged = {
                 n: e

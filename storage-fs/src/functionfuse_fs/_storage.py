@@ -506,8 +506,7 @@ class FileStorage:
         if isinstance(files, RemoteFiles) and len(names) > 1:
             folder = self._folder(workflow_name)
             paths = [files.join(folder, encode_name(name)) for name in names]
-            fetched = dict(zip(paths, files.read_many(paths), strict=True))
-            reader = self._reading_from(_Fetched(files, fetched))
+            reader = self._reading_from(_Fetched(files, files.read_many(paths)))
         results: list[tuple[Any, Exception | None]] = []
         for name, fingerprint in zip(names, expected, strict=True):
             try:
@@ -998,7 +997,7 @@ class _Fetched:
 
     __slots__ = ("_fetched", "_files")
 
-    def __init__(self, files: Files, fetched: dict[str, bytearray | Exception]) -> None:
+    def __init__(self, files: Files, fetched: dict[str, bytearray | FileNotFoundError]) -> None:
         self._files = files
         self._fetched = fetched
 
