@@ -126,7 +126,7 @@ class HttpProxy:
         return seen
 
     def __enter__(self) -> HttpProxy:
-        self._start(self._accept)
+        self._threads.append(self._start(self._accept))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -143,10 +143,10 @@ class HttpProxy:
         for thread in self._threads:
             thread.join(timeout=5)
 
-    def _start(self, target: object, *args: object) -> None:
+    def _start(self, target: object, *args: object) -> threading.Thread:
         thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
         thread.start()
-        self._threads.append(thread)
+        return thread
 
     def _record(self, request: Request) -> None:
         with self._lock:
@@ -177,8 +177,20 @@ class HttpProxy:
         if received:
             parser.feed(received)
             server.sendall(received)
-        self._start(self._pump, client, server, parser)
-        self._start(self._pump, server, client, None)
+        ends = [2]  # the two directions; the sockets close when both have ended
+        self._start(self._pump, client, server, parser, ends)
+        self._start(self._pump, server, client, None, ends)
+
+    def _ended(self, ends: list[int], *sockets: socket.socket) -> None:
+        with self._lock:
+            ends[0] -= 1
+            if ends[0]:
+                return
+            for sock in sockets:
+                with contextlib.suppress(ValueError):
+                    self._sockets.remove(sock)
+        for sock in sockets:
+            sock.close()
 
     def _screen(self, client: socket.socket) -> None:
         """Read the first request's head; answer 403 if ``refuse`` says so, else
@@ -220,12 +232,17 @@ class HttpProxy:
         client.close()
 
     def _pump(
-        self, source: socket.socket, sink: socket.socket, parser: _RequestParser | None
+        self,
+        source: socket.socket,
+        sink: socket.socket,
+        parser: _RequestParser | None,
+        ends: list[int],
     ) -> None:
         held: queue.Queue[tuple[float, bytes]] | None = None
+        release: threading.Thread | None = None
         if self.delay:
             held = queue.Queue()
-            self._start(self._release, held, sink)
+            release = self._start(self._release, held, sink)
         try:
             while True:
                 data = source.recv(1 << 16)
@@ -239,11 +256,13 @@ class HttpProxy:
                     sink.sendall(data)
         except OSError:
             pass
-        if held is not None:
+        if held is not None and release is not None:
             held.put((0.0, b""))
+            release.join()
         else:
             with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)
+        self._ended(ends, source, sink)
 
     @staticmethod
     def _release(held: queue.Queue[tuple[float, bytes]], sink: socket.socket) -> None:

@@ -233,6 +233,10 @@ class RemoteFiles:
         entries: dict[str, Entry] = {}
         if INDEX_NAME in validators:
             entries = decode_index(self._read_index(folder), _folder_of(folder)[1], self._key)
+        with self._lock:
+            # What this storage wrote or read since: as good as the index, while the
+            # listing shows the same ETags.
+            entries.update(self._learned.get(folder, {}))
         trusted = trusted_entries(entries, validators, self._key is not None)
         snapshot = Snapshot(validators, trusted, time.monotonic())
         with self._lock:
