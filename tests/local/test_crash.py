@@ -123,7 +123,8 @@ def test_killed_write_leaves_no_partial_result_and_resumes(
     assert outputs is None
     assert first[target] == 1, first  # killed while saving the target, not before
     assert all(n == 1 for n in first.values()), first
-    assert set(first) < set(NODES)  # killed before the end
+    # Killed before the end (written behind: maybe once every node ran, at the flush).
+    assert set(first) < set(NODES) or kind == "s3-behind"
 
     # Only complete results are listed, and every one of them reads as in a clean run.
     storage = FileStorage.from_url(url, options)

@@ -14,7 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Container, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, final
 
-from functionfuse._errors import NodeExecutionError, StorageError
+from functionfuse._errors import (
+    NodeExecutionError,
+    StaleResultError,
+    StorageError,
+    StorageIntegrityError,
+)
 from functionfuse._hooks import LifecycleHooks
 from functionfuse._nodes import ClassNode, FunctionNode, MethodNode, Node, NodeItem, node_of
 from functionfuse._resume import ResumeMode, ResumePlan
@@ -209,14 +214,13 @@ class RunPlan:
         values = []
         for node, name, (value, error) in zip(nodes, names, found, strict=True):
             if error is not None:
-                if isinstance(error, (StorageError, FileNotFoundError)):
-                    if not isinstance(error, FileNotFoundError):
-                        # Damaged, unsigned, replaced by another run...: as read() warns.
-                        warn_unusable(self.workflow_name, name, error, stacklevel=2)
-                    value = MISSING
-                    self.readable.discard(node)
-                else:
+                # As read() does: gone, or unusable (with a warning), runs; else raise.
+                if isinstance(error, (StorageIntegrityError, StaleResultError)):
+                    warn_unusable(self.workflow_name, name, error, stacklevel=2)
+                elif not isinstance(error, FileNotFoundError):
                     raise error
+                value = MISSING
+                self.readable.discard(node)
             values.append(value)
         return values
 
@@ -286,20 +290,22 @@ class RunPlan:
     def flush(self, failing: bool = False) -> None:
         """The run ends: return once every result it saved is durable (the storage's
         optional ``flush()``). A save that failed fails the run, naming its node
-        (:class:`NodeExecutionError`) — unless the run is ``failing`` already: its own
-        error is the one raised."""
+        (:class:`NodeExecutionError`); when the run is ``failing`` already, that node is
+        reported failed too, and the run's own error is the one raised."""
         flush = getattr(self.storage, "flush", None)
         if flush is None:
             return
         try:
             flush()
         except StorageError as error:
-            if failing:
-                return
             name = getattr(error, "task_name", None)
             if not isinstance(name, str):
+                if failing:
+                    return
                 raise
-            raise self.fail(name, error) from error
+            failure = self.fail(name, error)
+            if not failing:
+                raise failure from error
 
     def stored(self, node: Node) -> None:
         """``node`` ran and its result was saved: should it be needed again once its
