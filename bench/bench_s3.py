@@ -151,23 +151,23 @@ def resume_table(endpoint: Endpoint, url: str, label: str, n: int, repeat: int) 
 def first_run_table(endpoint: Endpoint, n: int, delay: float) -> None:
     print(f"\nfirst run of small nodes, {delay * 1000:.0f} ms added to every trip each way")
     print(f"  {'saves':<44}{'nodes':>10}{'requests':>10}{'ms/node':>10}")
-    from functionfuse_fs import _remote
+    from functionfuse_fs import _s3
 
     cases: list[tuple[str, int, dict[str, Any]]] = [
         ("written behind (default)", n, {}),
         ("in turn (write_behind_bytes=0)", n // 5, {"write_behind_bytes": 0}),
         ("in turn, with Expect: 100-continue (before)", n // 10, {"write_behind_bytes": 0}),
     ]
-    drop_expect = _remote._drop_expect
+    drop_expect = _s3._drop_expect
     for label, count, options in cases:
         if "Expect" in label:  # as before: the header botocore adds is left on
-            _remote._drop_expect = lambda request, **kwargs: None  # type: ignore[assignment]
+            _s3._drop_expect = lambda request, **kwargs: None  # type: ignore[assignment]
         try:
             seconds, requests = timed_run(
                 endpoint, endpoint.far, f"first-{len(label)}", nodes(count), storage=options
             )
         finally:
-            _remote._drop_expect = drop_expect  # type: ignore[assignment]
+            _s3._drop_expect = drop_expect  # type: ignore[assignment]
         print(f"  {label:<44}{count:>10}{requests:>10}{seconds / count * 1000:>10.1f}")
 
 

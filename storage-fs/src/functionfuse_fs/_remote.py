@@ -7,8 +7,8 @@ Wraps :class:`~functionfuse_fs._files.FsspecFiles` for every protocol but ``memo
 - on S3, the workflow's result index (:mod:`functionfuse_fs._index`) is learned from
   uploads and header reads, trusted by the ETags of a listing, and written back by
   :meth:`RemoteFiles.flush`;
-- on S3, a ``PutObject`` goes without ``Expect: 100-continue`` (botocore adds it to any
-  body with ``read``; the extra round trip doubled the time of a small save).
+- on S3, a ``PutObject`` goes without ``Expect: 100-continue`` (see
+  :mod:`functionfuse_fs._s3`).
 
 Side files and the index itself are written in the caller's thread, so a result is
 never uploaded before the side files it references.
@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, Final, final
+from typing import final
 
 from functionfuse import StorageError
 from functionfuse_fs._config import is_s3
@@ -35,29 +34,10 @@ from functionfuse_fs._index import (
     result_name,
     trusted_entries,
 )
+from functionfuse_fs._s3 import quiet_puts, read_heads_with_etags
 from functionfuse_fs._writer import Failure, WriteBehind
 
 __all__ = ["RemoteFiles"]
-
-_QUIET_CLIENTS: Final[weakref.WeakSet[Any]] = weakref.WeakSet()
-_QUIET_LOCK: Final = threading.Lock()
-
-
-def _drop_expect(request: Any, **kwargs: Any) -> None:
-    """botocore ``before-send`` handler: send a PutObject's body with its headers."""
-    request.headers.pop("Expect", None)
-
-
-def _quiet_puts(fs: Any) -> None:
-    """Make ``fs``'s S3 client send PutObject without ``Expect: 100-continue`` (once per
-    client: s3fs makes a new one after a fork or a credentials refresh)."""
-    client = fs.s3  # connects if needed
-    if client in _QUIET_CLIENTS:
-        return
-    with _QUIET_LOCK:
-        if client not in _QUIET_CLIENTS:
-            client.meta.events.register("before-send.s3.PutObject", _drop_expect)
-            _QUIET_CLIENTS.add(client)
 
 
 def _folder_of(path: str) -> tuple[str, str]:
@@ -90,7 +70,8 @@ class RemoteFiles:
         self._inner = inner
         self._fs = inner.fs
         self._s3 = is_s3(protocol) and hasattr(self._fs, "_call_s3")
-        self._indexed = self._s3
+        # A version-aware s3fs lists every version of a key: no single current ETag.
+        self._indexed = self._s3 and not getattr(self._fs, "version_aware", False)
         self._key = key
         self._writes = WriteBehind(write_behind_bytes) if write_behind_bytes > 0 else None
         #: Runs that said they will flush (see :meth:`write_behind`).
@@ -277,7 +258,7 @@ class RemoteFiles:
 
     def _upload(self, path: str, data: bytes) -> str | None:
         if self._s3:
-            _quiet_puts(self._fs)
+            quiet_puts(self._fs)
         folder, filename = _folder_of(path)
         validator = self._inner.write_atomic(folder, path, [data])
         if self._indexed:
@@ -322,28 +303,7 @@ class RemoteFiles:
     def _read_heads_learning(self, paths: list[str], size: int) -> list[bytes | Exception]:
         """The first ``size`` bytes of each file, each read with its object's ETag in
         one concurrent batch of ranged GETs; results' entries are learned from them."""
-        from fsspec.asyn import _run_coros_in_chunks, sync  # type: ignore[import-untyped]
-
-        fs = self._fs
-
-        async def head(path: str) -> tuple[bytes, str | None]:
-            bucket, key, _ = fs.split_path(path)
-            response = await fs._call_s3(
-                "get_object", Bucket=bucket, Key=key, Range=f"bytes=0-{size - 1}"
-            )
-            try:
-                data = await response["Body"].read()
-            finally:
-                response["Body"].close()
-            return bytes(data), response.get("ETag")
-
-        found = sync(
-            fs.loop,
-            _run_coros_in_chunks,
-            [head(path) for path in paths],
-            return_exceptions=True,
-            nofiles=True,
-        )
+        found = read_heads_with_etags(self._fs, paths, size)
         heads: list[bytes | Exception] = []
         learned: dict[str, dict[str, Entry]] = {}
         for path, result in zip(paths, found, strict=True):
@@ -407,7 +367,7 @@ class RemoteFiles:
             merged.update(learned)
             try:
                 if self._s3:
-                    _quiet_puts(self._fs)
+                    quiet_puts(self._fs)
                 self._inner.write_atomic(folder, path, [encode_index(merged, name, self._key)])
             except Exception:
                 pass  # an index is an optimisation: the next run reads headers
