@@ -557,8 +557,9 @@ class FileStorage:
         A file counts as a stored result only when its header names the task stored
         under its file name and, when this storage has a key, says it is signed: other
         files in the workflow's folder are neither listed nor removed by pattern. The
-        headers are read in one batch, as in :meth:`read_fingerprints`; digests are not
-        checked (a result damaged past its header is listed, and refused when read).
+        headers are read in one batch, as in :meth:`read_fingerprints` (on S3, only
+        those the workflow's index does not vouch for); digests are not checked (a
+        result damaged past its header is listed, and refused when read).
         """
         return [name for name, _ in self._results(self._folder(workflow_name), pattern)]
 
@@ -704,7 +705,8 @@ class FileStorage:
     def _results(self, folder: str, pattern: str) -> list[tuple[str, str]]:
         """(name, file name) of the stored results in ``folder`` whose names match
         ``pattern``, sorted by name: files whose header names their task (see
-        :meth:`list_tasks`), all headers read in one batch."""
+        :meth:`list_tasks`); on S3 the index vouches for most headers, the others are
+        read in one batch."""
         files = self._files
         matches = glob_matcher(pattern)
         candidates: list[tuple[str | None, str]] = []
