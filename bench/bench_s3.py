@@ -17,6 +17,8 @@ would have). Prints tables side by side; asserts nothing.
    behind (the default), saved in turn (``write_behind_bytes=0``), and saved in turn
    with botocore's ``Expect: 100-continue`` left on, as before (fewer nodes for the
    slow ones: the figure is per node).
+3. ``run()`` returning ``--results`` stored results through the delaying proxy: read
+   in one concurrent batch, and one by one (a storage without ``read_tasks``).
 """
 
 from __future__ import annotations
@@ -96,12 +98,19 @@ def nodes(n: int) -> list[Any]:
     return [square(i).set_name(f"node_{i}") for i in range(n)]
 
 
-def storage(endpoint: str, prefix: str, **kwargs: Any) -> Any:
+def storage(endpoint: str, prefix: str, one_by_one: bool = False, **kwargs: Any) -> Any:
     from functionfuse_fs import FileStorage
+
+    class OneByOne(FileStorage):
+        """Without ``read_tasks``: a run reads each stored result in turn, as before."""
+
+        __slots__ = ()
+        read_tasks = None  # type: ignore[assignment]
 
     options = {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
     options["skip_instance_cache"] = True  # a new client, as in a new process
-    return FileStorage(f"s3://{BUCKET}/{prefix}", options, **kwargs)
+    kind = OneByOne if one_by_one else FileStorage
+    return kind(f"s3://{BUCKET}/{prefix}", options, **kwargs)
 
 
 def timed_run(
@@ -114,7 +123,8 @@ def timed_run(
     wf.set_storage(storage(url, prefix, **run.pop("storage", {})))
     endpoint.requests()
     start = time.perf_counter()
-    wf.run(return_results=False, **run)
+    run.setdefault("return_results", False)
+    wf.run(**run)
     elapsed = time.perf_counter() - start
     return elapsed, sum(endpoint.requests().values())
 
@@ -171,11 +181,29 @@ def first_run_table(endpoint: Endpoint, n: int, delay: float) -> None:
         print(f"  {label:<44}{count:>10}{requests:>10}{seconds / count * 1000:>10.1f}")
 
 
+def results_table(endpoint: Endpoint, n: int, delay: float) -> None:
+    print(f"\nrun() returning {n} stored results, {delay * 1000:.0f} ms added each way")
+    print(f"  {'reads':<44}{'nodes':>10}{'requests':>10}{'ms/node':>10}")
+    graph = nodes(n)
+    prefix = f"results-{n}"
+    timed_run(endpoint, endpoint.far, prefix, graph)
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("in one batch (read_tasks)", {}),
+        ("one by one (before)", {"one_by_one": True}),
+    ]
+    for label, options in cases:
+        seconds, requests = timed_run(
+            endpoint, endpoint.far, prefix, graph, storage=options, return_results=True
+        )
+        print(f"  {label:<44}{n:>10}{requests:>10}{seconds / n * 1000:>10.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=2000)
     parser.add_argument("--far-nodes", type=int, default=1000)
     parser.add_argument("--first", type=int, default=1000)
+    parser.add_argument("--results", type=int, default=200)
     parser.add_argument("--delay", type=float, default=0.02)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
@@ -187,6 +215,7 @@ def main() -> None:
             endpoint, endpoint.far, f"+{args.delay * 1000:.0f} ms", args.far_nodes, args.repeat
         )
         first_run_table(endpoint, args.first, args.delay)
+        results_table(endpoint, args.results, args.delay)
     finally:
         endpoint.close()
 
