@@ -25,8 +25,18 @@ which costs the next run reads). Only the storage that listed the workflow (the
 driver) writes its index: a worker's entries are dropped, and learned again from
 headers by the next run that needs them. With a signing key the index is signed
 (HMAC-SHA256, bound to the workflow's folder name) and an unsigned or foreign one is
-ignored. Filesystems whose listings carry no ETag (local disk, ``memory://``) keep no
-index: their headers are read, which is cheap there.
+ignored.
+
+A run lists a workflow, then asks for its stamps: the second call reuses the first's
+listing if it is at most :data:`SNAPSHOT_TTL` old and nothing was written or removed
+there through this storage since — the stamps are then as of that listing, as they
+were as of the header reads before.
+
+Only S3 (s3fs) keeps an index: its listings carry ETags, and the PUT and GET answers
+give them (any ETag works, MD5 or not: multipart, SSE-KMS). Not on a version-aware
+s3fs, whose listing shows every version of a key. Elsewhere headers are read: on the
+local disk and ``memory://`` that is cheap; other fsspec filesystems (GCS, Azure...)
+read them concurrently, one request each.
 """
 
 from __future__ import annotations
