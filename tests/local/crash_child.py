@@ -153,20 +153,28 @@ def arm(kill: str, target: str) -> None:
         real_pipe = s3fs.S3FileSystem._pipe_file
         real_call = s3fs.S3FileSystem._call_s3
 
+        # By the key: an upload written behind runs after its save() returned.
+        def target_key(path: str) -> bool:
+            return path.rsplit("/", 1)[-1] == target
+
         async def pipe_file(self: Any, path: str, data: Any, *args: Any, **kwargs: Any) -> Any:
-            if armed() and kill == "before_put":
+            if target_key(path) and kill == "before_put":
                 die()
-            if armed() and kill == "mid_multipart":
+            if target_key(path) and kill == "mid_multipart":
                 # Parts far below S3's 5 MiB minimum: the upload never completes anyway.
                 kwargs["chunksize"] = 64 * 1024
             out = await real_pipe(self, path, data, *args, **kwargs)
-            if armed() and kill == "after_put":
+            if target_key(path) and kill == "after_put":
                 die()
             return out
 
         async def call_s3(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
             out = await real_call(self, method, *args, **kwargs)
-            if armed() and kill == "mid_multipart" and method == "upload_part":
+            if (
+                target_key(kwargs.get("Key", ""))
+                and kill == "mid_multipart"
+                and method == "upload_part"
+            ):
                 die()  # one part uploaded, the upload neither completed nor aborted
             return out
 

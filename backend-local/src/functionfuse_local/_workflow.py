@@ -62,7 +62,10 @@ class LocalWorkflow(BaseWorkflow):
                 return plan.results(values.__getitem__) if return_results else None
             run = _Run(plan)
             run.execute()
-            return plan.results(run.value_of) if return_results else None
+            if not return_results:
+                return None
+            run.values.update(plan.read_leaves(run.values))  # stored results: one batch
+            return plan.results(run.value_of)
 
 
 def _run_plain(view: GraphView) -> dict[Node, Any]:

@@ -12,16 +12,21 @@ bookkeeping, the lifecycle hooks, the errors that name the node, and the run rec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Container, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, final
 
-from functionfuse._errors import NodeExecutionError
+from functionfuse._errors import (
+    NodeExecutionError,
+    StaleResultError,
+    StorageError,
+    StorageIntegrityError,
+)
 from functionfuse._hooks import LifecycleHooks
 from functionfuse._nodes import ClassNode, FunctionNode, MethodNode, Node, NodeItem, node_of
 from functionfuse._records import RunRecorder
 from functionfuse._resume import ResumeMode, ResumePlan
 from functionfuse._retries import RETRIES
-from functionfuse._storage import MISSING, read_stored
+from functionfuse._storage import MISSING, read_stored, warn_unusable
 from functionfuse._task import NodeRun, NodeTask, OnRetry, SaveTo
 from functionfuse._view import GraphView
 
@@ -228,16 +233,52 @@ class RunPlan:
             self.recorder.unusable.add(self.view.name(node))
         return value
 
+    def read_many(self, nodes: list[Node]) -> list[Any]:
+        """:meth:`read` of each node, in one batch when the storage reads many results
+        at once (``read_tasks``: concurrently, on remote filesystems)."""
+        read_tasks = getattr(self.storage, "read_tasks", None)
+        if read_tasks is None or len(nodes) < 2:
+            return [self.read(node) for node in nodes]
+        names = [self.view.name(node) for node in nodes]
+        found = read_tasks(self.workflow_name, names, [self.expected(node) for node in nodes])
+        values = []
+        for node, name, (value, error) in zip(nodes, names, found, strict=True):
+            if error is not None:
+                # As read() does: gone, or unusable (with a warning), runs; else raise.
+                if isinstance(error, (StorageIntegrityError, StaleResultError)):
+                    warn_unusable(self.workflow_name, name, error, stacklevel=2)
+                elif not isinstance(error, FileNotFoundError):
+                    raise error
+                value = MISSING
+                self.readable.discard(node)
+            values.append(value)
+        return values
+
+    def read_leaves(self, have: Container[Node]) -> dict[Node, Any]:
+        """The stored results of ``run()``'s results that are not in ``have``, read in
+        one batch (see :meth:`read_many`); those that cannot be used are left out (read
+        or run them one by one)."""
+        leaves = [
+            leaf
+            for leaf in self.view.leaf_nodes
+            if leaf in self.readable and leaf not in have and type(leaf) is not ClassNode
+        ]
+        if len(leaves) < 2:
+            return {}
+        found = self.read_many(leaves)
+        pairs = zip(leaves, found, strict=True)
+        return {leaf: value for leaf, value in pairs if value is not MISSING}
+
     def read_needed(
         self,
         tasks: dict[Node, NodeTask],
-        read_many: Callable[[Callable[[Node], Any], list[Node]], Iterable[Any]] = map,
+        read_many: Callable[[Callable[[Node], Any], list[Node]], Iterable[Any]] | None = None,
     ) -> dict[Node, Any]:
         """Read the stored results that the nodes of ``tasks`` (and ``run()``'s results)
         need, before anything runs: their values. A result that cannot be read makes its
         node run after all (a method call: its chain) — its task is added to ``tasks``,
         and its own stored parents are read in turn. ``read_many(read, nodes)`` may read
-        concurrently (e.g. a thread pool's ``map``)."""
+        concurrently (e.g. a thread pool's ``map``); by default, :meth:`read_many`."""
         skip = self.skip
         wanted = [p for n in tasks for p in n.parents if p in skip]
         if self.return_results:
@@ -247,7 +288,10 @@ class RunPlan:
         batch = [p for p in dict.fromkeys(wanted) if type(p) is not ClassNode]
         while batch:
             requested.update(batch)
-            found = list(read_many(self.read, batch))
+            if read_many is None:
+                found = self.read_many(batch)
+            else:
+                found = list(read_many(self.read, batch))
             new: list[Node] = []
             for node, value in zip(batch, found, strict=True):
                 if node not in skip:
@@ -265,6 +309,33 @@ class RunPlan:
                     ]
             batch = list(dict.fromkeys(new))
         return values
+
+    def write_behind(self) -> None:
+        """The run starts: the storage may finish its saves in the background (its
+        optional ``write_behind()``) until :meth:`flush`."""
+        write_behind = getattr(self.storage, "write_behind", None)
+        if write_behind is not None:
+            write_behind()
+
+    def flush(self, failing: bool = False) -> None:
+        """The run ends: return once every result it saved is durable (the storage's
+        optional ``flush()``). A save that failed fails the run, naming its node
+        (:class:`NodeExecutionError`); when the run is ``failing`` already, that node is
+        reported failed too, and the run's own error is the one raised."""
+        flush = getattr(self.storage, "flush", None)
+        if flush is None:
+            return
+        try:
+            flush()
+        except StorageError as error:
+            name = getattr(error, "task_name", None)
+            if not isinstance(name, str):
+                if failing:
+                    return
+                raise
+            failure = self.fail(name, error)
+            if not failing:
+                raise failure from error
 
     def stored(self, node: Node) -> None:
         """``node`` ran and its result was saved: should it be needed again once its

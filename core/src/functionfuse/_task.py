@@ -187,6 +187,11 @@ class NodeTask:
         start = time.time()
         try:
             result = self.execute(call, args, kwargs, on_retry)
+            if self.save is not None:
+                # Durable before the driver hears of it (a storage that writes behind).
+                flush = getattr(self.save.storage, "flush", None)
+                if flush is not None:
+                    flush()
         except BaseException as error:
             ran = NodeRun(start, time.time(), worker or worker_label(), None)
             _mark(error, TRACEBACK_ATTRIBUTE, "".join(traceback.format_exception(error)))

@@ -315,8 +315,16 @@ class BaseWorkflow(abc.ABC):
             )
             self._last_run = plan.recorder
             plan.recorder.begin()
+            # Saves may finish in the background; run() returns once they are durable.
+            plan.write_behind()
             try:
                 yield plan
+            except BaseException as error:
+                plan.flush(failing=True)
+                plan.close(error)
+                raise
+            try:
+                plan.flush()
             except BaseException as error:
                 plan.close(error)
                 raise

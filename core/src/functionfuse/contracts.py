@@ -9,6 +9,19 @@
 - :class:`Backend`: what a backend published under ``functionfuse.backends`` is: a
   :class:`functionfuse.BaseWorkflow` subclass with this constructor and ``run()``.
 
+A storage may also have these methods, which the core calls when they are there:
+
+- ``write_behind()``: a run starts; until the next ``flush()``, ``save`` may return
+  before the result is durable (an upload in the background). Reads, listings and
+  removals through the same object must see such a save.
+- ``flush()``: a run ends (on the driver), or a worker finished a node: return once
+  every result saved so far is durable. A failed save raises
+  :class:`functionfuse.StorageError`; with a ``task_name`` attribute, the run fails
+  with a :class:`functionfuse.NodeExecutionError` naming that node.
+- ``read_tasks(workflow_name, names, fingerprints)``: many results at once, ``(value,
+  None)`` or ``(None, error)`` for each, as ``read_task`` returns or raises (a run
+  reads the stored results it needs with one call).
+
 The conformance kit checks that a component keeps the promises it declares here.
 """
 

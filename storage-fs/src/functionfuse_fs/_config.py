@@ -38,6 +38,7 @@ _OPTION_TYPES: Final[dict[str, tuple[type, ...]]] = {
     "signing_key": (str, bytes, type(None)),
     "always_read": (bool,),
     "fsync": (bool,),
+    "write_behind_bytes": (int,),
 }
 
 
@@ -50,6 +51,7 @@ class Options:
     signing_key: str | bytes | None = None
     always_read: bool = False
     fsync: bool = False
+    write_behind_bytes: int | None = None
 
 
 def get_protocol(url: str) -> str:
@@ -109,6 +111,7 @@ def parse_config(kind: str, options: Mapping[str, Any]) -> tuple[str, Options, b
             signing_key=options.get("signing_key"),
             always_read=options.get("always_read", False),
             fsync=options.get("fsync", False),
+            write_behind_bytes=options.get("write_behind_bytes"),
         ),
         "s3fs" in options,
     )
@@ -116,7 +119,8 @@ def parse_config(kind: str, options: Mapping[str, Any]) -> tuple[str, Options, b
 
 def parse_url_options(kind: str, options: Mapping[str, Any]) -> Options:
     """Check the options given with a URL: functionfuse's own (``signing_key``,
-    ``always_read``, ``fsync``); everything else is a storage option for fsspec."""
+    ``always_read``, ``fsync``, ``write_behind_bytes``); everything else is a storage
+    option for fsspec."""
     _check_mapping(kind, options)
     storage_options = {}
     for name, value in options.items():
@@ -134,6 +138,7 @@ def parse_url_options(kind: str, options: Mapping[str, Any]) -> Options:
         signing_key=options.get("signing_key"),
         always_read=options.get("always_read", False),
         fsync=options.get("fsync", False),
+        write_behind_bytes=options.get("write_behind_bytes"),
     )
 
 

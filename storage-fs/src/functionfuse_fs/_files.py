@@ -82,9 +82,11 @@ class Files(Protocol):
         path: str,
         pieces: Sequence[Bytes],
         trailer: Callable[[], bytes] | None = None,
-    ) -> None:
+    ) -> str | None:
         """Write ``pieces`` (flat: ``len`` counts bytes), then ``trailer()`` (a digest
-        of the pieces), as the file ``path``: whole, or not at all."""
+        of the pieces), as the file ``path``: whole, or not at all. Returns what a
+        listing will show for this file's bytes when the filesystem says (an S3 ETag),
+        else None."""
 
     def read(self, path: str, on_chunk: OnChunk | None = None) -> ReadBuffer:
         """The whole file, in writable memory (so that arrays unpickled from views of it
@@ -457,6 +459,11 @@ class FsspecFiles:
         return cls(fs, protocol), str(root)
 
     @property
+    def fs(self) -> AbstractFileSystem:
+        """The fsspec filesystem."""
+        return self._fs
+
+    @property
     def has_links(self) -> bool:
         return self._links
 
@@ -498,7 +505,7 @@ class FsspecFiles:
         path: str,
         pieces: Sequence[Bytes],
         trailer: Callable[[], bytes] | None = None,
-    ) -> None:
+    ) -> str | None:
         if trailer is not None:
             pieces = [*pieces, trailer()]
         data = b"".join(pieces)
@@ -506,12 +513,15 @@ class FsspecFiles:
             # pipe_file would write into the file the link points to: replace the link.
             self._fs.rm_file(path)
         try:
-            self._fs.pipe_file(path, data)
+            written = self._fs.pipe_file(path, data)
         except FileNotFoundError:
             if self._object_store:
                 raise
             self._fs.makedirs(folder, exist_ok=True)
-            self._fs.pipe_file(path, data)
+            written = self._fs.pipe_file(path, data)
+        # s3fs answers a single PUT with the object's ETag: the index's validator.
+        etag = written.get("ETag") if isinstance(written, dict) else None
+        return etag if isinstance(etag, str) else None
 
     def read(self, path: str, on_chunk: OnChunk | None = None) -> ReadBuffer:
         return bytearray(self._fs.cat_file(path))

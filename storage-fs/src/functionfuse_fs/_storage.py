@@ -39,6 +39,7 @@ from functionfuse_fs._format import (
     parse_header,
     verify,
 )
+from functionfuse_fs._index import Snapshot
 from functionfuse_fs._names import decode_name, encode_name, glob_matcher, is_hashed_name
 from functionfuse_fs._pickling import (
     MissingSerializerError,
@@ -47,8 +48,10 @@ from functionfuse_fs._pickling import (
     loads,
     referenced_names,
 )
+from functionfuse_fs._remote import RemoteFiles
 from functionfuse_fs._runs import list_records, read_record, save_record
 from functionfuse_fs._serializers import PersistentSerializer, check_serializer
+from functionfuse_fs._writer import DEFAULT_WRITE_BEHIND_BYTES
 
 __all__ = ["FileStorage", "MemoryStorage", "S3Storage"]
 
@@ -68,6 +71,10 @@ class FileStorage:
     storage can make ``read_task`` unpickle what they like: trust it like a pickle file.
     ``always_read`` asks backends to re-read each result after saving it. ``fsync``
     makes local writes durable across power loss (slower; see the README).
+    ``write_behind_bytes``: during a run on a remote filesystem (S3...), results are
+    uploaded in the background while the run goes on, holding at most this many bytes
+    waiting (0: upload each in the caller's thread); see :meth:`write_behind`. The run
+    calls :meth:`flush` before ``run()`` returns.
 
     ``S3Storage`` and ``MemoryStorage`` are the same storage for the ``s3`` and
     ``memory`` configuration kinds: they read a bare path as ``s3://`` or ``memory://``.
@@ -86,6 +93,7 @@ class FileStorage:
         "_storage_options",
         "_target",
         "_url",
+        "_write_behind",
         "always_read",
     )
 
@@ -103,7 +111,15 @@ class FileStorage:
         signing_key: str | bytes | None = None,
         always_read: bool = False,
         fsync: bool = False,
+        write_behind_bytes: int = DEFAULT_WRITE_BEHIND_BYTES,
     ) -> None:
+        if isinstance(write_behind_bytes, bool) or not (
+            isinstance(write_behind_bytes, int) and write_behind_bytes >= 0
+        ):
+            raise ConfigurationError(
+                "write_behind_bytes is the number of bytes of results that may wait for "
+                f"upload (0 to upload each in turn), got {write_behind_bytes!r}"
+            )
         self._setup(
             os.fspath(path_or_url),
             dict(storage_options or {}),
@@ -111,6 +127,7 @@ class FileStorage:
             always_read,
             fsync,
             (),
+            write_behind_bytes,
         )
 
     # -- configuration --------------------------------------------------------------------
@@ -120,7 +137,8 @@ class FileStorage:
         """Build from a configuration's ``options``, e.g. ``{"path": "storage"}``.
 
         Keys: ``path`` (required), ``storage_options`` (or ``s3fs``, its name in the
-        original Function Fuse's S3 config), ``signing_key``, ``always_read``, ``fsync``.
+        original Function Fuse's S3 config), ``signing_key``, ``always_read``, ``fsync``,
+        ``write_behind_bytes``.
         """
         path, opts, used_s3fs = parse_config(cls._kind(), options)
         return cls._build(path, opts, used_s3fs)
@@ -130,8 +148,8 @@ class FileStorage:
         """Build from a URL such as ``"s3://bucket/prefix"`` or a local path.
 
         ``options`` are fsspec storage options (``endpoint_url``, ``key``, ``secret``
-        for S3...), except ``signing_key``, ``always_read`` and ``fsync``, which are
-        this storage's own, as in :meth:`from_config`.
+        for S3...), except ``signing_key``, ``always_read``, ``fsync`` and
+        ``write_behind_bytes``, which are this storage's own, as in :meth:`from_config`.
         """
         opts = parse_url_options(cls._kind(), options or {})
         return cls._build(url, opts, False)
@@ -149,6 +167,11 @@ class FileStorage:
             signing_key=opts.signing_key,
             always_read=opts.always_read,
             fsync=opts.fsync,
+            write_behind_bytes=(
+                DEFAULT_WRITE_BEHIND_BYTES
+                if opts.write_behind_bytes is None
+                else opts.write_behind_bytes
+            ),
         )
 
     @classmethod
@@ -169,6 +192,7 @@ class FileStorage:
         always_read: bool,
         fsync: bool,
         serializers: tuple[PersistentSerializer, ...],
+        write_behind_bytes: int = DEFAULT_WRITE_BEHIND_BYTES,
     ) -> None:
         cls = type(self)
         protocol = cls._protocol_of(target)
@@ -186,6 +210,7 @@ class FileStorage:
         self._key = key
         self._signer = Signer(key)
         self._fsync = fsync
+        self._write_behind = write_behind_bytes
         self.always_read = always_read
         self._folders: dict[str, str] = {}
         self._by_type: dict[type[Any], PersistentSerializer] = {}
@@ -210,7 +235,10 @@ class FileStorage:
             self._protocol = protocol
             self._root = root.rstrip("/") or root
             self._url = display_url(target)
+            # memory:// is in this process: nothing to wait for, no listing to spare.
             self._files = files
+            if protocol != "memory":
+                self._files = RemoteFiles(files, protocol, key, write_behind_bytes)
         self.register_persistent_serializers(*serializers)
 
     @property
@@ -248,6 +276,7 @@ class FileStorage:
                 self.always_read,
                 self._fsync,
                 tuple(self._by_name.values()),
+                self._write_behind,
             ),
         )
 
@@ -429,14 +458,19 @@ class FileStorage:
         payload (a header longer than that is then read whole, for that name alone),
         and the digest is not checked: :meth:`read_task` checks everything. On remote
         fsspec filesystems all names go in one ``cat_ranges`` call, whose requests
-        async filesystems (S3, GCS, HTTP...) send concurrently.
+        async filesystems (S3, GCS, HTTP...) send concurrently. On S3 the workflow's
+        index (see :mod:`functionfuse_fs._index`) spares those reads: one listing and
+        one read give every stamp it vouches for.
         """
         names = list(dict.fromkeys(task_names))
         if not names:
             return {}
         folder = self._folder(workflow_name)
-        paths = [self._files.join(folder, encode_name(name)) for name in names]
         found: dict[str, bytes | StorageIntegrityError | None] = {}
+        snapshot = self._snapshot(folder, reuse=True)
+        if snapshot is not None:
+            names = _from_index(snapshot, names, found)
+        paths = [self._files.join(folder, encode_name(name)) for name in names]
         heads = self._files.read_heads(paths, HEADER_PROBE)
         for name, path, head in zip(names, paths, heads, strict=True):
             if isinstance(head, FileNotFoundError):
@@ -460,6 +494,61 @@ class FileStorage:
             found[name] = self._refusal(workflow_name, name, path, reason)
         return found
 
+    def read_tasks(
+        self,
+        workflow_name: str,
+        task_names: Iterable[str],
+        fingerprints: Iterable[bytes | str | None] | None = None,
+    ) -> list[tuple[Any, Exception | None]]:
+        """Many stored results at once: for each name, ``(value, None)`` with what
+        :meth:`read_task` returns, or ``(None, error)`` with the exception it raises.
+        On remote filesystems the files are fetched concurrently (one fsspec ``cat``),
+        then checked and unpickled in turn exactly as :meth:`read_task` does.
+        ``fingerprints``: one per name (or None), as ``read_task``'s ``fingerprint``."""
+        names = list(task_names)
+        expected = list(fingerprints) if fingerprints is not None else [None] * len(names)
+        reader: FileStorage = self
+        files = self._files
+        if isinstance(files, RemoteFiles) and len(names) > 1:
+            folder = self._folder(workflow_name)
+            paths = [files.join(folder, encode_name(name)) for name in names]
+            reader = self._reading_from(_Fetched(files, files.read_many(paths)))
+        results: list[tuple[Any, Exception | None]] = []
+        for name, fingerprint in zip(names, expected, strict=True):
+            try:
+                if fingerprint is None:
+                    value = reader.read_task(workflow_name, name)
+                else:
+                    value = reader.read_task(workflow_name, name, fingerprint=fingerprint)
+            except Exception as exc:
+                results.append((None, exc))
+            else:
+                results.append((value, None))
+        return results
+
+    def write_behind(self) -> None:
+        """Let :meth:`save` return before its upload ends, until the next
+        :meth:`flush` — what a run does, flushing before ``run()`` returns. Applies on
+        remote filesystems (S3...) with ``write_behind_bytes`` > 0; elsewhere, and
+        without it, every save is done when it returns. Reads, listings and removals
+        through this storage object see a pending save; other processes see it after
+        the flush."""
+        files = self._files
+        if isinstance(files, RemoteFiles):
+            files.write_behind()
+
+    def flush(self) -> None:
+        """Return once every result saved so far is durable (uploads written behind
+        finished), and bring the indexes of the workflows listed here up to date.
+
+        Raises :class:`functionfuse.StorageError` when an upload failed, naming its
+        task (also as the error's ``task_name``); the other results are stored.
+        Backends call it before ``run()`` returns; on local disk and ``memory://``
+        every save is already done when it returns."""
+        files = self._files
+        if isinstance(files, RemoteFiles):
+            files.flush()
+
     def file_exists(self, workflow_name: str, task_name: str) -> bool:
         """Whether a result is stored for ``task_name`` (it is not read or checked)."""
         return self._files.isfile(
@@ -474,8 +563,9 @@ class FileStorage:
         A file counts as a stored result only when its header names the task stored
         under its file name and, when this storage has a key, says it is signed: other
         files in the workflow's folder are neither listed nor removed by pattern. The
-        headers are read in one batch, as in :meth:`read_fingerprints`; digests are not
-        checked (a result damaged past its header is listed, and refused when read).
+        headers are read in one batch, as in :meth:`read_fingerprints` (on S3, only
+        those the workflow's index does not vouch for); digests are not checked (a
+        result damaged past its header is listed, and refused when read).
         """
         return [name for name, _ in self._results(self._folder(workflow_name), pattern)]
 
@@ -636,11 +726,14 @@ class FileStorage:
     def _results(self, folder: str, pattern: str) -> list[tuple[str, str]]:
         """(name, file name) of the stored results in ``folder`` whose names match
         ``pattern``, sorted by name: files whose header names their task (see
-        :meth:`list_tasks`), all headers read in one batch."""
+        :meth:`list_tasks`); on S3 the index vouches for most headers, the others are
+        read in one batch."""
         files = self._files
         matches = glob_matcher(pattern)
         candidates: list[tuple[str | None, str]] = []
-        for filename in files.list_files(folder):
+        snapshot = self._snapshot(folder)
+        found = []
+        for filename in files.list_files(folder) if snapshot is None else snapshot.validators:
             if filename.startswith("."):
                 continue
             name = decode_name(filename)
@@ -649,13 +742,18 @@ class FileStorage:
                     continue  # no name this storage writes
             elif not matches(name):
                 continue
+            entry = snapshot.trusted.get(filename) if snapshot is not None else None
+            if entry is not None:  # the index vouches for its header (see _index)
+                if matches(entry.task_name):
+                    found.append((entry.task_name, filename))
+                continue
             candidates.append((name, filename))
         if not candidates:
-            return []
+            found.sort()
+            return found
         paths = [files.join(folder, filename) for _, filename in candidates]
         heads = files.read_heads(paths, HEADER_PROBE)
         signed = self._signer.signed
-        found = []
         for (name, filename), path, head in zip(candidates, paths, heads, strict=True):
             if isinstance(head, Exception):
                 continue  # gone since listed, or unreadable: not a result to list
@@ -674,6 +772,27 @@ class FileStorage:
             found.append((name, filename))
         found.sort()
         return found
+
+    def _snapshot(self, folder: str, reuse: bool = False) -> Snapshot | None:
+        """The listing of ``folder`` with the index entries it makes trusted, where
+        listings carry validators (S3); ``reuse``: the one :meth:`list_tasks` just took
+        may do (a run lists, then reads stamps)."""
+        files = self._files
+        if not isinstance(files, RemoteFiles) or not files.indexed:
+            return None
+        return files.reuse_snapshot(folder) if reuse else files.snapshot(folder)
+
+    def _reading_from(self, files: Files) -> FileStorage:
+        """This storage reading through ``files`` (a copy sharing everything else)."""
+        reader = object.__new__(type(self))
+        for cls in type(self).__mro__:
+            for slot in getattr(cls, "__slots__", ()):
+                if slot not in ("__dict__", "__weakref__") and hasattr(self, slot):
+                    setattr(reader, slot, getattr(self, slot))
+        if hasattr(self, "__dict__"):
+            reader.__dict__.update(self.__dict__)
+        reader._files = files
+        return reader
 
     def _not_a_result(self, header: ResultHeader, filename: str) -> str | None:
         """Why a file with ``header``, stored as ``filename``, is not a result of this
@@ -879,6 +998,46 @@ class MemoryStorage(FileStorage):
     protocols = ("memory",)
 
 
+def _from_index(
+    snapshot: Snapshot, names: list[str], found: dict[str, bytes | StorageIntegrityError | None]
+) -> list[str]:
+    """Put in ``found`` the stamps of ``names`` that ``snapshot`` vouches for; return
+    the names whose headers must still be read (names not listed are not stored)."""
+    unread = []
+    for name in names:
+        filename = encode_name(name)
+        if filename not in snapshot.validators:
+            continue
+        entry = snapshot.trusted.get(filename)
+        if entry is not None and entry.task_name == name:
+            found[name] = entry.fingerprint or None
+        else:
+            unread.append(name)
+    return unread
+
+
+class _Fetched:
+    """Files whose contents were fetched already (for :meth:`FileStorage.read_tasks`):
+    each is served once from memory; everything else goes to the files behind."""
+
+    __slots__ = ("_fetched", "_files")
+
+    def __init__(self, files: Files, fetched: dict[str, bytearray | FileNotFoundError]) -> None:
+        self._files = files
+        self._fetched = fetched
+
+    def read(self, path: str) -> bytearray:
+        data = self._fetched.pop(path, None)
+        if data is None:
+            return self._files.read(path)
+        if isinstance(data, Exception):
+            raise data
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._files, name)
+
+
 _TAKES_FINGERPRINTS: dict[type[FileStorage], bool] = {}
 
 
@@ -904,7 +1063,10 @@ def _restore(
     always_read: bool,
     fsync: bool,
     serializers: tuple[PersistentSerializer, ...],
+    write_behind_bytes: int = DEFAULT_WRITE_BEHIND_BYTES,
 ) -> FileStorage:
     storage = cls.__new__(cls)
-    storage._setup(target, storage_options, key, always_read, fsync, serializers)
+    storage._setup(
+        target, storage_options, key, always_read, fsync, serializers, write_behind_bytes
+    )
     return storage

@@ -521,6 +521,46 @@ class StorageTests:
             )
         return storage
 
+    # -- optional methods: writing behind, reading many -----------------------------------
+
+    @check
+    def test_saves_written_behind_are_durable_after_flush(self, tmp_path: Path) -> None:
+        """With ``write_behind()``/``flush()``: the same object sees its saves at once,
+        another one after ``flush()``; after the flush, saves are durable again."""
+        storage = self._open(tmp_path)
+        write_behind = getattr(storage, "write_behind", None)
+        flush = getattr(storage, "flush", None)
+        if write_behind is None or flush is None:
+            pytest.skip("the storage has no write_behind() and flush(): saves are durable")
+        write_behind()
+        names = [f"t{i}" for i in range(8)]
+        for i, name in enumerate(names):
+            storage.save(_WF, name, [i] * 1000)
+        assert storage.read_task(_WF, "t7") == [7] * 1000, "a pending save was not read"
+        assert storage.list_tasks(_WF) == names, "a pending save was not listed"
+        flush()
+        other = self._open(tmp_path)
+        assert other.list_tasks(_WF) == names, "flush() returned before the saves were durable"
+        storage.save(_WF, "after", "durable")
+        assert other.read_task(_WF, "after") == "durable", "a save after flush() was not durable"
+
+    @check
+    def test_read_tasks_reads_as_read_task(self, tmp_path: Path) -> None:
+        """With ``read_tasks()``: ``(value, None)`` or ``(None, error)`` per name, as
+        ``read_task`` returns or raises."""
+        storage = self._open(tmp_path)
+        read_tasks = getattr(storage, "read_tasks", None)
+        if read_tasks is None:
+            pytest.skip("the storage has no read_tasks(): runs read results one by one")
+        storage.save(_WF, "a", {"a": 1})
+        storage.save(_WF, "b", None)
+        found = list(read_tasks(_WF, ["a", "missing", "b"], [None, None, None]))
+        assert found[0] == ({"a": 1}, None), f"read_tasks gave {show(found[0])} for 'a'"
+        assert found[2] == (None, None), f"read_tasks gave {show(found[2])} for 'b'"
+        value, error = found[1]
+        assert value is None
+        assert isinstance(error, FileNotFoundError), f"a missing task gave {show(error)}"
+
     # -- concurrency and other processes ---------------------------------------------------
 
     @check
