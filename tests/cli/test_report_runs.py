@@ -1,28 +1,16 @@
-"""`fuse run --report` and `fuse report` on real runs: records made by the core.
-
-INTEGRATION, needs the core's run records (``functionfuse.run_records`` and
-``wf.last_run_record``, branch ``records``). Until that branch is merged this module is
-skipped; once it is, the condition is false and the tests run (then delete the skip).
-"""
+"""`fuse run --report` and `fuse report` on real runs: records made by the core
+(``functionfuse.run_records`` and ``wf.last_run_record``)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from .conftest import FAILING, Fuse, write
 from .report_page import details
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("functionfuse.run_records") is None,
-    reason="needs the core's run records (branch records): runs once it is merged",
-)
 
 
 def embedded_record(path: Path) -> dict[str, Any]:

@@ -157,6 +157,11 @@ class Signer:
         """The digest kind of the results this signer writes in format ``version``."""
         return _WRITTEN[version][self.signed]
 
+    @property
+    def digest_size(self) -> int:
+        """Bytes of the digest that ends each result this signer writes."""
+        return _KINDS[self.kind()].size
+
     def hasher(self, kind: int) -> _Hasher:
         """A fresh hasher for digest ``kind``, which must be signed when this signer
         has a key and unsigned when it has none."""

@@ -23,7 +23,7 @@ from typing import final
 
 from functionfuse import StorageError
 from functionfuse_fs._config import is_s3
-from functionfuse_fs._files import Bytes, FsspecFiles
+from functionfuse_fs._files import Bytes, FsspecFiles, OnChunk, ReadBuffer
 from functionfuse_fs._index import (
     INDEX_NAME,
     Entry,
@@ -127,9 +127,9 @@ class RemoteFiles:
             writes.wait(path, check=False)  # an earlier upload must not land after this
         return self._upload(path, data)
 
-    def read(self, path: str) -> bytearray:
+    def read(self, path: str, on_chunk: OnChunk | None = None) -> ReadBuffer:
         self._settle(path)
-        return self._inner.read(path)
+        return self._inner.read(path, on_chunk)
 
     def read_head(self, path: str, size: int) -> bytes:
         self._settle(path)

@@ -25,9 +25,15 @@ from functionfuse_fs._config import (
     parse_url_options,
     resolve_key,
 )
-from functionfuse_fs._files import TEMP_PREFIX, Files, FsspecFiles, LocalFiles, ReadBuffer
+from functionfuse_fs._files import (
+    TEMP_PREFIX,
+    Files,
+    FsspecFiles,
+    LocalFiles,
+    OnChunk,
+    ReadBuffer,
+)
 from functionfuse_fs._format import (
-    DIGEST_SIZE,
     HEADER_PROBE,
     DigestCheck,
     FormatError,
@@ -368,7 +374,7 @@ class FileStorage:
                 f"cannot write the result of task {task_name!r} of workflow "
                 f"{workflow_name!r} to {files.display(path)}: {type(exc).__name__}: {exc}"
             ) from exc
-        return sum(map(len, pieces)) + DIGEST_SIZE + sum(map(len, side_files.values()))
+        return sum(map(len, pieces)) + self._signer.digest_size + sum(map(len, side_files.values()))
 
     def read_task(
         self, workflow_name: str, task_name: str, *, fingerprint: bytes | str | None = None
@@ -1026,10 +1032,10 @@ class _Fetched:
         self._files = files
         self._fetched = fetched
 
-    def read(self, path: str) -> bytearray:
+    def read(self, path: str, on_chunk: OnChunk | None = None) -> ReadBuffer:
         data = self._fetched.pop(path, None)
         if data is None:
-            return self._files.read(path)
+            return self._files.read(path, on_chunk)
         if isinstance(data, Exception):
             raise data
         return data
