@@ -24,6 +24,10 @@ import pytest
 import functionfuse as ff
 from functionfuse_fs import FileStorage, NumpySerializer
 
+#: NumpySerializer is deprecated, and still the serializer that ships: it stands here
+#: for any persistent serializer (side files).
+pytestmark = pytest.mark.filterwarnings("ignore:NumpySerializer is deprecated:DeprecationWarning")
+
 SCRIPT = Path(__file__).with_name("concurrent_run_script.py")
 PROCESSES = 2
 NOISE_NODES = 12  # as in the script

@@ -22,9 +22,14 @@ import pytest
 
 from functionfuse_fs import FileStorage, NumpySerializer
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(os, "fork") or sys.platform == "darwin", reason="RLIMIT_FSIZE on Linux"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not hasattr(os, "fork") or sys.platform == "darwin", reason="RLIMIT_FSIZE on Linux"
+    ),
+    # NumpySerializer is deprecated, and still the serializer that ships: it stands here
+    # for any persistent serializer (side files).
+    pytest.mark.filterwarnings("ignore:NumpySerializer is deprecated:DeprecationWarning"),
+]
 
 LIMIT = 200 * 1024  # bytes a child may write to one file
 
