@@ -8,19 +8,21 @@ failure, while a check it does not touch still passes.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import pickle
 import subprocess
 import sys
 import textwrap
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from functionfuse import StorageIntegrityError
+from functionfuse import StaleResultError, StorageIntegrityError
 from functionfuse.testing import StorageTests
 from functionfuse_fs import FileStorage
 
@@ -154,6 +156,78 @@ class RunRecordsOutliveTheirWorkflow(FileStorage):
         return (self._records(workflow_name) / run_id).read_bytes()
 
 
+class ReadTasksIgnoresFingerprints(FileStorage):
+    """read_tasks reads every result as if no fingerprint were asked for."""
+
+    def read_tasks(
+        self,
+        workflow_name: str,
+        task_names: Iterable[str],
+        fingerprints: Iterable[bytes | str | None] | None = None,
+    ) -> list[tuple[Any, Exception | None]]:
+        return super().read_tasks(workflow_name, task_names)
+
+
+class ReadTasksRaisesOnDamage(FileStorage):
+    """read_tasks returns a missing or stale result as an error, but raises on a damaged one."""
+
+    def read_tasks(
+        self,
+        workflow_name: str,
+        task_names: Iterable[str],
+        fingerprints: Iterable[bytes | str | None] | None = None,
+    ) -> list[tuple[Any, Exception | None]]:
+        names = list(task_names)
+        stamps = list(fingerprints) if fingerprints is not None else [None] * len(names)
+        results: list[tuple[Any, Exception | None]] = []
+        for name, stamp in zip(names, stamps, strict=True):
+            try:
+                results.append((self.read_task(workflow_name, name, fingerprint=stamp), None))
+            except (FileNotFoundError, StaleResultError) as exc:
+                results.append((None, exc))
+        return results
+
+
+class FlushLeavesSavesPending(FileStorage):
+    """After write_behind(), keeps saves in memory; flush() returns without writing them
+    (they go out only with the next save)."""
+
+    def write_behind(self, *args: Any, **kw: Any) -> None:
+        self.__dict__["pending"] = {}
+
+    def flush(self, *args: Any, **kw: Any) -> None:
+        pass
+
+    def _pending(self, workflow_name: str) -> dict[str, object]:
+        pending: dict[tuple[str, str], object] | None = self.__dict__.get("pending")
+        if pending is None:
+            return {}
+        return {task: obj for (wf, task), obj in pending.items() if wf == workflow_name}
+
+    def save(self, workflow_name: str, task_name: str, obj: object, **kw: Any) -> None:
+        pending = self.__dict__.get("pending")
+        if pending is None:
+            super().save(workflow_name, task_name, obj, **kw)
+        elif not pending:
+            pending[(workflow_name, task_name)] = obj
+        else:  # the earlier ones go out now; this one waits
+            for (wf, task), earlier in list(pending.items()):
+                super().save(wf, task, earlier)
+            pending.clear()
+            pending[(workflow_name, task_name)] = obj
+
+    def read_task(self, workflow_name: str, task_name: str, **kw: Any) -> Any:
+        pending = self._pending(workflow_name)
+        if task_name in pending:
+            return pending[task_name]
+        return super().read_task(workflow_name, task_name, **kw)
+
+    def list_tasks(self, workflow_name: str, pattern: str = "*") -> list[str]:
+        names = set(super().list_tasks(workflow_name, pattern))
+        names.update(fnmatch.filter(self._pending(workflow_name), pattern))
+        return sorted(names)
+
+
 @dataclass(frozen=True)
 class Defect:
     storage: type[FileStorage]
@@ -187,6 +261,21 @@ DEFECTS = [
         RunRecordsOutliveTheirWorkflow,
         "test_run_records_are_not_results",
         "test_run_records_round_trip",
+    ),
+    Defect(
+        ReadTasksIgnoresFingerprints,
+        "test_read_tasks_refuses_stale_results",
+        "test_stale_fingerprint_is_refused",
+    ),
+    Defect(
+        ReadTasksRaisesOnDamage,
+        "test_read_tasks_returns_integrity_errors",
+        "test_read_tasks_refuses_stale_results",
+    ),
+    Defect(
+        FlushLeavesSavesPending,
+        "test_saves_written_behind_are_durable_after_flush",
+        "test_round_trip_of_assorted_values",
     ),
 ]
 HEALTHY_CHECKS = sorted({d.caught_by for d in DEFECTS} | {d.untouched for d in DEFECTS})

@@ -138,10 +138,13 @@ class StorageTests:
         if capability in self.lacks:
             pytest.skip(f"the storage declares it lacks {capability!r}")
 
-    def _damaged(self, storage: Any, value: object) -> None:
-        """Save ``value`` as task ``victim``, then damage it."""
+    def _damaged(self, storage: Any, value: object, fingerprint: bytes | None = None) -> None:
+        """Save ``value`` as task ``victim`` (with ``fingerprint`` if given), then damage it."""
         self._skip_lacking(DAMAGE)
-        storage.save(_WF, "victim", value)
+        if fingerprint is None:
+            storage.save(_WF, "victim", value)
+        else:
+            storage.save(_WF, "victim", value, fingerprint=fingerprint)
         self.corrupt(storage, _WF, "victim")
 
     # -- declarations ------------------------------------------------------------------
@@ -560,6 +563,77 @@ class StorageTests:
         value, error = found[1]
         assert value is None
         assert isinstance(error, FileNotFoundError), f"a missing task gave {show(error)}"
+
+    @check
+    def test_read_tasks_refuses_stale_results(self, tmp_path: Path) -> None:
+        """read_tasks() gives (None, StaleResultError) for a stale stamp, in the names' order.
+
+        With fingerprints kept: a result saved with another stamp, or with none, is
+        refused as ``read_task(fingerprint=)`` refuses it; the core relies on that to
+        run such nodes again rather than use their old results."""
+        storage = self._fingerprint_storage(tmp_path)
+        read_tasks = self._read_tasks_of(storage)
+        storage.save(_WF, "a", "value a", fingerprint=b"stamp a")
+        storage.save(_WF, "b", "value b", fingerprint=b"stamp b")
+        storage.save(_WF, "bare", "value bare")
+        names = ["b", "a", "bare", "a", "missing"]
+        stamps = [b"stamp b", b"other", b"stamp", None, b"stamp"]
+        found = list(read_tasks(_WF, names, stamps))
+        assert len(found) == len(names), f"read_tasks gave {len(found)} pairs for {names}"
+        wanted: list[object] = [
+            "value b",
+            StaleResultError,
+            StaleResultError,
+            "value a",
+            FileNotFoundError,
+        ]
+        for name, stamp, pair, expected in zip(names, stamps, found, wanted, strict=True):
+            what = f"read_tasks gave {show(pair)} for {name!r} with fingerprint {stamp!r}"
+            value, error = pair
+            if isinstance(expected, type):
+                refused = value is None and isinstance(error, expected)
+                assert refused, f"{what}, not (None, {expected.__name__})"
+            else:
+                assert (value, error) == (expected, None), f"{what}, not ({expected!r}, None)"
+
+    @check
+    def test_read_tasks_returns_integrity_errors(self, tmp_path: Path) -> None:
+        """read_tasks() returns (None, StorageIntegrityError) for a damaged result, not raising.
+
+        The damaged result is never unpickled, and the other names are still read: the
+        core runs that one node again and uses the rest."""
+        storage = self._open(tmp_path)
+        read_tasks = self._read_tasks_of(storage)
+        stamp = b"stamp" if keeps_fingerprints(storage) else None
+        canary = Canary()
+        self._damaged(storage, (canary, random.Random(3).randbytes(64 * 1024)), stamp)
+        storage.save(_WF, "a", "value a")
+        storage.save(_WF, "b", "value b")
+        names = ["a", "victim", "b"]
+        try:
+            found = list(read_tasks(_WF, names, [None, stamp, None]))
+        except Exception as exc:
+            raise AssertionError(
+                f"read_tasks raised {type(exc).__name__} ({exc}) for a damaged result "
+                "instead of returning (None, error) for it alone"
+            ) from exc
+        assert not canary.unpickled(), "the damaged result was unpickled before being refused"
+        assert len(found) == len(names), f"read_tasks gave {len(found)} pairs for {names}"
+        assert found[0] == ("value a", None), f"read_tasks gave {show(found[0])} for 'a'"
+        assert found[2] == ("value b", None), f"read_tasks gave {show(found[2])} for 'b'"
+        value, error = found[1]
+        refused = value is None and isinstance(error, StorageIntegrityError)
+        assert refused, (
+            f"read_tasks gave {show(found[1])} for the damaged result, not "
+            "(None, StorageIntegrityError)"
+        )
+
+    @staticmethod
+    def _read_tasks_of(storage: Any) -> Callable[..., Any]:
+        read_tasks = getattr(storage, "read_tasks", None)
+        if read_tasks is None:
+            pytest.skip("the storage has no read_tasks(): runs read results one by one")
+        return read_tasks  # type: ignore[no-any-return]
 
     # -- concurrency and other processes ---------------------------------------------------
 
