@@ -76,8 +76,8 @@ class RayFileStorage:
     - ``signing_key``, ``always_read``, ``fsync``: as for the ``file`` kind.
 
     The methods are the storage contract's (``list_tasks``, ``read_task``, ``save``,
-    ``remove_task``, ...), each one call to the storage machine, with the same results
-    and errors as the file storage there.
+    ``remove_task``, ..., and ``read_tasks`` for many results at once), each one call
+    to the storage machine, with the same results and errors as the file storage there.
     """
 
     __slots__ = ("_checked", "_local", "_ray_init_args", "_remote_args")
@@ -218,6 +218,24 @@ class RayFileStorage:
             return self._call("read_task", workflow_name, task_name)
         return self._call("read_task", workflow_name, task_name, fingerprint=fingerprint)
 
+    def read_tasks(
+        self,
+        workflow_name: str,
+        task_names: Iterable[str],
+        fingerprints: Iterable[bytes | str | None] | None = None,
+    ) -> list[tuple[Any, Exception | None]]:
+        """Many stored results in one storage task: for each name, ``(value, None)`` or
+        ``(None, error)`` as :meth:`read_task` returns or raises (``fingerprints``: one
+        per name, or None). The storage beneath reads them with its own ``read_tasks``
+        (concurrently, on remote filesystems), else one ``read_task`` per name there."""
+        names = list(task_names)
+        stamps = [None] * len(names) if fingerprints is None else list(fingerprints)
+        if len(stamps) != len(names):
+            raise ValueError(f"read_tasks got {len(stamps)} fingerprints for {len(names)} names")
+        found: list[tuple[Any, Exception | None]]
+        found = self._call("read_tasks", workflow_name, names, stamps)
+        return found
+
     def read_fingerprints(
         self, workflow_name: str, task_names: Iterable[str]
     ) -> Mapping[str, bytes | Exception | None]:
@@ -271,7 +289,7 @@ class RayFileStorage:
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if _runs_here(self._remote_args):
-            return getattr(self._local, method)(*args, **kwargs)
+            return _method(self._local, method)(*args, **kwargs)
         self._connect()
         task = _storage_task().options(**self._remote_args)
         try:
@@ -443,21 +461,67 @@ def _short(error: BaseException) -> str:
     return (text[:200] + "...") if len(text) > 200 else text.rstrip(".")
 
 
+def _read_tasks(
+    storage: Any,
+    workflow_name: str,
+    task_names: list[str],
+    fingerprints: list[bytes | str | None],
+) -> list[tuple[Any, Exception | None]]:
+    """``read_tasks`` of ``storage``, or its ``read_task`` per name when it has none:
+    ``(value, None)`` or ``(None, error)`` per name, errors returned, not raised."""
+    read_tasks = getattr(storage, "read_tasks", None)
+    if read_tasks is not None:
+        return list(read_tasks(workflow_name, task_names, fingerprints))
+    found: list[tuple[Any, Exception | None]] = []
+    for name, fingerprint in zip(task_names, fingerprints, strict=True):
+        try:
+            if fingerprint is None:
+                value = storage.read_task(workflow_name, name)
+            else:
+                value = storage.read_task(workflow_name, name, fingerprint=fingerprint)
+        except Exception as error:
+            found.append((None, error))
+        else:
+            found.append((value, None))
+    return found
+
+
+#: Methods run where the task was placed by a function of this module rather than by
+#: the storage's own method of that name.
+_FUNCTIONS: Final = {"read_tasks": _read_tasks}
+
+
+def _method(storage: Any, method: str) -> Any:
+    """The callable that runs ``method`` on ``storage``."""
+    function = _FUNCTIONS.get(method)
+    if function is not None:
+        return functools.partial(function, storage)
+    return getattr(storage, method)
+
+
+def _sendable(error: Exception) -> Exception:
+    """``error`` if it survives the trip back, else a StorageError with its text."""
+    try:
+        pickle.loads(ray.cloudpickle.dumps(error))  # type: ignore[no-untyped-call]
+    except Exception:
+        kind = type(error)
+        return StorageError(f"{kind.__module__}.{kind.__qualname__}: {error}")
+    return error
+
+
 def _run_method(
     storage: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[bool, Any]:
     """A storage method, run where the task was placed: ``(True, result)`` or
     ``(False, error)``, the error as raised there (or a StorageError with its text when
-    it would not survive the trip back)."""
+    it would not survive the trip back; so too the errors ``read_tasks`` returns)."""
     try:
-        return True, getattr(storage, method)(*args, **kwargs)
+        result = _method(storage, method)(*args, **kwargs)
     except Exception as error:
-        try:
-            pickle.loads(ray.cloudpickle.dumps(error))  # type: ignore[no-untyped-call]
-        except Exception:
-            kind = type(error)
-            error = StorageError(f"{kind.__module__}.{kind.__qualname__}: {error}")
-        return False, error
+        return False, _sendable(error)
+    if method == "read_tasks":
+        result = [(value, None if error is None else _sendable(error)) for value, error in result]
+    return True, result
 
 
 @functools.cache
