@@ -6,6 +6,8 @@ another key never makes a stale result look current."""
 
 from __future__ import annotations
 
+import contextvars
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,7 +16,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from functionfuse import NodeExecutionError, workflow
+from functionfuse import NodeExecutionError, StorageError, workflow
 from functionfuse_fs import FileStorage
 from functionfuse_fs._index import decode_index, encode_index
 from functionfuse_local import LocalWorkflow
@@ -180,3 +182,59 @@ def test_a_failed_background_save_fails_the_run_naming_its_node(
     storage = FileStorage(s3_url, s3_options)
     assert sorted(storage.list_tasks("wf")) == sorted(f"n{i}" for i in range(N) if i != 5)
     assert storage.read_task("wf", "n4") == 16
+
+
+def refusing_puts_of(*names: str) -> Any:
+    """A proxy's ``refuse``: S3 says AccessDenied to writes of these results (each is
+    the first request of a fresh connection: nothing before it succeeded)."""
+
+    def refuse(request: Request) -> bool:
+        return request.method == "PUT" and request.path.split("?")[0].endswith(names)
+
+    return refuse
+
+
+def test_a_failed_upload_is_reported_to_the_run_that_saved_it(
+    s3_endpoint: str, s3_options: dict[str, Any], s3_url: str
+) -> None:
+    """Two runs on one storage object: run B's upload fails; run A's flush returns
+    (its result stored), and B's raises naming B's task."""
+    with HttpProxy(server(s3_endpoint), refuse=refusing_puts_of("/b/bad")) as proxy:
+        storage = storage_via(proxy, s3_url)
+        run_a, run_b = contextvars.Context(), contextvars.Context()  # as two threads
+        session_b = run_b.run(storage.write_behind)
+        run_b.run(storage.save, "b", "bad", 1)  # written behind: the failure comes later
+        session_a = run_a.run(storage.write_behind)
+        run_a.run(storage.save, "a", "good", 2)
+        assert not storage.file_exists("b", "bad")  # B's upload has ended
+        run_a.run(storage.flush, session_a)  # B's failure is not A's
+        with pytest.raises(StorageError, match="task 'bad'") as caught:
+            run_b.run(storage.flush, session_b)
+    assert getattr(caught.value, "task_name", None) == "bad"
+    assert FileStorage(s3_url, s3_options).read_task("a", "good") == 2
+
+
+def test_a_node_made_durable_leaves_the_run_writing_behind(s3_endpoint: str, s3_url: str) -> None:
+    """A worker sharing the run's storage object waits for its node's save alone: it
+    is not failed for the run's failed upload, and the run still writes behind."""
+    refuse = refusing_puts_of("/wf/bad1", "/wf/bad2")
+    with HttpProxy(server(s3_endpoint), refuse=refuse) as proxy:
+        storage = storage_via(proxy, s3_url)
+        session = storage.write_behind()
+        storage.save("wf", "bad1", 1)  # fails in the background
+        assert not storage.file_exists("wf", "bad1")
+        errors: list[BaseException] = []
+
+        def worker() -> None:  # another thread: no session of its own
+            try:
+                storage.make_durable("wf", "n1")
+            except BaseException as error:
+                errors.append(error)
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+        assert errors == []
+        storage.save("wf", "bad2", 2)  # still written behind: save() does not raise
+        with pytest.raises(StorageError, match=r"task 'bad1'.*and 1 more: 'bad2'"):
+            storage.flush(session)

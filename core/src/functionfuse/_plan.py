@@ -68,6 +68,8 @@ class RunPlan:
         self.return_results = return_results
         self._workflow = workflow
         self.storage = storage = workflow.storage
+        #: What the storage's ``write_behind()`` returned, for its ``flush()``.
+        self.write_session: object = None
         self.resume: ResumePlan | None = None
         #: The failed nodes' names and errors, in the order they failed.
         self.failures: dict[str, BaseException] = {}
@@ -312,10 +314,11 @@ class RunPlan:
 
     def write_behind(self) -> None:
         """The run starts: the storage may finish its saves in the background (its
-        optional ``write_behind()``) until :meth:`flush`."""
+        optional ``write_behind()``) until :meth:`flush`, which is given back what
+        ``write_behind()`` returned (its session), if anything."""
         write_behind = getattr(self.storage, "write_behind", None)
         if write_behind is not None:
-            write_behind()
+            self.write_session = write_behind()
 
     def flush(self, failing: bool = False) -> None:
         """The run ends: return once every result it saved is durable (the storage's
@@ -325,8 +328,12 @@ class RunPlan:
         flush = getattr(self.storage, "flush", None)
         if flush is None:
             return
+        session, self.write_session = self.write_session, None
         try:
-            flush()
+            if session is None:
+                flush()
+            else:
+                flush(session)
         except StorageError as error:
             name = getattr(error, "task_name", None)
             if not isinstance(name, str):

@@ -188,10 +188,17 @@ class NodeTask:
         try:
             result = self.execute(call, args, kwargs, on_retry)
             if self.save is not None:
-                # Durable before the driver hears of it (a storage that writes behind).
-                flush = getattr(self.save.storage, "flush", None)
-                if flush is not None:
-                    flush()
+                # Durable before the driver hears of it (a storage that writes behind):
+                # this node's save only, where the storage can say (another run's
+                # session on a shared storage object is left alone); else a flush.
+                storage = self.save.storage
+                make_durable = getattr(storage, "make_durable", None)
+                if make_durable is not None:
+                    make_durable(self.save.workflow_name, name)
+                else:
+                    flush = getattr(storage, "flush", None)
+                    if flush is not None:
+                        flush()
         except BaseException as error:
             ran = NodeRun(start, time.time(), worker or worker_label(), None)
             _mark(error, TRACEBACK_ATTRIBUTE, "".join(traceback.format_exception(error)))

@@ -11,13 +11,19 @@
 
 A storage may also have these methods, which the core calls when they are there:
 
-- ``write_behind()``: a run starts; until the next ``flush()``, ``save`` may return
-  before the result is durable (an upload in the background). Reads, listings and
-  removals through the same object must see such a save.
-- ``flush()``: a run ends (on the driver), or a worker finished a node: return once
-  every result saved so far is durable. A failed save raises
-  :class:`functionfuse.StorageError`; with a ``task_name`` attribute, the run fails
-  with a :class:`functionfuse.NodeExecutionError` naming that node.
+- ``write_behind()``: a run starts; until its ``flush``, ``save`` may return before
+  the result is durable (an upload in the background). Reads, listings and removals
+  through the same object must see such a save. It may return a session (any object,
+  ``None`` for none): the run then calls ``flush(session)``, and the storage reports to
+  each session only the failed saves made under it (runs sharing one storage object).
+- ``flush()`` / ``flush(session)``: a run ends (on the driver): return once every
+  result it saved is durable. A failed save raises :class:`functionfuse.StorageError`;
+  with a ``task_name`` attribute, the run fails with a
+  :class:`functionfuse.NodeExecutionError` naming that node.
+- ``make_durable(workflow_name, task_name)``: a worker finished a node: return once
+  that node's save is durable (raise as ``flush`` does if it failed), without ending
+  any run's session or reporting another save's failure. A storage without it is
+  flushed (``flush()``) instead.
 - ``read_tasks(workflow_name, names, fingerprints)``: many results at once, ``(value,
   None)`` or ``(None, error)`` for each, as ``read_task`` returns or raises (a run
   reads the stored results it needs with one call).

@@ -35,7 +35,14 @@ from functionfuse_fs._index import (
     trusted_entries,
 )
 from functionfuse_fs._s3 import quiet_puts, read_heads_with_etags
-from functionfuse_fs._writer import Failure, WriteBehind
+from functionfuse_fs._writer import (
+    Failure,
+    Session,
+    WriteBehind,
+    active_session,
+    close_session,
+    open_session,
+)
 
 __all__ = ["RemoteFiles"]
 
@@ -58,7 +65,6 @@ class RemoteFiles:
         "_learned",
         "_listings",
         "_lock",
-        "_runs",
         "_s3",
         "_snapshots",
         "_writes",
@@ -74,8 +80,6 @@ class RemoteFiles:
         self._indexed = self._s3 and not getattr(self._fs, "version_aware", False)
         self._key = key
         self._writes = WriteBehind(write_behind_bytes) if write_behind_bytes > 0 else None
-        #: Runs that said they will flush (see :meth:`write_behind`).
-        self._runs = 0
         self._lock = threading.Lock()
         #: The last listing of each folder this storage listed (its index is ours to
         #: write back), and the one the next read_fingerprints may reuse.
@@ -119,13 +123,21 @@ class RemoteFiles:
         with self._lock:
             self._snapshots.pop(folder, None)
         writes = self._writes
-        task_name = result_name(filename, data) if writes is not None and self._runs else None
-        if task_name is not None and writes is not None and writes.accepts(len(data)):
-            writes.submit(path, task_name, len(data), lambda: self._upload(path, data))
+        if writes is None:
+            return self._upload(path, data)
+        session = active_session(self)
+        task_name = result_name(filename, data) if session is not None else None
+        if session is not None and task_name is not None and writes.accepts(len(data)):
+            writes.submit(path, task_name, len(data), lambda: self._upload(path, data), session)
             return None
-        if writes is not None:
-            writes.wait(path, check=False)  # an earlier upload must not land after this
-        return self._upload(path, data)
+        # In the caller's thread, yet after any upload to ``path`` submitted before.
+        validator: list[str | None] = [None]
+
+        def upload() -> None:
+            validator[0] = self._upload(path, data)
+
+        writes.write_now(path, upload)
+        return validator[0]
 
     def read(self, path: str, on_chunk: OnChunk | None = None) -> ReadBuffer:
         self._settle(path)
@@ -236,23 +248,34 @@ class RemoteFiles:
             return snapshot
         return self.snapshot(folder, keep=False)
 
-    def write_behind(self) -> None:
-        """Upload results in the background until the next :meth:`flush` (a run that
-        will flush before it returns says so)."""
-        with self._lock:
-            self._runs += 1
+    def write_behind(self) -> Session:
+        """Upload the results saved in the caller's context (its thread, or what a
+        run copied of it) in the background until :meth:`flush` of the session
+        returned (a run that will flush it before it returns opens one)."""
+        return open_session(self)
 
-    def flush(self) -> None:
-        """Wait for every upload; write back the indexes of the folders this storage
-        listed; then raise StorageError for the uploads that failed (``task_name``:
-        the first one's task)."""
-        with self._lock:
-            self._runs = max(self._runs - 1, 0)
-        failures = self._writes.wait_all() if self._writes is not None else []
+    def flush(self, session: Session | None = None) -> None:
+        """End ``session``: wait for its uploads; write back the indexes of the
+        folders this storage listed; then raise StorageError for the uploads of that
+        session that failed (``task_name``: the first one's task). Without a session,
+        wait for every upload (failures stay with their sessions)."""
+        failures: list[Failure] = []
+        if session is not None:
+            close_session(session)
+            if self._writes is not None:
+                failures = self._writes.wait_session(session)
+        elif self._writes is not None:
+            self._writes.wait_all()
         if self._indexed:
             self._write_indexes()
         if failures:
             raise self._failed(failures)
+
+    def make_durable(self, path: str) -> None:
+        """Return once the save to ``path`` is durable; raise StorageError (naming its
+        task) if its upload failed. No session ends, and no other save's failure is
+        reported or forgotten."""
+        self._settle(path)
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -57,7 +57,7 @@ from functionfuse_fs._pickling import (
 from functionfuse_fs._remote import RemoteFiles
 from functionfuse_fs._runs import list_records, read_record, save_record
 from functionfuse_fs._serializers import PersistentSerializer, check_serializer
-from functionfuse_fs._writer import DEFAULT_WRITE_BEHIND_BYTES
+from functionfuse_fs._writer import DEFAULT_WRITE_BEHIND_BYTES, Session
 
 __all__ = ["FileStorage", "MemoryStorage", "S3Storage"]
 
@@ -532,28 +532,42 @@ class FileStorage:
                 results.append((value, None))
         return results
 
-    def write_behind(self) -> None:
-        """Let :meth:`save` return before its upload ends, until the next
-        :meth:`flush` — what a run does, flushing before ``run()`` returns. Applies on
-        remote filesystems (S3...) with ``write_behind_bytes`` > 0; elsewhere, and
-        without it, every save is done when it returns. Reads, listings and removals
-        through this storage object see a pending save; other processes see it after
-        the flush."""
+    def write_behind(self) -> Session | None:
+        """Let :meth:`save` return before its upload ends, until :meth:`flush` of the
+        session returned — what a run does, flushing before ``run()`` returns. Applies
+        on remote filesystems (S3...) with ``write_behind_bytes`` > 0, to the saves
+        made in the caller's context (its thread; a save from another thread, or
+        outside a session, is done when it returns); elsewhere it returns None. Reads,
+        listings and removals through this storage object see a pending save; other
+        processes see it after the flush. Runs sharing this object each get their own
+        session: a failed upload is reported to the run that saved it."""
         files = self._files
         if isinstance(files, RemoteFiles):
-            files.write_behind()
+            return files.write_behind()
+        return None
 
-    def flush(self) -> None:
-        """Return once every result saved so far is durable (uploads written behind
-        finished), and bring the indexes of the workflows listed here up to date.
+    def flush(self, session: Session | None = None) -> None:
+        """End ``session`` (from :meth:`write_behind`): return once every result saved
+        under it is durable (uploads written behind finished), and bring the indexes
+        of the workflows listed here up to date.
 
-        Raises :class:`functionfuse.StorageError` when an upload failed, naming its
-        task (also as the error's ``task_name``); the other results are stored.
-        Backends call it before ``run()`` returns; on local disk and ``memory://``
-        every save is already done when it returns."""
+        Raises :class:`functionfuse.StorageError` when an upload of that session
+        failed, naming its task (also as the error's ``task_name``); the other results
+        are stored. Without a session, waits for every upload and raises nothing (a
+        failure is its session's). Backends call it before ``run()`` returns; on
+        local disk and ``memory://`` every save is already done when it returns."""
         files = self._files
         if isinstance(files, RemoteFiles):
-            files.flush()
+            files.flush(session)
+
+    def make_durable(self, workflow_name: str, task_name: str) -> None:
+        """Return once the last save of ``task_name`` is durable — what a worker does
+        before it reports a node done. Raises :class:`functionfuse.StorageError`
+        (with ``task_name``) when its upload failed. Unlike :meth:`flush`, it ends no
+        session and reports no other save's failure."""
+        files = self._files
+        if isinstance(files, RemoteFiles):
+            files.make_durable(files.join(self._folder(workflow_name), encode_name(task_name)))
 
     def file_exists(self, workflow_name: str, task_name: str) -> bool:
         """Whether a result is stored for ``task_name`` (it is not read or checked)."""

@@ -8,12 +8,18 @@ The bytes waiting to be uploaded are bounded (``write_behind_bytes``, per storag
 save that would pass the bound waits for earlier uploads to finish, and a result larger
 than the bound is uploaded in the caller's thread.
 
-Order and visibility: an upload to a path waits for an earlier one to the same path,
-and whatever reads, lists or removes a path (or a folder) first waits for the uploads
-under it. :meth:`WriteBehind.wait_all` waits for every upload and returns the failed
-ones; the storage's ``flush`` raises them (the core calls it before ``run()`` returns,
-and a remote worker before it reports a node done). An upload is one whole object, so
-a crash leaves the old result or the new one, never a part.
+Sessions: a run opens a :class:`Session` (the storage's ``write_behind()``), which is
+active in the opening thread's context (a :mod:`contextvars` variable) until its
+flush; only saves made there are written behind, and an upload's failure is kept by
+the session it was submitted under. :meth:`WriteBehind.wait_session` waits for one
+session's uploads and returns only its failures, so runs sharing a storage object
+(threads, a notebook) are each told of their own; a save made outside any session is
+uploaded in the caller's thread, as before.
+
+Order and visibility: saves to one path land in the order they were submitted (each is
+registered and chained after the previous one under one lock), and whatever reads,
+lists or removes a path (or a folder) first waits for the uploads under it. An upload
+is one whole object, so a crash leaves the old result or the new one, never a part.
 """
 
 from __future__ import annotations
@@ -22,10 +28,11 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Final, final
 
-__all__ = ["DEFAULT_WRITE_BEHIND_BYTES", "Failure", "WriteBehind"]
+__all__ = ["DEFAULT_WRITE_BEHIND_BYTES", "Failure", "Session", "WriteBehind", "active_session"]
 
 #: Bytes of results a storage may hold waiting for upload, unless configured.
 DEFAULT_WRITE_BEHIND_BYTES: Final = 64 * 1024 * 1024
@@ -66,6 +73,47 @@ class Failure:
 
 
 @final
+@dataclass(eq=False)
+class Session:
+    """A run's uploads written behind: open from ``write_behind()`` to its flush.
+
+    ``owner``: the object whose saves it covers (a storage's files); ``failures``:
+    its uploads that failed, by path (guarded by the owner's :class:`WriteBehind`)."""
+
+    owner: object
+    open: bool = True
+    failures: dict[str, Failure] = field(default_factory=dict)
+    pending: int = 0
+
+
+#: The sessions opened in this context (a thread, or what a run copied), newest last.
+_sessions: ContextVar[tuple[Session, ...]] = ContextVar("functionfuse_fs_sessions", default=())
+
+
+def open_session(owner: object) -> Session:
+    """A new session for ``owner``, active in the caller's context until closed."""
+    session = Session(owner)
+    _sessions.set((*_sessions.get(), session))
+    return session
+
+
+def close_session(session: Session) -> None:
+    """End ``session``: saves made afterwards are no longer written behind under it."""
+    session.open = False
+    active = _sessions.get()
+    if session in active:
+        _sessions.set(tuple(s for s in active if s is not session))
+
+
+def active_session(owner: object) -> Session | None:
+    """The newest open session of ``owner`` in the caller's context, if any."""
+    for session in reversed(_sessions.get()):
+        if session.owner is owner and session.open:
+            return session
+    return None
+
+
+@final
 class WriteBehind:
     """The pending uploads of one storage (thread-safe)."""
 
@@ -75,23 +123,34 @@ class WriteBehind:
         self._limit = limit
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
+        #: The last upload registered for each path (each waits for the one before).
         self._pending: dict[str, threading.Event] = {}
         self._pending_bytes = 0
+        #: The latest failed upload of each path, for reads of that path.
         self._failures: dict[str, Failure] = {}
 
     def accepts(self, size: int) -> bool:
         """Whether a result of ``size`` bytes may be uploaded in the background."""
         return 0 < size <= self._limit
 
-    def submit(self, path: str, task_name: str, size: int, upload: Callable[[], object]) -> None:
+    def submit(
+        self,
+        path: str,
+        task_name: str,
+        size: int,
+        upload: Callable[[], object],
+        session: Session,
+    ) -> None:
         """Run ``upload`` (of ``size`` bytes, to ``path``) in the background, once the
-        bytes pending leave room for it and an earlier upload to ``path`` is done."""
-        self.wait(path, check=False)
+        bytes pending leave room for it, after every upload to ``path`` submitted
+        before; a failure is kept for ``session``."""
         done = threading.Event()
 
-        def run() -> None:
+        def run(earlier: threading.Event | None) -> None:
             error: BaseException | None = None
             try:
+                if earlier is not None:
+                    earlier.wait()  # submitted (so started) before this one
                 upload()
             except BaseException as exc:
                 error = exc
@@ -100,29 +159,58 @@ class WriteBehind:
                 if self._pending.get(path) is done:
                     del self._pending[path]
                 self._pending_bytes -= size
+                session.pending -= 1
                 if error is not None:
-                    self._failures[path] = Failure(path, task_name, error)
+                    failure = Failure(path, task_name, error)
+                    self._failures[path] = failure
+                    session.failures[path] = failure
                 self._changed.notify_all()
             done.set()
 
         with self._changed:
             while self._pending_bytes and self._pending_bytes + size > self._limit:
                 self._changed.wait()
+            # Registered and queued under one lock: the pool (first in, first out)
+            # starts uploads to a path in the order they were submitted.
+            earlier = self._pending.get(path)
+            self._forget(path, session)  # this save replaces a failed one
+            self._pending[path] = done
             self._pending_bytes += size
-            self._failures.pop(path, None)  # this save replaces the failed one
+            session.pending += 1
+            try:
+                _shared_pool().submit(run, earlier)
+            except BaseException:
+                if earlier is None:
+                    del self._pending[path]
+                else:
+                    self._pending[path] = earlier
+                self._pending_bytes -= size
+                session.pending -= 1
+                self._changed.notify_all()
+                raise
+
+    def write_now(self, path: str, upload: Callable[[], object]) -> None:
+        """Run ``upload`` to ``path`` in the caller's thread, after every upload to
+        ``path`` submitted before it (and before any submitted after it)."""
+        done = threading.Event()
+        with self._lock:
+            earlier = self._pending.get(path)
+            self._failures.pop(path, None)
             self._pending[path] = done
         try:
-            _shared_pool().submit(run)
-        except BaseException:
+            if earlier is not None:
+                earlier.wait()
+            upload()
+        finally:
             with self._changed:
-                del self._pending[path]
-                self._pending_bytes -= size
+                if self._pending.get(path) is done:
+                    del self._pending[path]
                 self._changed.notify_all()
-            raise
+            done.set()
 
     def wait(self, path: str, check: bool = True) -> Failure | None:
-        """Wait for the upload to ``path``, if one is pending; with ``check``, return
-        its failure (kept for :meth:`wait_all` too)."""
+        """Wait for the uploads to ``path`` submitted so far; with ``check``, return
+        the failure of the last one (its session is told of it too)."""
         if not self._pending and not self._failures:
             return None  # the usual case: nothing written behind
         with self._lock:
@@ -144,11 +232,29 @@ class WriteBehind:
         for event in pending:
             event.wait()
 
-    def wait_all(self) -> list[Failure]:
-        """Wait for every upload; return (and forget) those that failed, in path order."""
+    def wait_session(self, session: Session) -> list[Failure]:
+        """Wait for every upload ``session`` submitted; return (and forget) those of
+        them that failed, in path order. Other sessions' uploads and failures are
+        left alone."""
+        with self._changed:
+            while session.pending:
+                self._changed.wait()
+            failures = [session.failures[p] for p in sorted(session.failures)]
+            session.failures.clear()
+            for failure in failures:
+                if self._failures.get(failure.path) is failure:
+                    del self._failures[failure.path]
+            return failures
+
+    def wait_all(self) -> None:
+        """Wait for every upload pending, of any session (their failures stay theirs)."""
         with self._changed:
             while self._pending:
                 self._changed.wait()
-            failures = [self._failures[p] for p in sorted(self._failures)]
-            self._failures.clear()
-            return failures
+
+    def _forget(self, path: str, session: Session) -> None:
+        # Called with the lock held: a new save to ``path`` under ``session`` replaces
+        # its failed one (another session's failure stays reported to that session).
+        failure = self._failures.pop(path, None)
+        if failure is not None and session.failures.get(path) is failure:
+            del session.failures[path]

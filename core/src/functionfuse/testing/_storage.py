@@ -529,19 +529,29 @@ class StorageTests:
     @check
     def test_saves_written_behind_are_durable_after_flush(self, tmp_path: Path) -> None:
         """With ``write_behind()``/``flush()``: the same object sees its saves at once,
-        another one after ``flush()``; after the flush, saves are durable again."""
+        another one after ``flush(session)`` (or ``make_durable`` of one save); after
+        the flush, saves are durable again."""
         storage = self._open(tmp_path)
         write_behind = getattr(storage, "write_behind", None)
         flush = getattr(storage, "flush", None)
         if write_behind is None or flush is None:
             pytest.skip("the storage has no write_behind() and flush(): saves are durable")
-        write_behind()
+        session = write_behind()
         names = [f"t{i}" for i in range(8)]
         for i, name in enumerate(names):
             storage.save(_WF, name, [i] * 1000)
         assert storage.read_task(_WF, "t7") == [7] * 1000, "a pending save was not read"
         assert storage.list_tasks(_WF) == names, "a pending save was not listed"
-        flush()
+        make_durable = getattr(storage, "make_durable", None)
+        if make_durable is not None:
+            make_durable(_WF, "t3")
+            assert self._open(tmp_path).read_task(_WF, "t3") == [3] * 1000, (
+                "make_durable() returned before the save was durable"
+            )
+        if session is None:
+            flush()
+        else:
+            flush(session)
         other = self._open(tmp_path)
         assert other.list_tasks(_WF) == names, "flush() returned before the saves were durable"
         storage.save(_WF, "after", "durable")
