@@ -1,5 +1,6 @@
 """How a run record is stored: ``functionfuse-run/1`` JSON, gzip-compressed, by columns
-(and how a small result is shown in it: :func:`short_repr`).
+(and how a small result is shown in it: :func:`short_repr`; the recorder's helpers that
+need no recorder: run ids, snapshot interval, causes, ``blocked_by``).
 
 The record readers get (:func:`expand_record`, hence ``read_run`` and
 ``wf.last_run_record``) has a ``"nodes"`` list with one object per node, every key of

@@ -4,9 +4,9 @@ Every run records, per node, its status (``ran``, ``stored``, ``reran`` with the
 reasons, ``failed`` with the error and traceback, ``blocked`` by a failed parent,
 ``not_saved``, or ``pending`` when never reached), when and where it ran, its retries
 and its stored size. A run with a storage that keeps run records (functionfuse-fs: local
-disk, S3, memory...) writes its record there — once at the end, and every few seconds
-while it runs, so that a killed run leaves one in state ``running``; every run keeps its
-record in ``wf.last_run_record``. The format (``"functionfuse-run/1"``, JSON) is
+disk, S3, memory...) writes its record there — as it starts, every few seconds while
+it runs and once at the end, so that a killed run leaves one in state ``running``;
+every run keeps its record in ``wf.last_run_record``. The format (``"functionfuse-run/1"``, JSON) is
 described in the README's "Run records" section.
 
     from functionfuse.run_records import list_runs, read_run
