@@ -160,3 +160,12 @@ def test_run_report_path_is_checked_before_the_run(
         assert f"-o {path}: {problem}; give the path of an HTML file" in done.stderr
     assert ran() == []
     assert not (tmp_path / "storage").exists()
+
+
+def test_a_workflow_named_like_a_marker_does_not_break_the_page() -> None:
+    name = "w __DATA__ __JS__ __CSS__ __TITLE__"
+    run = {**sample_record(), "workflow": name}
+    page = report_html(run)
+    assert embedded(page)["record"] == run
+    assert page.count("<script") == 2
+    assert f"<title>{name} · run" in page

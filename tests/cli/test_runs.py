@@ -45,3 +45,25 @@ def test_runs_of_a_workflow_never_recorded_says_what_to_do(fuse: Fuse, tmp_path:
     assert done.stdout == ""
     assert "fuse runs: error: no runs recorded for workflow 'nothing'" in done.stderr
     assert "run it with this storage first" in done.stderr
+
+
+OLD_CORE = """
+import sys
+sys.modules["functionfuse.run_records"] = None  # a core from before run records
+from functionfuse_cli._cli import main
+print("plan", main(["plan", "flow.py:build"]))
+print("runs", main(["runs", "results", "flow"]))
+"""
+
+
+def test_a_core_without_run_records_runs_every_other_command(flow: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", OLD_CORE], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert "plan 0" in done.stdout, done.stderr
+    assert "runs 2" in done.stdout, done.stderr  # a Failure, as `fuse report` gives
+    assert "does not record runs" in done.stderr
+    assert "upgrade functionfuse" in done.stderr

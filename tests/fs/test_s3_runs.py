@@ -80,8 +80,8 @@ def test_resume_by_fingerprint_costs_what_resume_by_name_does(
     first = proxy.clear()
     puts = [r for r in first if r.method == "PUT"]
     records = [r for r in puts if "/wf/.runs/" in r.path]
-    assert len(records) == 1  # the run record: one write at the end of the run
-    assert len(puts) == N + 2  # the results, the index and the run record
+    assert len(records) == 2  # the run record: written as the run starts, and at its end
+    assert len(puts) == N + 3  # the results, the index and the run record (twice)
     assert not [r for r in puts if "expect" in r.headers]  # one round trip each
 
     by_name = []
@@ -90,11 +90,11 @@ def test_resume_by_fingerprint_costs_what_resume_by_name_does(
         assert calls == Counter()  # everything resumed
         by_name.append(methods(proxy.clear()))
     # The listing (one page) and the index: no read per stored result; the run record.
-    assert by_name == [Counter(GET=2, PUT=1), Counter(GET=2, PUT=1)]
+    assert by_name == [Counter(GET=2, PUT=2), Counter(GET=2, PUT=2)]
 
     # Results for run(): the listing, the index, then one GET per result, no HEADs.
     assert run(storage_via(proxy, s3_url), return_results=True) == [i * i for i in range(N)]
-    assert methods(proxy.clear()) == Counter(GET=2 + N, PUT=1)
+    assert methods(proxy.clear()) == Counter(GET=2 + N, PUT=2)
 
 
 def test_an_index_vouches_only_for_the_bytes_it_saw(
@@ -125,7 +125,7 @@ def test_an_index_vouches_only_for_the_bytes_it_saw(
         assert len(ranged) == N
     # ... and the index written back by that run spares the next one those reads.
     run(storage_via(proxy, s3_url))
-    assert methods(proxy.clear()) == Counter(GET=2, PUT=1)  # and the run record
+    assert methods(proxy.clear()) == Counter(GET=2, PUT=2)  # and the run record (twice)
 
 
 def test_an_index_signed_with_another_key_is_ignored(

@@ -1,5 +1,6 @@
 """A run that stalls at its fourth node until it is killed: ``python killed_run_child.py
-STORAGE MARKER``. The test SIGKILLs it once the marker file exists."""
+STORAGE MARKER [INTERVAL]`` (seconds between snapshots; 0.05 by default). The test
+SIGKILLs it once the marker file exists."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def stall(x: int, marker: str) -> int:
 
 if __name__ == "__main__":
     storage, marker = sys.argv[1:3]
+    interval = float(sys.argv[3]) if len(sys.argv) > 3 else 0.05
     node = step(0).set_name("step_0")
     for i in range(1, 3):
         node = step(node).set_name(f"step_{i}")
@@ -34,5 +36,5 @@ if __name__ == "__main__":
     node = step(node).set_name("after")
     wf = LocalWorkflow(node, workflow_name=WORKFLOW_NAME)
     wf.set_storage(storage)
-    wf.run_record_interval = 0.05
+    wf.run_record_interval = interval
     wf.run()

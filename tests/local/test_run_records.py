@@ -283,7 +283,8 @@ def test_a_running_run_writes_snapshots(tmp_path: Path) -> None:
                 record = read_run(store, "snapshots")
             except StorageError:
                 record = None
-            if record is not None and record["state"] == "running":
+            # The first snapshot (at the start) has every node pending; then "data" ran.
+            if record is not None and statuses(record)["data"] == "ran":
                 seen.append(record)
                 return len(xs)
             import time
@@ -498,6 +499,11 @@ def test_records_written_node_by_node_read_back_whole(tmp_path: Path) -> None:
     assert found["nodes"][2]["parents"] == ["b"]
     [summary] = list_runs(storage, "by-hand")
     assert summary["counts"]["failed"] == summary["counts"]["blocked"] == 1
+    # The readers' helpers, for bytes or a document read elsewhere: the same record.
+    from functionfuse.run_records import expand_record, load_record
+
+    assert load_record(data) == found
+    assert expand_record(json.loads(gzip.decompress(data))) == found
 
 
 def test_a_damaged_record_is_named_and_the_others_still_list(tmp_path: Path) -> None:
@@ -527,3 +533,206 @@ def test_records_on_s3_are_read_from_a_storage_opened_elsewhere(
     assert run["counts"]["ran"] == 3
     assert read_run(config, "on-s3") == wf.last_run_record
     assert ff.storage_factory(config).list_tasks("on-s3") == ["data", "scaled", "sum"]
+
+
+def test_a_leaf_found_damaged_in_a_batch_read_says_why_it_ran_again(tmp_path: Path) -> None:
+    """Two leaves are read in one batch (read_tasks); the damaged one re-runs, and its
+    record says why, as for a result read alone."""
+    data = load(3).set_name("data")
+    wf = LocalWorkflow(total(data).set_name("a"), total(data).set_name("b"), workflow_name="two")
+    wf.set_storage(str(tmp_path))
+    wf.run()
+    path = tmp_path / "two" / "b"
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-1] + bytes([whole[-1] ^ 1]))  # found only when read
+    with pytest.warns(ff.FunctionFuseWarning, match="'b'"):
+        assert wf.run() == [3, 3]
+    record = wf.last_run_record
+    assert record is not None
+    b = nodes_of(record)["b"]
+    assert (b["status"], b["reasons"], b["causes"]) == (
+        "reran",
+        ["stored result could not be used"],
+        ["stored result is damaged"],
+    )
+    assert nodes_of(record)["a"]["status"] == "stored"
+
+
+class FailingFlush(FileStorage):
+    """A storage whose flush() fails with something else than a StorageError."""
+
+    def flush(self) -> None:
+        raise OSError("disk gone")
+
+
+def test_a_flush_failing_after_a_failed_node_keeps_the_node_error_and_the_record(
+    tmp_path: Path,
+) -> None:
+    storage = FailingFlush(tmp_path / "store")
+    wf = LocalWorkflow(explode(load(2).set_name("data")).set_name("boom"), workflow_name="flush")
+    wf.set_storage(storage)
+    with (
+        pytest.warns(ff.FunctionFuseWarning, match=r"workflow 'flush'.*disk gone"),
+        pytest.raises(NodeExecutionError, match="bad input"),
+    ):
+        wf.run()
+    record = read_run(storage, "flush")
+    assert record["state"] == "failed"
+    assert "bad input" in record["error"]
+    assert statuses(record) == {"data": "ran", "boom": "failed"}
+
+
+def test_a_bug_making_the_record_never_fails_a_run_nor_hides_its_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functionfuse._records import RunRecorder
+
+    def bug(*args: Any) -> Any:
+        raise ZeroDivisionError("a bug in the recorder")
+
+    # A bug while the record is made (there is none known: one is made up).
+    monkeypatch.setattr(RunRecorder, "_record", bug)
+    wf = LocalWorkflow(pipeline(2), workflow_name="buggy")
+    wf.set_storage(str(tmp_path))
+    wf.run_record_interval = 0  # the record only at the end
+    with pytest.warns(ff.FunctionFuseWarning, match=r"run record of workflow 'buggy'.*a bug"):
+        assert wf.run() == 12
+    failing = LocalWorkflow(explode(load(2)).set_name("boom"), workflow_name="buggy")
+    failing.set_storage(str(tmp_path))  # snapshots too: the first one, at the start, fails
+    with (
+        pytest.warns(ff.FunctionFuseWarning, match=r"run record of workflow 'buggy'.*a bug"),
+        pytest.raises(NodeExecutionError, match="bad input"),
+    ):
+        failing.run()
+
+
+def test_a_run_killed_before_its_first_snapshot_leaves_a_running_record(
+    tmp_path: Path, deadline: Callable[[float], AbstractContextManager[None]]
+) -> None:
+    """Snapshots every 10 minutes: killed well before, it still leaves the record its
+    start wrote (every node pending)."""
+    store, marker = str(tmp_path / "store"), tmp_path / "stalled"
+    child = subprocess.Popen(
+        [sys.executable, str(HERE / "killed_run_child.py"), store, str(marker), "600"]
+    )
+    try:
+        with deadline(60):
+            while not marker.exists():
+                time.sleep(0.05)
+                assert child.poll() is None, "the run ended before it was killed"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    record = read_run(store, "killed")
+    assert (record["state"], record["ended"]) == ("running", None)
+    assert set(statuses(record).values()) == {"pending"}
+
+
+def test_short_reprs_never_repr_anything_big_whole() -> None:
+    """A big value inside a list or dict is not repr'd (its __repr__ is not even
+    called), and a big bytes result is cut before its repr (memory counted)."""
+    import tracemalloc
+
+    from functionfuse._record_format import REPR_LIMIT, short_repr
+
+    calls: list[str] = []
+
+    class Big:
+        def __sizeof__(self) -> int:
+            return 10**8
+
+        def __repr__(self) -> str:
+            calls.append("big")
+            return "Big()"
+
+    class Small:
+        def __repr__(self) -> str:
+            calls.append("small")
+            return "Small()"
+
+    assert short_repr([1, Big()], True) == "[1, <Big ...>]"
+    assert short_repr({"k": Big()}, True) == "{'k': <Big ...>}"
+    assert short_repr(Big(), True) is None
+    assert calls == []
+    assert short_repr([Small()], True) == "[Small()]"
+    assert calls == ["small"]
+
+    big = b"x" * 20_000_000
+    tracemalloc.start()
+    try:
+        text = short_repr(big, True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 100_000  # not a 20 MB repr
+    assert text is not None
+    assert text.startswith("b'xxx")
+    assert len(text) <= REPR_LIMIT
+    assert short_repr(bytearray(b"ab"), True) == "bytearray(b'ab')"
+    assert short_repr(b"ab", True) == "b'ab'"
+
+
+def test_the_newest_run_skips_damaged_records_and_says_so(tmp_path: Path) -> None:
+    wf = LocalWorkflow(pipeline(1), workflow_name="newest")
+    wf.set_storage(str(tmp_path))
+    wf.run()
+    good = wf.last_run_record
+    assert good is not None
+    storage = FileStorage(tmp_path)
+    damaged = "29991231T235959Z-000000"  # newer than any run, and unreadable
+    storage.save_run_record("newest", damaged, b"\x1f\x8b not gzip")
+    with pytest.warns(ff.FunctionFuseWarning, match=rf"'newest'.*{damaged}.*cannot be read"):
+        assert read_run(storage, "newest")["run_id"] == good["run_id"]
+
+
+def test_snapshots_leave_the_garbage_collector_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The collector is the process's: the snapshot thread never switches it off (and so
+    never back on behind a node that switched it off meanwhile)."""
+    import gc
+    import threading
+
+    switched: list[str] = []
+    disable = gc.disable
+
+    def counted() -> None:
+        switched.append(threading.current_thread().name)
+        disable()
+
+    monkeypatch.setattr(gc, "disable", counted)
+
+    @workflow
+    def wait(xs: list[int]) -> int:
+        import time
+
+        time.sleep(0.3)  # several snapshots
+        return len(xs)
+
+    wf = LocalWorkflow(wait(load(2)).set_name("wait"), workflow_name="collector")
+    wf.set_storage(str(tmp_path))
+    wf.run_record_interval = 0.02
+    wf.run()
+    assert switched  # the driver pauses it while it makes the record
+    assert "functionfuse-run-record" not in switched
+
+
+def test_an_error_is_recorded_in_one_line_of_at_most_500_characters(tmp_path: Path) -> None:
+    @workflow
+    def shout(xs: list[int]) -> int:
+        raise ValueError("x" * 10_000 + "\nsecond line")
+
+    wf = LocalWorkflow(shout(load(1)).set_name("shout"), workflow_name="long")
+    with pytest.raises(NodeExecutionError) as caught:
+        wf.run()
+    record = wf.last_run_record
+    assert record is not None
+    line = nodes_of(record)["shout"]["error"]
+    assert line.startswith("ValueError: xxx")
+    assert line.endswith("...")
+    assert len(line) == 500
+    assert record["error"] is not None
+    assert len(record["error"]) <= 500
+    assert "second line" not in str(caught.value)
+    assert len(str(caught.value)) < 1000  # names the node's error, cut short

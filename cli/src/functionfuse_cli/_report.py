@@ -15,6 +15,7 @@ import html
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping
 from importlib import resources
@@ -34,6 +35,8 @@ __all__ = [
 
 #: The run-record format this page reads; a later ``functionfuse-run/N`` only adds keys.
 FORMAT_PREFIX: Final = "functionfuse-run/"
+#: The template's markers, each replaced by its value.
+_MARKERS: Final = re.compile("__(?:TITLE|WORKFLOW|VERSION|CSS|JS|DATA)__")
 
 
 def write_report(record: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
@@ -66,17 +69,17 @@ def report_html(record: Mapping[str, Any]) -> str:
     title = f"{workflow} · run {record.get('run_id') or '?'} · functionfuse"
     from functionfuse_cli import __version__
 
-    page = _resource("template.html")
-    for marker, value in (
-        ("__TITLE__", html.escape(title)),
-        ("__WORKFLOW__", html.escape(workflow)),
-        ("__VERSION__", html.escape(__version__)),
-        ("__CSS__", _resource("report.css")),
-        ("__JS__", _resource("report.js")),
-        ("__DATA__", embedded),  # last: the record's text is never searched for markers
-    ):
-        page = page.replace(marker, value, 1)
-    return page
+    values = {
+        "__TITLE__": html.escape(title),
+        "__WORKFLOW__": html.escape(workflow),
+        "__VERSION__": html.escape(__version__),
+        "__CSS__": _resource("report.css"),
+        "__JS__": _resource("report.js"),
+        "__DATA__": embedded,
+    }
+    # One pass over the template: a value (a workflow named "w __DATA__", a record's
+    # text) is never searched for markers.
+    return _MARKERS.sub(lambda found: values[found.group(0)], _resource("template.html"))
 
 
 def _json(data: Any) -> str:
@@ -139,27 +142,26 @@ def report(args: argparse.Namespace) -> int:
 
     check_output_path(args.output, "-o")
     storage = _open(args)
-    record = _read_run()(storage, args.workflow, args.run)
+    record = run_records().read_run(storage, args.workflow, args.run)
     write_report(record, args.output)
     print(f"wrote {args.output} (run {record.get('run_id')}, {len(record['nodes'])} nodes)")
     return EXIT_OK
 
 
-def _read_run() -> Any:
-    """The core's ``read_run``, or a failure that says to upgrade the core."""
+def run_records() -> Any:
+    """The core's ``functionfuse.run_records``, or a failure that says to upgrade the
+    core (the cli works with a core older than run records; only these commands not)."""
     try:
-        from functionfuse.run_records import (  # type: ignore[import-not-found,unused-ignore]
-            read_run,
-        )
+        from functionfuse import run_records as module  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         from functionfuse import __version__
 
         raise Failure(
             f"functionfuse {__version__} does not record runs (it has no "
             "functionfuse.run_records); upgrade functionfuse, run the workflow again with a "
-            "storage, then make its report."
+            "storage, then look at its runs."
         ) from None
-    return read_run
+    return module
 
 
 def write_run_report(wf: Any, path: str) -> None:

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from functionfuse.run_records import list_runs
+from functionfuse_cli._report import run_records
 from functionfuse_cli._storage import _open
 
 __all__ = ["runs", "runs_table"]
@@ -43,7 +43,7 @@ def _took(started: Any, ended: Any) -> str:
 
 
 def runs_table(summaries: list[dict[str, Any]]) -> str:
-    """The table ``fuse runs`` prints: one row per run, as :func:`list_runs` orders them."""
+    """The table ``fuse runs`` prints: one row per run, as ``list_runs`` orders them."""
     header = ["RUN", "STARTED", "TOOK", "STATE", "BACKEND", *(title for _, title in _COUNTS)]
     rows = [header]
     for run in summaries:
@@ -73,6 +73,9 @@ def runs_table(summaries: list[dict[str, Any]]) -> str:
 
 
 def runs(args: argparse.Namespace) -> int:
+    """``fuse runs STORAGE WORKFLOW``; with a core older than run records, a failure
+    that says to upgrade it (imported here: every other command works with that core)."""
+    list_runs = run_records().list_runs
     storage = _open(args)
     summaries = list_runs(storage, args.workflow)
     if args.json:

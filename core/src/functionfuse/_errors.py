@@ -17,7 +17,21 @@ __all__ = [
     "StorageError",
     "StorageIntegrityError",
     "UnknownComponentError",
+    "error_line",
 ]
+
+#: The characters :func:`error_line` keeps.
+ERROR_LINE_LIMIT = 500
+
+
+def error_line(error: BaseException, limit: int = ERROR_LINE_LIMIT) -> str:
+    """``"ValueError: bad input"``: an error's type and the first line of its message,
+    cut to ``limit`` characters (a message may hold a whole dataset's repr) — for error
+    messages that name it and for run records."""
+    lines = str(error).strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    text = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class FunctionFuseError(Exception):

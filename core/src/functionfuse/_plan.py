@@ -20,6 +20,7 @@ from functionfuse._errors import (
     StaleResultError,
     StorageError,
     StorageIntegrityError,
+    error_line,
 )
 from functionfuse._hooks import LifecycleHooks
 from functionfuse._nodes import ClassNode, FunctionNode, MethodNode, Node, NodeItem, node_of
@@ -253,6 +254,7 @@ class RunPlan:
                     raise error
                 value = MISSING
                 self.readable.discard(node)
+                self.recorder.unusable.add(name)
             values.append(value)
         return values
 
@@ -510,7 +512,7 @@ def node_failure(
     failed node, chains the first node's exception, says what to do."""
     name, first = next(iter(failures.items()))
     if kept_going:
-        listing = "; ".join(f"{n!r} ({_described(e)})" for n, e in _first(failures.items()))
+        listing = "; ".join(f"{n!r} ({error_line(e)})" for n, e in _first(failures.items()))
         more = f" and {len(failures) - 5} more" if len(failures) > 5 else ""
         message = (
             f"{len(failures)} node(s) of workflow {workflow_name!r} failed: {listing}{more}. "
@@ -529,7 +531,7 @@ def node_failure(
             else "Fix the cause and run again."
         )
         message = (
-            f"node {name!r} of workflow {workflow_name!r} failed with {_described(first)}"
+            f"node {name!r} of workflow {workflow_name!r} failed with {error_line(first)}"
             f"{also}. {after}"
         )
     if detail:
@@ -539,11 +541,6 @@ def node_failure(
     )
     error.__cause__ = first
     return error
-
-
-def _described(error: BaseException) -> str:
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _first(items: Iterable[tuple[str, BaseException]], limit: int = 5) -> list[Any]:

@@ -1,5 +1,6 @@
 """How a run record is stored: ``functionfuse-run/1`` JSON, gzip-compressed, by columns
-(and how a small result is shown in it: :func:`short_repr`).
+(and how a small result is shown in it: :func:`short_repr`; the recorder's helpers that
+need no recorder: run ids, snapshot interval, causes, ``blocked_by``).
 
 The record readers get (:func:`expand_record`, hence ``read_run`` and
 ``wf.last_run_record``) has a ``"nodes"`` list with one object per node, every key of
@@ -24,22 +25,34 @@ from __future__ import annotations
 import gc
 import gzip
 import json
+import os
 import reprlib
 import sys
+import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
+from functionfuse._errors import FunctionFuseWarning
+from functionfuse._resume import RerunReason
+
 __all__ = [
     "COLUMNS",
+    "DEFAULT_INTERVAL",
     "FORMAT",
+    "INTERVAL_ENV",
     "NODE_DEFAULTS",
     "SPARSE",
+    "blocked_by_column",
+    "cause_of",
     "dump_record",
     "expand_record",
     "load_record",
+    "new_run_id",
     "paused_collector",
     "short_repr",
+    "snapshot_interval",
 ]
 
 #: The format key of every run record.
@@ -99,12 +112,32 @@ REPR_LIMIT: Final = 200
 #: A value of another type than the plain ones gets a repr only up to this size (bytes,
 #: by ``sys.getsizeof``): a short repr is for small results.
 _SMALL: Final = 4096
-_PLAIN: Final = frozenset({type(None), bool, int, float, complex, str, bytes})
+_PLAIN: Final = frozenset({type(None), bool, int, float, complex, str, bytes, bytearray})
 _CONTAINERS: Final = frozenset({list, tuple, dict, set, frozenset})
 _NUMBERS: Final = frozenset({type(None), bool, int, float})
 _BIG_INT: Final = 10**150
 
-_repr = reprlib.Repr()
+
+class _ShortRepr(reprlib.Repr):
+    """reprlib's repr, which never builds the whole repr of something big: bytes are
+    cut before their repr (as reprlib cuts str), and an element of a type reprlib does
+    not know gets a repr only when small (:data:`_SMALL`), as a result does."""
+
+    def repr_bytes(self, x: bytes, level: int) -> str:
+        return repr(x[: self.maxstring]) + ("..." if len(x) > self.maxstring else "")
+
+    def repr_bytearray(self, x: bytearray, level: int) -> str:
+        return repr(x[: self.maxstring]) + ("..." if len(x) > self.maxstring else "")
+
+    def repr_instance(self, x: Any, level: int) -> str:
+        try:
+            small = sys.getsizeof(x) <= _SMALL
+        except Exception:
+            small = False
+        return super().repr_instance(x, level) if small else f"<{type(x).__name__} ...>"
+
+
+_repr = _ShortRepr()
 _repr.maxstring = REPR_LIMIT
 _repr.maxother = REPR_LIMIT
 _repr.maxlong = REPR_LIMIT
@@ -112,7 +145,8 @@ _repr.maxlong = REPR_LIMIT
 
 def short_repr(value: Any, here: bool) -> str | None:
     """A repr of at most :data:`REPR_LIMIT` characters of a small result; ``None`` for
-    a big one, or one not ``here`` (held by a worker: a ref or future stands for it)."""
+    a big one, or one not ``here`` (held by a worker: a ref or future stands for it).
+    Nothing big is repr'd whole, not even inside a list or a dict."""
     kind = type(value)
     if kind in _NUMBERS and (kind is not int or -_BIG_INT < value < _BIG_INT):
         return repr(value)  # short, and repr is ten times faster than reprlib
@@ -228,3 +262,71 @@ def _from_columns(record: dict[str, Any], columns: dict[str, Any]) -> list[dict[
             elif key == "parents":
                 node[key] = list(node[key])
     return nodes
+
+
+def new_run_id(started: float) -> str:
+    """``20261203T153012Z-3f2a1b``: sortable by start time, unique by its random end."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + "-" + os.urandom(3).hex()
+
+
+def cause_of(reason: str) -> str:
+    """The ``causes`` entry (a :class:`~functionfuse.RerunReason` value) of a reason."""
+    if reason.startswith("resume is off"):
+        return "resume off"
+    if reason.startswith("stored result could not"):
+        return RerunReason.DAMAGED.value
+    if reason.startswith("its class node"):
+        return RerunReason.UPSTREAM_CHANGED.value
+    return RerunReason.of(reason).value
+
+
+def blocked_by_column(
+    names: list[str],
+    statuses: list[str],
+    parents: list[list[str]],
+    known: dict[str, str | None],
+) -> dict[str, str]:
+    """Each blocked node's ``blocked_by``: as reported, else its first failed parent,
+    else what its first blocked parent waits on (graph order: parents come first)."""
+    found: dict[str, str] = {}
+    if "blocked" not in statuses:
+        return found
+    status_of = dict(zip(names, statuses, strict=True))
+    for name, state_of, its_parents in zip(names, statuses, parents, strict=True):
+        if state_of != "blocked":
+            continue
+        by = known.get(name)
+        if by is None:
+            for parent in its_parents:
+                if status_of.get(parent) == "failed":
+                    by = parent
+                    break
+                if by is None and parent in found:
+                    by = found[parent]
+        if by is not None:
+            found[name] = by
+    return found
+
+
+#: Seconds between snapshots of a running run, unless the workflow says otherwise.
+DEFAULT_INTERVAL: Final = 5.0
+#: The environment variable that sets that interval.
+INTERVAL_ENV: Final = "FUNCTIONFUSE_RUN_RECORD_INTERVAL"
+
+
+def snapshot_interval(configured: float | None) -> float:
+    """Seconds between snapshots of a running run: ``configured``, else
+    :data:`INTERVAL_ENV`, else :data:`DEFAULT_INTERVAL`."""
+    if configured is not None:
+        return float(configured)
+    text = os.environ.get(INTERVAL_ENV)
+    if text:
+        try:
+            return float(text)
+        except ValueError:
+            warnings.warn(
+                f"{INTERVAL_ENV}={text!r} is not a number of seconds; using {DEFAULT_INTERVAL}.",
+                FunctionFuseWarning,
+                stacklevel=2,
+            )
+    return DEFAULT_INTERVAL

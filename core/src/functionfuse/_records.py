@@ -20,17 +20,21 @@ import warnings
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Final
 
-from functionfuse._errors import FunctionFuseWarning, NodeExecutionError
+from functionfuse._errors import FunctionFuseWarning, NodeExecutionError, error_line
 from functionfuse._fingerprint_stamps import stamp_parts
 from functionfuse._nodes import ClassNode, FunctionNode, MethodNode, Node
 from functionfuse._record_format import (
     FORMAT,
+    INTERVAL_ENV,
+    blocked_by_column,
+    cause_of,
     dump_record,
     expand_record,
+    new_run_id,
     paused_collector,
     short_repr,
+    snapshot_interval,
 )
-from functionfuse._resume import RerunReason
 from functionfuse._storage import MISSING
 from functionfuse._task import (
     RAN_ATTRIBUTE,
@@ -47,33 +51,6 @@ if TYPE_CHECKING:
 
 __all__ = ["INTERVAL_ENV", "RunRecorder"]
 
-#: Seconds between snapshots of a running run, unless the workflow says otherwise.
-DEFAULT_INTERVAL: Final = 5.0
-#: The environment variable that sets that interval.
-INTERVAL_ENV: Final = "FUNCTIONFUSE_RUN_RECORD_INTERVAL"
-
-
-def new_run_id(started: float) -> str:
-    """``20261203T153012Z-3f2a1b``: sortable by start time, unique by its random end."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + "-" + os.urandom(3).hex()
-
-
-def _interval(configured: float | None) -> float:
-    if configured is not None:
-        return float(configured)
-    text = os.environ.get(INTERVAL_ENV)
-    if text:
-        try:
-            return float(text)
-        except ValueError:
-            warnings.warn(
-                f"{INTERVAL_ENV}={text!r} is not a number of seconds; using {DEFAULT_INTERVAL}.",
-                FunctionFuseWarning,
-                stacklevel=2,
-            )
-    return DEFAULT_INTERVAL
-
-
 _KINDS: Final = {FunctionNode: "function", ClassNode: "class", MethodNode: "method"}
 
 
@@ -87,12 +64,6 @@ def _function_of(node: Node) -> str:
         cls = node.instance.cls  # type: ignore[attr-defined]
         return f"{getattr(cls, '__module__', '?')}.{node.qualname}"
     return f"{getattr(what, '__module__', '?')}.{node.qualname}"
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    first = text[0] if text else ""
-    return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
 def _traceback_of(error: BaseException) -> str | None:
@@ -162,12 +133,17 @@ class RunRecorder:
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one write at a time
         self._thread: threading.Thread | None = None
-        self.interval = _interval(interval) if self.storage is not None else 0.0
+        self.interval = snapshot_interval(interval) if self.storage is not None else 0.0
 
     def begin(self) -> None:
-        """The run starts: snapshots every :attr:`interval` seconds from now on (a plan
+        """The run starts: a first snapshot now (every node ``pending``: a run killed
+        at once still leaves a record), then one every :attr:`interval` seconds (a plan
         made only to look, as ``fuse plan`` does, never begins)."""
         if self.interval > 0 and self._thread is None:
+            try:
+                self._write(self.record())
+            except Exception as problem:
+                self._warn("make", problem)
             self._thread = threading.Thread(
                 target=self._snapshots, name="functionfuse-run-record", daemon=True
             )
@@ -234,7 +210,7 @@ class RunRecorder:
         self._failed(name, error)
 
     def _failed(self, name: str, error: BaseException) -> None:
-        self.errors[name] = (_one_line(error), _traceback_of(error))
+        self.errors[name] = (error_line(error), _traceback_of(error))
         self.status[name] = "failed"
         self.blocked_by.pop(name, None)
         ran = getattr(error, RAN_ATTRIBUTE, None)
@@ -297,10 +273,15 @@ class RunRecorder:
             reasons.setdefault(name, []).append("stored result could not be used")
         return reasons
 
-    def record(self, state: str = "running", error: str | None = None) -> dict[str, Any]:
+    def record(
+        self, state: str = "running", error: str | None = None, pause: bool = True
+    ) -> dict[str, Any]:
         """The record as it stands, in its stored form (by column: see
         :mod:`functionfuse._record_format`). The dicts are copied first: the snapshot
-        thread builds it while the driver goes on."""
+        thread builds it while the driver goes on — without ``pause``-ing the garbage
+        collector, which is process-wide state the user's code may be changing."""
+        if not pause:
+            return self._record(state, error)
         with paused_collector():
             return self._record(state, error)
 
@@ -385,9 +366,10 @@ class RunRecorder:
                 "instance": static["instance"],
                 "reasons": sparse_reasons,
                 "causes": {
-                    name: [_cause(reason) for reason in why] for name, why in sparse_reasons.items()
+                    name: [cause_of(reason) for reason in why]
+                    for name, why in sparse_reasons.items()
                 },
-                "blocked_by": _blocked_by(names, statuses, static["parents"], blocked_by),
+                "blocked_by": blocked_by_column(names, statuses, static["parents"], blocked_by),
                 "error": {name: found[0] for name, found in errors.items()},
                 "traceback": {name: found[1] for name, found in errors.items() if found[1]},
                 "retries": retries,
@@ -399,12 +381,12 @@ class RunRecorder:
     # -- writing ---------------------------------------------------------------------------
 
     def _snapshots(self) -> None:
-        written = 0
+        written = self.changes  # begin() wrote that one
         while not self._stop.wait(self.interval):
             changes = self.changes
             if changes != written:
                 try:
-                    record = self.record()
+                    record = self.record(pause=False)
                 except Exception:  # a race with the driver: next time
                     continue
                 self._write(record)
@@ -419,15 +401,7 @@ class RunRecorder:
             with self._lock:
                 storage.save_run_record(self.plan.workflow_name, self.run_id, data)
         except Exception as error:
-            if not self._warned:
-                self._warned = True
-                warnings.warn(
-                    f"could not save the run record of workflow {self.plan.workflow_name!r} "
-                    f"(run {self.run_id}) to {storage!r}: {type(error).__name__}: {error}. "
-                    "The run goes on; its record is in wf.last_run_record.",
-                    FunctionFuseWarning,
-                    stacklevel=2,
-                )
+            self._warn("save", error)
 
     def close(self, error: BaseException | None) -> None:
         """The run ended (``error``: the exception that ended it): stop the snapshots,
@@ -440,12 +414,29 @@ class RunRecorder:
         self.ended = time.time()
         if error is not None:
             self.state = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-            self.summary = _one_line(error)
-            self._settle_failed(error)
+            self.summary = error_line(error)
         else:
             self.state = "finished"
-        if self.storage is not None:
-            self._write(self.final())
+        try:  # a record that cannot be made never fails a run, nor hides its error
+            if error is not None:
+                self._settle_failed(error)
+            if self.storage is not None:
+                self._write(self.final())
+        except Exception as problem:
+            self._warn("make", problem)
+
+    def _warn(self, what: str, error: Exception) -> None:
+        if not self._warned:
+            self._warned = True
+            saving = what == "save"
+            warnings.warn(
+                f"could not {what} the run record of workflow {self.plan.workflow_name!r} "
+                f"(run {self.run_id}){f' to {self.storage!r}' if saving else ''}: "
+                f"{type(error).__name__}: {error}. The run goes on"
+                + ("; its record is in wf.last_run_record." if saving else ", unrecorded."),
+                FunctionFuseWarning,
+                stacklevel=3,
+            )
 
     def final(self) -> dict[str, Any]:
         """The record of the run, once it ended (made once)."""
@@ -489,41 +480,3 @@ class RunRecorder:
                 self.failed(name, cause if cause is not None else error)
                 break
             self.status[name] = self._ran_status(node, name)
-
-
-def _cause(reason: str) -> str:
-    if reason.startswith("resume is off"):
-        return "resume off"
-    if reason.startswith("stored result could not"):
-        return RerunReason.DAMAGED.value
-    if reason.startswith("its class node"):
-        return RerunReason.UPSTREAM_CHANGED.value
-    return RerunReason.of(reason).value
-
-
-def _blocked_by(
-    names: list[str],
-    statuses: list[str],
-    parents: list[list[str]],
-    known: dict[str, str | None],
-) -> dict[str, str]:
-    """Each blocked node's ``blocked_by``: as reported, else its first failed parent,
-    else what its first blocked parent waits on (graph order: parents come first)."""
-    found: dict[str, str] = {}
-    if "blocked" not in statuses:
-        return found
-    status_of = dict(zip(names, statuses, strict=True))
-    for name, state_of, its_parents in zip(names, statuses, parents, strict=True):
-        if state_of != "blocked":
-            continue
-        by = known.get(name)
-        if by is None:
-            for parent in its_parents:
-                if status_of.get(parent) == "failed":
-                    by = parent
-                    break
-                if by is None and parent in found:
-                    by = found[parent]
-        if by is not None:
-            found[name] = by
-    return found

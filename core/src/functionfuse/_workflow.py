@@ -298,9 +298,8 @@ class BaseWorkflow(abc.ABC):
         ``resume``: ``run()``'s argument (checked at once); with a storage, its listing
         is read here unless the backend passes ``listed`` (and ``read_stamps``, how to
         read stored fingerprints) because it reaches the storage elsewhere. When the
-        block ends, the run's record is written (see :meth:`RunPlan.close`) and kept for
-        :attr:`last_run_record`.
-        """
+        block ends, the run's record is written (:meth:`RunPlan.close`), kept for
+        :attr:`last_run_record`."""
         mode = self.resume_mode(resume)
         hooks = lifecycle_hooks()
         with self.lifecycle(hooks):
@@ -314,21 +313,27 @@ class BaseWorkflow(abc.ABC):
                 read_stamps=read_stamps,
             )
             self._last_run = plan.recorder
-            plan.recorder.begin()
-            # Saves may finish in the background; run() returns once they are durable.
-            plan.write_behind()
-            try:
-                yield plan
-            except BaseException as error:
-                plan.flush(failing=True)
-                plan.close(error)
-                raise
-            try:
+            ended: BaseException | None = None
+            try:  # whatever happens, close() ends the record; the run's own error wins
+                plan.recorder.begin()
+                plan.write_behind()  # saves may end in the background, until flush()
+                try:
+                    yield plan
+                except BaseException as error:
+                    ended = error
+                    try:
+                        plan.flush(failing=True)
+                    except BaseException as late:  # e.g. interrupted while it waits
+                        unsaved = f"workflow {self.workflow_name!r}: its failed run's saves"
+                        warning = f"{unsaved} did not all end ({late!r})"
+                        warnings.warn(warning, FunctionFuseWarning, stacklevel=3)
+                    raise
                 plan.flush()
             except BaseException as error:
-                plan.close(error)
+                ended = error if ended is None else ended
                 raise
-            plan.close(None)
+            finally:
+                plan.close(ended)
 
     @contextlib.contextmanager
     def lifecycle(self, hooks: LifecycleHooks) -> Iterator[None]:

@@ -4,9 +4,9 @@ Every run records, per node, its status (``ran``, ``stored``, ``reran`` with the
 reasons, ``failed`` with the error and traceback, ``blocked`` by a failed parent,
 ``not_saved``, or ``pending`` when never reached), when and where it ran, its retries
 and its stored size. A run with a storage that keeps run records (functionfuse-fs: local
-disk, S3, memory...) writes its record there — once at the end, and every few seconds
-while it runs, so that a killed run leaves one in state ``running``; every run keeps its
-record in ``wf.last_run_record``. The format (``"functionfuse-run/1"``, JSON) is
+disk, S3, memory...) writes its record there — as it starts, every few seconds while
+it runs and once at the end, so that a killed run leaves one in state ``running``;
+every run keeps its record in ``wf.last_run_record``. The format (``"functionfuse-run/1"``, JSON) is
 described in the README's "Run records" section.
 
     from functionfuse.run_records import list_runs, read_run
@@ -14,18 +14,31 @@ described in the README's "Run records" section.
     for run in list_runs("storage", "my workflow"):      # newest first
         print(run["run_id"], run["state"], run["counts"])
     record = read_run("storage", "my workflow")          # the newest, whole
+
+A record's bytes read elsewhere (a file copied out of a storage, say) read with
+:func:`load_record` (gzip or plain JSON); a document you decoded yourself, with
+:func:`expand_record`. Both give the form above: a ``"nodes"`` list, every key in each.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from functionfuse._errors import ConfigurationError, StorageError
-from functionfuse._record_format import FORMAT, load_record
+from functionfuse._errors import ConfigurationError, FunctionFuseWarning, StorageError
+from functionfuse._record_format import FORMAT, expand_record, load_record
 from functionfuse.contracts import RunRecordStorage, Storage, keeps_run_records
 
-__all__ = ["FORMAT", "STATUSES", "list_runs", "read_run", "summary"]
+__all__ = [
+    "FORMAT",
+    "STATUSES",
+    "expand_record",
+    "list_runs",
+    "load_record",
+    "read_run",
+    "summary",
+]
 
 #: Every node status a record may hold, in the order summaries count them.
 STATUSES = ("ran", "stored", "reran", "failed", "blocked", "not_saved", "pending")
@@ -123,9 +136,37 @@ def read_run(
                 "with this storage first (runs record themselves), or check the "
                 "workflow's name."
             )
-        # Ids start with their run's start time, to the second: read only the last second's.
-        ids = sorted(ids)
-        second = ids[-1].split("-", 1)[0]
-        records = [_read(found, workflow_name, i) for i in ids if i.startswith(second)]
-        return max(records, key=lambda r: (r.get("started") or 0.0, r.get("run_id") or ""))
+        return _newest(found, workflow_name, ids)
     return _read(found, workflow_name, run_id)
+
+
+def _newest(storage: RunRecordStorage, workflow_name: str, ids: list[str]) -> dict[str, Any]:
+    """The newest readable record of ``ids``; a warning names the newer ones that could
+    not be read (damaged, or removed since listed), which ``list_runs`` leaves out too."""
+    # Ids start with their run's start time, to the second: read a second's at a time,
+    # newest first, until one of them reads.
+    by_second: dict[str, list[str]] = {}
+    for run_id in sorted(ids, reverse=True):
+        by_second.setdefault(run_id.split("-", 1)[0], []).append(run_id)
+    skipped: list[str] = []
+    for second in by_second.values():
+        records = []
+        for run_id in second:
+            try:
+                records.append(_read(storage, workflow_name, run_id))
+            except StorageError:
+                skipped.append(run_id)
+        if records:
+            if skipped:
+                warnings.warn(
+                    f"workflow {workflow_name!r}: skipped the run record(s) "
+                    f"{', '.join(skipped)} in {storage!r}, which cannot be read (damaged, "
+                    "or removed since listed); read_run gives the newest readable one.",
+                    FunctionFuseWarning,
+                    stacklevel=3,
+                )
+            return max(records, key=lambda r: (r.get("started") or 0.0, r.get("run_id") or ""))
+    raise StorageError(
+        f"none of the {len(ids)} run record(s) of workflow {workflow_name!r} in {storage!r} "
+        "can be read (damaged, or removed since listed); run the workflow again."
+    )
