@@ -734,5 +734,4 @@ def test_an_error_is_recorded_in_one_line_of_at_most_500_characters(tmp_path: Pa
     assert len(line) == 500
     assert record["error"] is not None
     assert len(record["error"]) <= 500
-    assert "second line" not in str(caught.value)
-    assert len(str(caught.value)) < 1000  # names the node's error, cut short
+    assert "second line" in str(caught.value)  # the run's error keeps the whole message

@@ -531,7 +531,7 @@ def node_failure(
             else "Fix the cause and run again."
         )
         message = (
-            f"node {name!r} of workflow {workflow_name!r} failed with {error_line(first)}"
+            f"node {name!r} of workflow {workflow_name!r} failed with {_described(first)}"
             f"{also}. {after}"
         )
     if detail:
@@ -541,6 +541,12 @@ def node_failure(
     )
     error.__cause__ = first
     return error
+
+
+def _described(error: BaseException) -> str:
+    """The node's error in full (one node failed: its whole message is the news)."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _first(items: Iterable[tuple[str, BaseException]], limit: int = 5) -> list[Any]:
