@@ -20,8 +20,8 @@ from functionfuse._errors import (
     StaleResultError,
     StorageError,
     StorageIntegrityError,
-    error_line,
 )
+from functionfuse._failures import node_failure
 from functionfuse._hooks import LifecycleHooks
 from functionfuse._nodes import ClassNode, FunctionNode, MethodNode, Node, NodeItem, node_of
 from functionfuse._records import RunRecorder
@@ -34,7 +34,7 @@ from functionfuse._view import GraphView
 if TYPE_CHECKING:
     from functionfuse._workflow import BaseWorkflow
 
-__all__ = ["RunPlan", "node_failure"]
+__all__ = ["RunPlan"]
 
 #: The settings key of ``query().set_storage()`` (kept here to avoid a cycle).
 _STORAGE = "storage"
@@ -497,57 +497,3 @@ class RunPlan:
                 value = leaf.select(value)
             results.append(value)
         return results[0] if len(results) == 1 else results
-
-
-def node_failure(
-    workflow_name: str,
-    failures: Mapping[str, BaseException],
-    stored: bool,
-    detail: str = "",
-    *,
-    not_run: int = 0,
-    kept_going: bool = False,
-) -> NodeExecutionError:
-    """The :class:`NodeExecutionError` for failed nodes: names the workflow and every
-    failed node, chains the first node's exception, says what to do."""
-    name, first = next(iter(failures.items()))
-    if kept_going:
-        listing = "; ".join(f"{n!r} ({error_line(e)})" for n, e in _first(failures.items()))
-        more = f" and {len(failures) - 5} more" if len(failures) > 5 else ""
-        message = (
-            f"{len(failures)} node(s) of workflow {workflow_name!r} failed: {listing}{more}. "
-            f"{not_run} node(s) that depend on them did not run; every other node ran"
-            + (" and its result is stored" if stored else "")
-            + ". Fix the causes and run again"
-            + (" to resume." if stored else ".")
-        )
-    else:
-        others = [n for n in failures if n != name]
-        also = f" (also failed: {', '.join(map(repr, others[:5]))})" if others else ""
-        after = (
-            "Results of the nodes that finished before it are stored; fix the cause and "
-            "run again to resume."
-            if stored
-            else "Fix the cause and run again."
-        )
-        message = (
-            f"node {name!r} of workflow {workflow_name!r} failed with {_described(first)}"
-            f"{also}. {after}"
-        )
-    if detail:
-        message = f"{message}\n{detail}"
-    error = NodeExecutionError(
-        message, workflow_name=workflow_name, node_name=name, failed=dict(failures)
-    )
-    error.__cause__ = first
-    return error
-
-
-def _described(error: BaseException) -> str:
-    """The node's error in full (one node failed: its whole message is the news)."""
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-def _first(items: Iterable[tuple[str, BaseException]], limit: int = 5) -> list[Any]:
-    return list(items)[:limit]

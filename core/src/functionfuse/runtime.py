@@ -49,6 +49,7 @@ from functionfuse._arguments import (
     replace_whole,
     template_of,
 )
+from functionfuse._failures import node_failure
 from functionfuse._hooks import LifecycleHooks, lifecycle_hooks
 from functionfuse._nodes import (
     ClassNode,
@@ -62,7 +63,7 @@ from functionfuse._nodes import (
     resolve_arguments,
 )
 from functionfuse._pickling import dumps
-from functionfuse._plan import RunPlan, node_failure
+from functionfuse._plan import RunPlan
 from functionfuse._plugins import NodePlugin, prepare_plugin
 from functionfuse._resume import ResumePlan, read_fingerprints, save_result
 from functionfuse._retries import RETRIES, Retries
