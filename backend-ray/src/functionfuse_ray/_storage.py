@@ -28,6 +28,7 @@ import ray
 from functionfuse import ConfigurationError, StorageError
 from functionfuse.contracts import Storage
 from functionfuse.contracts import keeps_fingerprints as _keeps_fingerprints
+from functionfuse.runtime import read_each
 from functionfuse_ray._startup import ensure_ray
 
 __all__ = ["RayFileStorage"]
@@ -472,18 +473,7 @@ def _read_tasks(
     read_tasks = getattr(storage, "read_tasks", None)
     if read_tasks is not None:
         return list(read_tasks(workflow_name, task_names, fingerprints))
-    found: list[tuple[Any, Exception | None]] = []
-    for name, fingerprint in zip(task_names, fingerprints, strict=True):
-        try:
-            if fingerprint is None:
-                value = storage.read_task(workflow_name, name)
-            else:
-                value = storage.read_task(workflow_name, name, fingerprint=fingerprint)
-        except Exception as error:
-            found.append((None, error))
-        else:
-            found.append((value, None))
-    return found
+    return read_each(storage, workflow_name, task_names, fingerprints)
 
 
 #: Methods run where the task was placed by a function of this module rather than by

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from typing import Any, Final
 
 from functionfuse._errors import FunctionFuseWarning, StaleResultError, StorageIntegrityError
 from functionfuse.hookspecs import Storage
 
-__all__ = ["MISSING", "read_stored", "warn_unusable"]
+__all__ = ["MISSING", "read_each", "read_stored", "warn_unusable"]
 
 
 class _Missing:
@@ -56,3 +57,26 @@ def warn_unusable(
         FunctionFuseWarning,
         stacklevel=stacklevel + 1,
     )
+
+
+def read_each(
+    storage: Any,
+    workflow_name: str,
+    task_names: Iterable[str],
+    fingerprints: Iterable[bytes | str | None],
+) -> list[tuple[Any, Exception | None]]:
+    """``storage.read_task`` of each name in turn (with its fingerprint, when not None):
+    ``(value, None)``, or ``(None, error)`` with what it raised — the answer of the
+    optional ``read_tasks``, for a storage that reads one result at a time."""
+    found: list[tuple[Any, Exception | None]] = []
+    for name, fingerprint in zip(task_names, fingerprints, strict=True):
+        try:
+            if fingerprint is None:
+                value = storage.read_task(workflow_name, name)
+            else:
+                value = storage.read_task(workflow_name, name, fingerprint=fingerprint)
+        except Exception as error:
+            found.append((None, error))
+        else:
+            found.append((value, None))
+    return found

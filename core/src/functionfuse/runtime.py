@@ -67,7 +67,7 @@ from functionfuse._plan import RunPlan
 from functionfuse._plugins import NodePlugin, prepare_plugin
 from functionfuse._resume import ResumePlan, read_fingerprints, save_result
 from functionfuse._retries import RETRIES, Retries
-from functionfuse._storage import MISSING, read_stored
+from functionfuse._storage import MISSING, read_each, read_stored
 from functionfuse._task import (
     ATTEMPTS_ATTRIBUTE,
     NODE_ATTRIBUTE,
@@ -124,6 +124,7 @@ __all__ = [
     "node_of",
     "portable_error",
     "prepare_plugin",
+    "read_each",
     "read_fingerprints",
     "read_result",
     "read_stored",

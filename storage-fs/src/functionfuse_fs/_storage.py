@@ -14,6 +14,7 @@ from functionfuse import (
     StorageError,
     StorageIntegrityError,
 )
+from functionfuse.runtime import read_each
 from functionfuse_fs._config import (
     LOCAL_PROTOCOLS,
     Options,
@@ -519,18 +520,7 @@ class FileStorage:
             folder = self._folder(workflow_name)
             paths = [files.join(folder, encode_name(name)) for name in names]
             reader = self._reading_from(_Fetched(files, files.read_many(paths)))
-        results: list[tuple[Any, Exception | None]] = []
-        for name, fingerprint in zip(names, expected, strict=True):
-            try:
-                if fingerprint is None:
-                    value = reader.read_task(workflow_name, name)
-                else:
-                    value = reader.read_task(workflow_name, name, fingerprint=fingerprint)
-            except Exception as exc:
-                results.append((None, exc))
-            else:
-                results.append((value, None))
-        return results
+        return read_each(reader, workflow_name, names, expected)
 
     def write_behind(self) -> Session | None:
         """Let :meth:`save` return before its upload ends, until :meth:`flush` of the
