@@ -49,6 +49,13 @@ except KeyboardInterrupt as interrupt:
 """
 
 
+def interruptible() -> None:
+    """In the child before it starts: SIGINT back to its default. A suite started in the
+    background by a shell (``cmd &``, nohup) ignores SIGINT, and children inherit that,
+    so Python would install no KeyboardInterrupt and the child would never stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def files_under(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
@@ -60,6 +67,7 @@ def test_sigint_mid_save_leaves_only_whole_results(tmp_path: Path) -> None:
         root = tmp_path / f"store{trial}"
         child = subprocess.Popen(
             [sys.executable, "-c", SAVES, str(root), str(SIZE)],
+            preexec_fn=interruptible,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -110,7 +118,13 @@ def test_fuse_run_interrupted_mid_save_resumes(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "FUNCTIONFUSE_STORAGE_KEY"}
     storage = FileStorage(tmp_path / "store")
     child = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=tmp_path,
+        env=env,
+        preexec_fn=interruptible,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     # Interrupt once a few results are stored, while the next ones are being saved.
     deadline = time.monotonic() + 60
