@@ -189,20 +189,28 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(command=handler, command_name=name)
         return sub
 
+    def target_options(sub: Any, set_help: str) -> None:
+        """TARGET and the options that pick what runs where (fuse run, fuse plan)."""
+        sub.add_argument("target", metavar="TARGET")
+        sub.add_argument("--config", metavar="FILE", help="a TOML (or .json) config file")
+        sub.add_argument("--backend", metavar="NAME", help="backend name, e.g. local or ray")
+        sub.add_argument(
+            "--storage", metavar="URL", help="where results are kept (a folder or URL)"
+        )
+        sub.add_argument(
+            "--name", metavar="WORKFLOW", help="the workflow name (its storage folder)"
+        )
+        sub.add_argument(
+            "--set",
+            metavar="KEY=VALUE",
+            action="append",
+            default=[],
+            dest="overrides",
+            help=set_help,
+        )
+
     run = command("run", run_command, "Run the workflow of TARGET.")
-    run.add_argument("target", metavar="TARGET")
-    run.add_argument("--config", metavar="FILE", help="a TOML (or .json) config file")
-    run.add_argument("--backend", metavar="NAME", help="backend name, e.g. local or ray")
-    run.add_argument("--storage", metavar="URL", help="where results are kept (a folder or URL)")
-    run.add_argument("--name", metavar="WORKFLOW", help="the workflow name (its storage folder)")
-    run.add_argument(
-        "--set",
-        metavar="KEY=VALUE",
-        action="append",
-        default=[],
-        dest="overrides",
-        help="set a config key by dotted path, e.g. rules[0].storage=false (repeatable)",
-    )
+    target_options(run, "set a config key by dotted path, e.g. rules[0].storage=false (repeatable)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
     run.add_argument(
         "--keep-going",
@@ -233,19 +241,7 @@ def _parser() -> argparse.ArgumentParser:
         "Say what `fuse run` would do, without running anything: for each node, up to "
         "date or would run, and why.",
     )
-    plan.add_argument("target", metavar="TARGET")
-    plan.add_argument("--config", metavar="FILE", help="a TOML (or .json) config file")
-    plan.add_argument("--backend", metavar="NAME", help="backend name, e.g. local or ray")
-    plan.add_argument("--storage", metavar="URL", help="where results are kept (a folder or URL)")
-    plan.add_argument("--name", metavar="WORKFLOW", help="the workflow name (its storage folder)")
-    plan.add_argument(
-        "--set",
-        metavar="KEY=VALUE",
-        action="append",
-        default=[],
-        dest="overrides",
-        help="set a config key by dotted path, as for fuse run (repeatable)",
-    )
+    target_options(plan, "set a config key by dotted path, as for fuse run (repeatable)")
     plan.add_argument(
         "--resume",
         choices=RESUME_CHOICES,
