@@ -188,7 +188,7 @@ def open_page(browser: Any) -> Iterator[Callable[[Path], Any]]:
         page.on("request", lambda request: requests.append(request.url))
         page.goto(path.resolve().as_uri())
         # a selector, not a JS predicate: the page's CSP forbids the eval() that polls one
-        page.wait_for_selector("html[data-ready=true]", state="attached")
+        page.wait_for_selector("html[data-ready=true]", state="attached", timeout=120_000)
         return page
 
     yield open_

@@ -56,7 +56,7 @@ def close_to(colour: tuple[int, int, int], expected: tuple[int, int, int]) -> bo
     return all(abs(a - b) <= 4 for a, b in zip(colour, expected, strict=True))
 
 
-def until(page: Any, expression: str, seconds: float = 5) -> None:
+def until(page: Any, expression: str, seconds: float = 30) -> None:
     """Wait until ``expression`` is true in the page. Not wait_for_function: its polling
     evaluates a string, which the page's Content-Security-Policy forbids."""
     import time

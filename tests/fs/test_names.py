@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from functionfuse import StorageError
@@ -137,6 +137,7 @@ def test_names_too_long_for_the_header_are_refused(storage: FileStorage) -> None
 
 
 @given(st.text())
+@settings(deadline=None)  # a stall of a loaded machine is no failure
 def test_encoding_round_trips_and_stays_in_its_folder(name: str) -> None:
     filename = encode_name(name)
     assert filename not in {"", ".", ".."}
@@ -151,6 +152,7 @@ def test_encoding_round_trips_and_stays_in_its_folder(name: str) -> None:
 
 
 @given(st.text(max_size=40), st.text(max_size=40))
+@settings(deadline=None)
 def test_encoding_is_injective(a: str, b: str) -> None:
     if a != b:
         assert encode_name(a) != encode_name(b)

@@ -3,7 +3,8 @@
 Usage: concurrent_run_script.py SPEC_JSON. The spec gives the storage (``target``,
 ``storage_options``), the ``mode`` (``deterministic`` or ``random``), the ``ready`` file
 to create once everything is imported and built, the ``go`` file to wait for, and the
-``out`` file where the run's outputs and the nodes it ran are pickled.
+``out`` file where the run's outputs and the nodes it ran are pickled; in random mode,
+the ``meet`` folder where the ``processes`` wait for each other before their first array.
 """
 
 from __future__ import annotations
@@ -60,8 +61,26 @@ class Accumulator:
         return self.value
 
 
+#: Where the processes meet before their first array (random mode), and how many meet.
+meeting: dict[str, Any] = {}
+
+
+def meet() -> None:
+    """Wait until every process reaches its first array: each has listed the storage
+    by then, so each computes arrays (however the machine schedules them)."""
+    folder, count = Path(meeting.pop("folder")), meeting.pop("count")
+    (folder / str(os.getpid())).touch()
+    deadline = time.monotonic() + 30
+    while len(list(folder.iterdir())) < count:
+        if time.monotonic() > deadline:
+            sys.exit("the other processes did not reach their first array within 30 s")
+        time.sleep(0.001)
+
+
 @workflow
 def noise(i: int) -> np.ndarray:
+    if meeting:
+        meet()
     ran.append(f"noise_{i}")
     return np.random.default_rng().random(ARRAY_SIZE)
 
@@ -97,6 +116,7 @@ def main() -> None:
     assert isinstance(storage, FileStorage)
     if spec["mode"] == "random":
         storage.register_persistent_serializers(NumpySerializer(min_bytes=1024))
+        meeting.update(folder=spec["meet"], count=spec["processes"])
     wf = build(spec["mode"])
     wf.set_storage(storage)
     Path(spec["ready"]).touch()

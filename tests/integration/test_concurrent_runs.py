@@ -51,6 +51,8 @@ def run_together(
     """Start the processes, release them at once, return what each one reports."""
     url, options = target
     go = tmp_path / "go"
+    meet = tmp_path / "meet"
+    meet.mkdir()
     specs = [
         {
             "target": url,
@@ -59,6 +61,8 @@ def run_together(
             "ready": str(tmp_path / f"ready-{i}"),
             "go": str(go),
             "out": str(tmp_path / f"out-{i}.pickle"),
+            "meet": str(meet),
+            "processes": PROCESSES,
         }
         for i in range(PROCESSES)
     ]

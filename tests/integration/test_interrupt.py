@@ -35,28 +35,30 @@ import os, signal, sys, traceback
 from functionfuse_fs import FileStorage
 
 root, size = sys.argv[1], int(sys.argv[2])
+i = 0
 interrupt_at = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 storage = FileStorage(root)
 if interrupt_at:
     # A real SIGINT, sent by this process to itself just after the first piece of
     # save number ``interrupt_at`` reached the temporary file: mid-write, every time.
-    writes = 0
-
     def interrupt_mid_write(frame, event, arg):
-        global writes
-        if event == "c_return" and arg is os.write and frame.f_code.co_name == "_write_all":
-            writes += 1
-            if writes == interrupt_at:
-                os.kill(os.getpid(), signal.SIGINT)
+        if (
+            i == interrupt_at
+            and event == "c_return"
+            and arg is os.write
+            and frame.f_code.co_name == "_write_all"
+        ):
+            sys.setprofile(None)
+            os.kill(os.getpid(), signal.SIGINT)
 
     sys.setprofile(interrupt_mid_write)
-print("ready", flush=True)
-i = 0
 try:
     while True:
         i += 1
         value = bytes([i % 256]) * size if i % 2 else bytearray([i % 256]) * size
         storage.save("wf", f"t{i % 3}", value)
+        if i == 1:
+            print("ready", flush=True)  # something is stored, however slow the disk
 except KeyboardInterrupt as interrupt:
     frames = [frame.name for frame in traceback.extract_tb(interrupt.__traceback__)]
     print("interrupted in", " ".join(frames), flush=True)
@@ -119,17 +121,26 @@ def test_sigint_at_random_moments_leaves_only_whole_results(tmp_path: Path) -> N
 def test_sigint_while_the_file_is_written_leaves_only_whole_results(tmp_path: Path) -> None:
     # Where a random moment lands depends on the machine (on a fast disk, rarely in the
     # write): here the signal arrives mid-write on purpose, replacing an earlier result.
-    out = finish(interrupted_saves(tmp_path, "5"))
+    out = finish(interrupted_saves(tmp_path, "4"))
     assert "write_atomic _write_all" in out, out
     assert_only_whole_results(tmp_path)
 
 
 FLOW = """
+import os
+import time
+
 from functionfuse import workflow
 
 
 @workflow
 def make(i):
+    if i == 11:
+        # The last one waits for the test's go-ahead: the run cannot end before the
+        # SIGINT, however fast the machine (the sleep is where a SIGINT may land).
+        deadline = time.monotonic() + 60
+        while not os.path.exists("go") and time.monotonic() < deadline:
+            time.sleep(0.01)
     return bytes([i]) * (8 * 1024 * 1024)
 
 
@@ -172,6 +183,7 @@ def test_fuse_run_interrupted_mid_save_resumes(tmp_path: Path) -> None:
         assert value == bytes([value[0]]) * len(value)
     assert not [f for f in files_under(tmp_path / "store") if ".tmp-" in f]
 
+    (tmp_path / "go").touch()
     again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip().endswith(f"= {sum(range(12))}")
