@@ -63,6 +63,7 @@ class RunPlan:
         read_stamps: Callable[[list[str]], Mapping[str, bytes | Exception | None]] | None = None,
     ) -> None:
         self.view: GraphView = workflow.view()
+        self._names = self.view.names
         self.hooks = hooks
         self.workflow_name = workflow.workflow_name
         self.keep_going = keep_going
@@ -418,7 +419,7 @@ class RunPlan:
             )
 
     def _name(self, node: Node | str) -> str:
-        return node if isinstance(node, str) else self.view.name(node)
+        return node if isinstance(node, str) else self._names[node]
 
     def node_named(self, name: str) -> Node | None:
         """The node of this name (``None``: none has it)."""
