@@ -459,7 +459,34 @@ def scenario_observers(folder: str) -> object:
     return out
 
 
+#: The storage of scenario_written_behind, for its nodes to look at.
+storages: list[Any] = []
+
+
+@workflow
+def in_session(i: int) -> list[Any]:
+    from functionfuse_fs._writer import active_session
+
+    # A session belongs to the storage's remote files (what write_behind() opened it on).
+    return [i, active_session(storages[0]._files) is not None]
+
+
+def scenario_written_behind(target: str) -> object:
+    """Saves made on the pool's threads belong to the run's write-behind session (S3)."""
+    spec = json.loads(target)
+    storage = functionfuse.storage_factory(spec["url"], **spec["options"])
+    storages.append(storage)
+    nodes = [in_session(i).set_name(f"node_{i}") for i in range(8)]
+    wf = Threads(*nodes, workflow_name="behind", max_workers=3)
+    wf.set_storage(storage)
+    outputs = wf.run()
+    again = functionfuse.storage_factory(spec["url"], **spec["options"], skip_instance_cache=True)
+    stored = [again.read_task("behind", f"node_{i}") for i in range(8)]
+    return {"outputs": outputs, "stored": stored}
+
+
 SCENARIOS: dict[str, Callable[[str], object]] = {
+    "written_behind": scenario_written_behind,
     "graphs": scenario_graphs,
     "concurrency": scenario_concurrency,
     "resume": scenario_resume,

@@ -154,6 +154,14 @@ def test_hooks_progress_plugins_and_memory(scenario: Callable[..., Any], tmp_pat
     assert max(results["alive"]) <= 2
 
 
+def test_saves_on_pool_threads_are_written_behind(
+    s3_url: str, s3_options: dict[str, Any], scenario: Callable[..., Any]
+) -> None:
+    results = scenario("written_behind", json.dumps({"url": s3_url, "options": s3_options}))
+    assert results["outputs"] == [[i, True] for i in range(8)]  # each in the run's session
+    assert results["stored"] == results["outputs"]  # and durable once run() returned
+
+
 def test_the_example_passes_the_conformance_kit_from_its_own_tests(
     threads_env: dict[str, str], run_checked: RunChecked, tmp_path: Path
 ) -> None:

@@ -16,6 +16,9 @@ A storage may also have these methods, which the core calls when they are there:
   through the same object must see such a save. It may return a session (any object,
   ``None`` for none): the run then calls ``flush(session)``, and the storage reports to
   each session only the failed saves made under it (runs sharing one storage object).
+  A session covers the saves made in the run's context: a backend whose node tasks save
+  on threads of its own submits them with a copy of it (``contextvars.copy_context()
+  .run``, as the threads example does); elsewhere a save is durable once it returns.
 - ``flush()`` / ``flush(session)``: a run ends (on the driver): return once every
   result it saved is durable. A failed save raises :class:`functionfuse.StorageError`;
   with a ``task_name`` attribute, the run fails with a

@@ -9,6 +9,7 @@ tasks (plugins, the call, retries, the save) and read stored results.
 
 from __future__ import annotations
 
+import contextvars
 import heapq
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -178,7 +179,10 @@ class _Run:
             self._fail(node, error, 0.0)
             return None
         call = self.view.callable_of(node, instance)
-        return self.pool.submit(_execute, self.tasks[node], call, args, kwargs)
+        # In a copy of the run's context: the storage's write-behind session is there
+        # (saves made outside it are durable before save() returns, so slower).
+        run_in_context = contextvars.copy_context().run
+        return self.pool.submit(run_in_context, _execute, self.tasks[node], call, args, kwargs)
 
     def _finish(self, node: Node, result: Any, duration: float) -> None:
         values = self.values
