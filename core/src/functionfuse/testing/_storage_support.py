@@ -1,7 +1,7 @@
 """What the storage checks share: values, hostile names, damage, races.
 
-Kept apart from :mod:`functionfuse.testing._storage` so that the checks read as the
-promises they are; nothing here is public.
+Kept apart from the checks (:mod:`functionfuse.testing._storage` and the modules it
+takes its checks from) so that they read as the promises they are; nothing here is public.
 """
 
 from __future__ import annotations
