@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import errno
 import inspect
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 from functionfuse import (
     ConfigurationError,
@@ -41,13 +40,12 @@ from functionfuse_fs._format import (
     ResultHeader,
     Signer,
     another_task,
-    header_size,
     pack_result,
     parse_header,
     verify,
 )
 from functionfuse_fs._index import Snapshot
-from functionfuse_fs._names import decode_name, encode_name, glob_matcher, is_hashed_name
+from functionfuse_fs._names import encode_name
 from functionfuse_fs._pickling import (
     MissingSerializerError,
     SideFileError,
@@ -56,17 +54,15 @@ from functionfuse_fs._pickling import (
     referenced_names,
 )
 from functionfuse_fs._remote import RemoteFiles
+from functionfuse_fs._results import SIDE_FOLDER, _Results
 from functionfuse_fs._runs import list_records, read_record, save_record
 from functionfuse_fs._serializers import PersistentSerializer, check_serializer
 from functionfuse_fs._writer import DEFAULT_WRITE_BEHIND_BYTES, Session
 
 __all__ = ["FileStorage", "MemoryStorage", "S3Storage"]
 
-#: Folder, inside a workflow's folder, holding persistent serializers' side files.
-SIDE_FOLDER = ".side"
 
-
-class FileStorage:
+class FileStorage(_Results):
     """Stores node results under ``<root>/<workflow>/<task>``, on any filesystem.
 
     ``path_or_url`` is a local folder (``"storage"``, ``"~/runs"``, ``"file:///data"``)
@@ -726,72 +722,6 @@ class FileStorage:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _folder(self, workflow_name: str) -> str:
-        folder = self._folders.get(workflow_name)
-        if folder is None:
-            folder = self._files.join(self._root, encode_name(workflow_name))
-            self._folders[workflow_name] = folder
-        return folder
-
-    def _results(self, folder: str, pattern: str) -> list[tuple[str, str]]:
-        """(name, file name) of the stored results in ``folder`` whose names match
-        ``pattern``, sorted by name: files whose header names their task (see
-        :meth:`list_tasks`); on S3 the index vouches for most headers, the others are
-        read in one batch."""
-        files = self._files
-        matches = glob_matcher(pattern)
-        candidates: list[tuple[str | None, str]] = []
-        snapshot = self._snapshot(folder)
-        found = []
-        for filename in files.list_files(folder) if snapshot is None else snapshot.validators:
-            if filename.startswith("."):
-                continue
-            name = decode_name(filename)
-            if name is None:
-                if not is_hashed_name(filename):
-                    continue  # no name this storage writes
-            elif not matches(name):
-                continue
-            entry = snapshot.trusted.get(filename) if snapshot is not None else None
-            if entry is not None:  # the index vouches for its header (see _index)
-                if matches(entry.task_name):
-                    found.append((entry.task_name, filename))
-                continue
-            candidates.append((name, filename))
-        if not candidates:
-            found.sort()
-            return found
-        paths = [files.join(folder, filename) for _, filename in candidates]
-        heads = files.read_heads(paths, HEADER_PROBE)
-        signed = self._signer.signed
-        for (name, filename), path, head in zip(candidates, paths, heads, strict=True):
-            if isinstance(head, Exception):
-                continue  # gone since listed, or unreadable: not a result to list
-            try:
-                header = self._header_from(path, head)
-            except (FormatError, OSError):
-                continue
-            if name is None:  # a hash-suffixed name: the full name is in the header
-                if self._not_a_result(header, filename) is not None:
-                    continue
-                name = header.task_name
-                if not matches(name):
-                    continue
-            elif header.task_name != name or (signed and not header.signed):
-                continue  # what _not_a_result says, without encoding the name again
-            found.append((name, filename))
-        found.sort()
-        return found
-
-    def _snapshot(self, folder: str, reuse: bool = False) -> Snapshot | None:
-        """The listing of ``folder`` with the index entries it makes trusted, where
-        listings carry validators (S3); ``reuse``: the one :meth:`list_tasks` just took
-        may do (a run lists, then reads stamps)."""
-        files = self._files
-        if not isinstance(files, RemoteFiles) or not files.indexed:
-            return None
-        return files.reuse_snapshot(folder) if reuse else files.snapshot(folder)
-
     def _reading_from(self, files: Files) -> FileStorage:
         """This storage reading through ``files`` (a copy sharing everything else)."""
         reader = object.__new__(type(self))
@@ -803,15 +733,6 @@ class FileStorage:
             reader.__dict__.update(self.__dict__)
         reader._files = files
         return reader
-
-    def _not_a_result(self, header: ResultHeader, filename: str) -> str | None:
-        """Why a file with ``header``, stored as ``filename``, is not a result of this
-        storage for that name; None if it is one."""
-        if encode_name(header.task_name) != filename:
-            return another_task(header.task_name)
-        if self._signer.signed and not header.signed:
-            return "it is not signed, and this storage has a key"
-        return None
 
     def _signature_problem(self, workflow_name: str, task_name: str, path: str) -> str | None:
         """Why the file at ``path`` is not a correctly signed result of ``task_name``;
@@ -887,9 +808,6 @@ class FileStorage:
                 "is left alone), then try again."
             )
 
-    def _side_folder(self, folder: str, filename: str) -> str:
-        return self._files.join(self._files.join(folder, SIDE_FOLDER), filename)
-
     def _write_side_files(self, folder: str, filename: str, side_files: dict[str, bytes]) -> None:
         side_folder = self._side_folder(folder, filename)
         for name, data in side_files.items():
@@ -950,45 +868,6 @@ class FileStorage:
                 "results, replaced it. Run the node again (a backend resuming the "
                 "workflow does so itself)."
             )
-
-    def _header_at(self, path: str) -> ResultHeader:
-        return self._header_from(path, self._files.read_head(path, HEADER_PROBE))
-
-    def _header_from(self, path: str, head: bytes) -> ResultHeader:
-        """Parse the header of ``path`` from ``head``, its first :data:`HEADER_PROBE`
-        bytes; a longer header (a huge name or fingerprint) costs one more read."""
-        if len(head) >= HEADER_PROBE:  # else the file ends inside the probe
-            size = header_size(head)
-            if size > len(head):
-                head = self._files.read_head(path, size)
-        return parse_header(head)
-
-    def _not_found(self, workflow_name: str, task_name: str, path: str) -> NoReturn:
-        raise FileNotFoundError(
-            errno.ENOENT,
-            f"no result is stored for task {task_name!r} of workflow {workflow_name!r} "
-            f"(looked at {self._files.display(path)})",
-        ) from None
-
-    def _untrusted(
-        self,
-        workflow_name: str,
-        task_name: str,
-        path: str,
-        reason: str,
-        cause: BaseException | None = None,
-    ) -> NoReturn:
-        raise self._refusal(workflow_name, task_name, path, reason) from cause
-
-    def _refusal(
-        self, workflow_name: str, task_name: str, path: str, reason: str
-    ) -> StorageIntegrityError:
-        return StorageIntegrityError(
-            f"the stored result of task {task_name!r} of workflow {workflow_name!r} "
-            f"({self._files.display(path)}) cannot be used: {reason}. Remove it with "
-            f"remove_task({workflow_name!r}, {task_name!r}) or re-run the node "
-            "(a backend resuming the workflow re-runs it)."
-        )
 
 
 class S3Storage(FileStorage):
