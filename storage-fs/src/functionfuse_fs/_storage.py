@@ -45,6 +45,7 @@ from functionfuse_fs._format import (
     verify,
 )
 from functionfuse_fs._index import Snapshot
+from functionfuse_fs._links import _LinkChecks
 from functionfuse_fs._names import encode_name
 from functionfuse_fs._pickling import (
     MissingSerializerError,
@@ -54,7 +55,7 @@ from functionfuse_fs._pickling import (
     referenced_names,
 )
 from functionfuse_fs._remote import RemoteFiles
-from functionfuse_fs._results import SIDE_FOLDER, _Results
+from functionfuse_fs._results import SIDE_FOLDER
 from functionfuse_fs._runs import list_records, read_record, save_record
 from functionfuse_fs._serializers import PersistentSerializer, check_serializer
 from functionfuse_fs._writer import DEFAULT_WRITE_BEHIND_BYTES, Session
@@ -62,7 +63,7 @@ from functionfuse_fs._writer import DEFAULT_WRITE_BEHIND_BYTES, Session
 __all__ = ["FileStorage", "MemoryStorage", "S3Storage"]
 
 
-class FileStorage(_Results):
+class FileStorage(_LinkChecks):
     """Stores node results under ``<root>/<workflow>/<task>``, on any filesystem.
 
     ``path_or_url`` is a local folder (``"storage"``, ``"~/runs"``, ``"file:///data"``)
@@ -748,65 +749,6 @@ class FileStorage(_Results):
         except FormatError as exc:
             return str(exc)
         return None
-
-    def _check_save_links(
-        self, workflow_name: str, task_name: str, folder: str, path: str, side_files: bool
-    ) -> None:
-        """Refuse a save that would write or replace a file through a link it must not
-        follow (see :meth:`save`)."""
-        files = self._files
-        action = f"save the result of task {task_name!r} of workflow {workflow_name!r}"
-        if side_files:
-            side_root = files.join(folder, SIDE_FOLDER)
-            self._refuse_side_link(side_root, action)
-            self._refuse_side_link(files.join(side_root, encode_name(task_name)), action)
-        if not files.islink(folder):
-            return
-        # A workflow kept on another disk: replace nothing there but this task's result.
-        reason: str | None
-        if files.islink(path):
-            reason = "it is a symbolic link"
-        else:
-            try:
-                reason = self._not_a_result(self._header_at(path), encode_name(task_name))
-            except FileNotFoundError:
-                return  # nothing to replace
-            except FormatError as exc:
-                reason = str(exc)
-            except OSError as exc:
-                reason = f"it cannot be read ({type(exc).__name__}: {exc})"
-        if reason is not None:
-            raise StorageError(
-                f"cannot {action}: the workflow's folder {files.display(folder)} is a "
-                f"symbolic link, and {files.display(path)} in it is not a stored result "
-                f"of this task ({reason}). Through a link, a save replaces nothing but "
-                "the task's own result: move that file away, or give the node another name."
-            )
-
-    def _refuse_linked_workflow(self, workflow_name: str, folder: str, action: str) -> None:
-        """Raise StorageError if ``folder``, the folder of ``workflow_name``, is a link:
-        nothing is deleted through one."""
-        files = self._files
-        if files.islink(folder):
-            raise StorageError(
-                f"cannot {action}: the folder of workflow {workflow_name!r}, "
-                f"{files.display(folder)}, is a symbolic link, and functionfuse deletes "
-                "nothing through a link (what it points to may be outside the storage "
-                f"{self._url}). Results are still read and saved through it. To remove "
-                "them, delete them where the link points; to drop the workflow from this "
-                "storage, remove the link itself (not what it points to)."
-            )
-
-    def _refuse_side_link(self, path: str, action: str) -> None:
-        """Raise StorageError if ``path``, a side-file folder, is a link."""
-        files = self._files
-        if files.islink(path):
-            raise StorageError(
-                f"cannot {action}: {files.display(path)} is a symbolic link where "
-                "functionfuse keeps side files; it never makes one there, and writes or "
-                "deletes nothing through one. Remove the link itself (what it points to "
-                "is left alone), then try again."
-            )
 
     def _write_side_files(self, folder: str, filename: str, side_files: dict[str, bytes]) -> None:
         side_folder = self._side_folder(folder, filename)
