@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import errno
 import inspect
 import os
-from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, NoReturn
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from functionfuse import (
-    ConfigurationError,
-    StaleResultError,
-    StorageError,
-    StorageIntegrityError,
-)
-from functionfuse.runtime import read_each
+from functionfuse import ConfigurationError, StorageError
 from functionfuse_fs._config import (
     LOCAL_PROTOCOLS,
     Options,
@@ -26,47 +19,21 @@ from functionfuse_fs._config import (
     parse_url_options,
     resolve_key,
 )
-from functionfuse_fs._files import (
-    TEMP_PREFIX,
-    Files,
-    FsspecFiles,
-    LocalFiles,
-    OnChunk,
-    ReadBuffer,
-)
-from functionfuse_fs._format import (
-    HEADER_PROBE,
-    DigestCheck,
-    FormatError,
-    ResultHeader,
-    Signer,
-    another_task,
-    header_size,
-    pack_result,
-    parse_header,
-    verify,
-)
-from functionfuse_fs._index import Snapshot
-from functionfuse_fs._names import decode_name, encode_name, glob_matcher, is_hashed_name
-from functionfuse_fs._pickling import (
-    MissingSerializerError,
-    SideFileError,
-    dumps,
-    loads,
-    referenced_names,
-)
+from functionfuse_fs._files import Files, FsspecFiles, LocalFiles
+from functionfuse_fs._format import Signer, pack_result
+from functionfuse_fs._names import encode_name
+from functionfuse_fs._pickling import dumps
+from functionfuse_fs._reads import _Reads
 from functionfuse_fs._remote import RemoteFiles
+from functionfuse_fs._removal import _Removal
 from functionfuse_fs._runs import list_records, read_record, save_record
 from functionfuse_fs._serializers import PersistentSerializer, check_serializer
 from functionfuse_fs._writer import DEFAULT_WRITE_BEHIND_BYTES, Session
 
 __all__ = ["FileStorage", "MemoryStorage", "S3Storage"]
 
-#: Folder, inside a workflow's folder, holding persistent serializers' side files.
-SIDE_FOLDER = ".side"
 
-
-class FileStorage:
+class FileStorage(_Reads, _Removal):
     """Stores node results under ``<root>/<workflow>/<task>``, on any filesystem.
 
     ``path_or_url`` is a local folder (``"storage"``, ``"~/runs"``, ``"file:///data"``)
@@ -304,6 +271,7 @@ class FileStorage:
             self._by_name[serializer.name] = serializer
 
     # -- the storage contract --------------------------------------------------------------
+    # The reads are in functionfuse_fs._reads, the removals in functionfuse_fs._removal.
 
     def new_workflow(self, workflow_name: str) -> None:
         """Prepare the folder of ``workflow_name`` (nothing to do on object stores)."""
@@ -377,151 +345,6 @@ class FileStorage:
             ) from exc
         return sum(map(len, pieces)) + self._signer.digest_size + sum(map(len, side_files.values()))
 
-    def read_task(
-        self, workflow_name: str, task_name: str, *, fingerprint: bytes | str | None = None
-    ) -> Any:
-        """The stored result of ``task_name``.
-
-        Raises ``FileNotFoundError`` when nothing is stored and
-        :class:`functionfuse.StorageIntegrityError` when what is stored is corrupt,
-        truncated, of another format, unsigned or signed differently — all checked
-        before anything is unpickled. With ``fingerprint``, the result is returned only
-        if it was saved with exactly that fingerprint; else
-        :class:`functionfuse.StaleResultError` is raised, also before unpickling (the
-        file read is the one returned: no other run can replace it in between).
-        """
-        folder = self._folder(workflow_name)
-        filename = encode_name(task_name)
-        path = self._files.join(folder, filename)
-        check = DigestCheck(self._signer)  # hashes the file as it is read
-        data = self._read(workflow_name, task_name, path, check)
-        if fingerprint is not None:
-            self._check_fingerprint(workflow_name, task_name, path, data, fingerprint)
-        try:
-            stream, buffers = verify(data, self._signer, workflow_name, task_name, check)
-        except FormatError as exc:
-            self._untrusted(workflow_name, task_name, path, str(exc))
-        side_folder = self._side_folder(folder, filename)
-
-        def read_side_file(name: str) -> ReadBuffer:
-            return self._files.read(self._files.join(side_folder, name))
-
-        try:
-            return loads(stream, buffers, self._by_name, read_side_file)
-        except SideFileError as exc:
-            self._untrusted(workflow_name, task_name, path, str(exc))
-        except MissingSerializerError as exc:
-            raise StorageError(
-                f"the stored result of task {task_name!r} of workflow {workflow_name!r} "
-                f"was saved with the persistent serializer {exc.args[0]!r}: register it "
-                "with register_persistent_serializers() before reading"
-            ) from None
-        except Exception as exc:
-            self._untrusted(
-                workflow_name,
-                task_name,
-                path,
-                f"it is intact but cannot be unpickled ({type(exc).__name__}: {exc}); "
-                "the code that made it may have changed",
-                cause=exc,
-            )
-
-    def read_header(self, workflow_name: str, task_name: str) -> ResultHeader:
-        """The header of the stored result of ``task_name``, without reading the payload.
-
-        The digest is not checked (that needs the whole file): use it for metadata
-        such as the fingerprint, and :meth:`read_task` for the result. Raises like
-        :meth:`read_task`.
-        """
-        path = self._files.join(self._folder(workflow_name), encode_name(task_name))
-        try:
-            header = self._header_at(path)
-        except FileNotFoundError:
-            self._not_found(workflow_name, task_name, path)
-        except FormatError as exc:
-            self._untrusted(workflow_name, task_name, path, str(exc))
-        if header.task_name != task_name:
-            self._untrusted(workflow_name, task_name, path, another_task(header.task_name))
-        return header
-
-    def read_fingerprint(self, workflow_name: str, task_name: str) -> bytes | None:
-        """The fingerprint saved with the result of ``task_name``, or None if it has none."""
-        return self.read_header(workflow_name, task_name).fingerprint or None
-
-    def read_fingerprints(
-        self, workflow_name: str, task_names: Iterable[str]
-    ) -> dict[str, bytes | StorageIntegrityError | None]:
-        """The fingerprints of many stored results at once, for deciding what to re-run.
-
-        Maps each name that has a stored result to the fingerprint saved with it
-        (``save(..., fingerprint=...)``), to None when it was saved without one, or to
-        a :class:`functionfuse.StorageIntegrityError` (not raised) saying why its header
-        cannot be read or trusted (damaged, another format version, another task's
-        result): the backend warns and runs such a node again, overwriting it. Names
-        with nothing stored are left out. An error of the whole filesystem call (e.g. a
-        timeout) propagates.
-
-        Only the first :data:`HEADER_PROBE` bytes of each file are read, never the
-        payload (a header longer than that is then read whole, for that name alone),
-        and the digest is not checked: :meth:`read_task` checks everything. On remote
-        fsspec filesystems all names go in one ``cat_ranges`` call, whose requests
-        async filesystems (S3, GCS, HTTP...) send concurrently. On S3 the workflow's
-        index (see :mod:`functionfuse_fs._index`) spares those reads: one listing and
-        one read give every stamp it vouches for.
-        """
-        names = list(dict.fromkeys(task_names))
-        if not names:
-            return {}
-        folder = self._folder(workflow_name)
-        found: dict[str, bytes | StorageIntegrityError | None] = {}
-        snapshot = self._snapshot(folder, reuse=True)
-        if snapshot is not None:
-            names = _from_index(snapshot, names, found)
-        paths = [self._files.join(folder, encode_name(name)) for name in names]
-        heads = self._files.read_heads(paths, HEADER_PROBE)
-        for name, path, head in zip(names, paths, heads, strict=True):
-            if isinstance(head, FileNotFoundError):
-                continue
-            if isinstance(head, Exception):
-                reason = f"it cannot be read ({type(head).__name__}: {head})"
-            else:
-                try:
-                    header = self._header_from(path, head)
-                except FileNotFoundError:
-                    continue  # removed since the first read
-                except FormatError as exc:
-                    reason = str(exc)
-                except OSError as exc:
-                    reason = f"it cannot be read ({type(exc).__name__}: {exc})"
-                else:
-                    if header.task_name == name:
-                        found[name] = header.fingerprint or None
-                        continue
-                    reason = another_task(header.task_name)
-            found[name] = self._refusal(workflow_name, name, path, reason)
-        return found
-
-    def read_tasks(
-        self,
-        workflow_name: str,
-        task_names: Iterable[str],
-        fingerprints: Iterable[bytes | str | None] | None = None,
-    ) -> list[tuple[Any, Exception | None]]:
-        """Many stored results at once: for each name, ``(value, None)`` with what
-        :meth:`read_task` returns, or ``(None, error)`` with the exception it raises.
-        On remote filesystems the files are fetched concurrently (one fsspec ``cat``),
-        then checked and unpickled in turn exactly as :meth:`read_task` does.
-        ``fingerprints``: one per name (or None), as ``read_task``'s ``fingerprint``."""
-        names = list(task_names)
-        expected = list(fingerprints) if fingerprints is not None else [None] * len(names)
-        reader: FileStorage = self
-        files = self._files
-        if isinstance(files, RemoteFiles) and len(names) > 1:
-            folder = self._folder(workflow_name)
-            paths = [files.join(folder, encode_name(name)) for name in names]
-            reader = self._reading_from(_Fetched(files, files.read_many(paths)))
-        return read_each(reader, workflow_name, names, expected)
-
     def write_behind(self) -> Session | None:
         """Let :meth:`save` return before its upload ends, until :meth:`flush` of the
         session returned — what a run does, flushing before ``run()`` returns. Applies
@@ -579,78 +402,6 @@ class FileStorage:
         """
         return [name for name, _ in self._results(self._folder(workflow_name), pattern)]
 
-    def remove_task(
-        self, workflow_name: str, task_name: str | None = None, pattern: str | None = None
-    ) -> None:
-        """Remove the result of ``task_name``, or of every task matching ``pattern``.
-
-        ``pattern`` wins when both are given (as in the original Function Fuse). A
-        missing ``task_name`` raises ``FileNotFoundError``; a pattern may match nothing.
-        By name, the file stored under the task's name goes whatever it holds (a damaged
-        result too, as integrity errors advise; a link there is removed, not what it
-        points to). By pattern, only what :meth:`list_tasks` lists goes; with a key,
-        each one's signature is checked first, and those that fail are left and named
-        in a :class:`functionfuse.StorageIntegrityError` raised after the rest are gone.
-        Side files go with their result (a save of the same task at the same time
-        may then leave a result whose side files are gone: it is refused when read).
-
-        Nothing is removed through a link: a workflow folder or side-file folder that
-        is a symbolic link raises StorageError, naming it, before anything is removed.
-        """
-        if task_name is None and pattern is None:
-            raise TypeError("remove_task() needs a task_name or a pattern")
-        files = self._files
-        folder = self._folder(workflow_name)
-        if pattern is None:
-            assert task_name is not None
-            action = f"remove the result of task {task_name!r} of workflow {workflow_name!r}"
-        else:
-            action = f"remove the results of workflow {workflow_name!r} matching {pattern!r}"
-        self._refuse_linked_workflow(workflow_name, folder, action)
-        if pattern is None:
-            assert task_name is not None
-            targets = [(task_name, encode_name(task_name))]
-        else:
-            targets = self._results(folder, pattern)
-        side_root = files.join(folder, SIDE_FOLDER)
-        if files.has_links and targets:
-            self._refuse_side_link(side_root, action)
-            for _, filename in targets:
-                self._refuse_side_link(files.join(side_root, filename), action)
-        untrusted: list[str] = []
-        for name, filename in targets:
-            path = files.join(folder, filename)
-            if pattern is not None and self._signer.signed:
-                reason = self._signature_problem(workflow_name, name, path)
-                if reason is not None:
-                    untrusted.append(f"task {name!r} ({files.display(path)}): {reason}")
-                    continue
-            try:
-                files.remove_file(path)
-            except FileNotFoundError:
-                if pattern is None:
-                    self._not_found(workflow_name, name, path)
-                # Removed since it was listed: its side files go all the same.
-            files.remove_tree(files.join(side_root, filename))
-        if untrusted:
-            raise StorageIntegrityError(
-                f"left {len(untrusted)} stored file(s) of workflow {workflow_name!r} "
-                f"matching {pattern!r} whose signature does not check out, so they may "
-                f"not be this storage's results: {'; '.join(untrusted)}. The other "
-                "matches were removed. Look at them, and remove each by its name "
-                f"(remove_task({workflow_name!r}, TASK)) if it should go."
-            )
-
-    def remove_workflow(self, workflow_name: str) -> None:
-        """Remove every stored result of ``workflow_name``; nothing happens if none.
-
-        A workflow folder that is a symbolic link raises StorageError (nothing is
-        deleted where it points); links inside the folder are removed, not followed.
-        """
-        folder = self._folder(workflow_name)
-        self._refuse_linked_workflow(workflow_name, folder, f"remove workflow {workflow_name!r}")
-        self._files.remove_tree(folder)
-
     # -- run records (functionfuse.contracts.RunRecordStorage) -----------------------------
 
     def save_run_record(self, workflow_name: str, run_id: str, data: bytes) -> None:
@@ -666,329 +417,12 @@ class FileStorage:
         """The record of run ``run_id`` as saved; ``FileNotFoundError`` when none."""
         return read_record(self._files, self._folder(workflow_name), workflow_name, run_id)
 
-    def collect_garbage(self, workflow_name: str) -> int:
-        """Remove the files of ``workflow_name`` that no stored result needs; return how
-        many were removed.
-
-        That is: side files that the task's current result does not reference (left by
-        earlier saves of the task), side folders of tasks with no result (a save killed
-        between its side files and its result), and temporary files of local writes
-        killed before their rename. A task whose result cannot be checked (damaged, or
-        signed with another key) keeps all its side files.
-
-        Why saves do not do this themselves: side files are named by the SHA-256 of
-        their content and written before the result that references them, so while
-        another process saves the same task, a side file that the current result does
-        not reference may be referenced by the result about to replace it. No save can
-        tell, short of a lock that object stores do not offer; so a save only adds
-        files, and its result never refers to a file another save deletes.
-
-        For the same reason, run this while nothing saves to or removes from the
-        workflow (between runs): a save in progress would lose its side files (its
-        result is then refused by :meth:`read_task`, and re-run by backends — never
-        read wrong) or its temporary file (the save fails). It may race with itself:
-        several ``collect_garbage`` calls at once, and readers, are safe.
-
-        It follows no link: a workflow folder, ``.side`` folder or task side folder
-        that is a symbolic link raises StorageError, naming it, before anything is
-        removed.
-        """
-        files = self._files
-        folder = self._folder(workflow_name)
-        action = f"collect the garbage of workflow {workflow_name!r}"
-        self._refuse_linked_workflow(workflow_name, folder, action)
-        side_root = files.join(folder, SIDE_FOLDER)
-        if files.has_links:
-            self._refuse_side_link(side_root, action)
-            for name in files.list_links(side_root):
-                self._refuse_side_link(files.join(side_root, name), action)
-        removed = 0
-        results = set()
-        for filename in files.list_files(folder):
-            if filename.startswith(TEMP_PREFIX):
-                removed += self._remove_quietly(files.join(folder, filename))
-            elif not filename.startswith("."):
-                results.add(filename)
-        for filename in files.list_folders(side_root):
-            side_folder = files.join(side_root, filename)
-            present = files.list_files(side_folder)
-            if filename not in results:
-                files.remove_tree(side_folder)
-                removed += len(present)
-                continue
-            in_use = self._side_files_in_use(workflow_name, folder, filename)
-            if in_use is None:
-                continue
-            for name in present:
-                if name not in in_use:
-                    removed += self._remove_quietly(files.join(side_folder, name))
-        return removed
-
     # -- helpers ---------------------------------------------------------------------------
-
-    def _folder(self, workflow_name: str) -> str:
-        folder = self._folders.get(workflow_name)
-        if folder is None:
-            folder = self._files.join(self._root, encode_name(workflow_name))
-            self._folders[workflow_name] = folder
-        return folder
-
-    def _results(self, folder: str, pattern: str) -> list[tuple[str, str]]:
-        """(name, file name) of the stored results in ``folder`` whose names match
-        ``pattern``, sorted by name: files whose header names their task (see
-        :meth:`list_tasks`); on S3 the index vouches for most headers, the others are
-        read in one batch."""
-        files = self._files
-        matches = glob_matcher(pattern)
-        candidates: list[tuple[str | None, str]] = []
-        snapshot = self._snapshot(folder)
-        found = []
-        for filename in files.list_files(folder) if snapshot is None else snapshot.validators:
-            if filename.startswith("."):
-                continue
-            name = decode_name(filename)
-            if name is None:
-                if not is_hashed_name(filename):
-                    continue  # no name this storage writes
-            elif not matches(name):
-                continue
-            entry = snapshot.trusted.get(filename) if snapshot is not None else None
-            if entry is not None:  # the index vouches for its header (see _index)
-                if matches(entry.task_name):
-                    found.append((entry.task_name, filename))
-                continue
-            candidates.append((name, filename))
-        if not candidates:
-            found.sort()
-            return found
-        paths = [files.join(folder, filename) for _, filename in candidates]
-        heads = files.read_heads(paths, HEADER_PROBE)
-        signed = self._signer.signed
-        for (name, filename), path, head in zip(candidates, paths, heads, strict=True):
-            if isinstance(head, Exception):
-                continue  # gone since listed, or unreadable: not a result to list
-            try:
-                header = self._header_from(path, head)
-            except (FormatError, OSError):
-                continue
-            if name is None:  # a hash-suffixed name: the full name is in the header
-                if self._not_a_result(header, filename) is not None:
-                    continue
-                name = header.task_name
-                if not matches(name):
-                    continue
-            elif header.task_name != name or (signed and not header.signed):
-                continue  # what _not_a_result says, without encoding the name again
-            found.append((name, filename))
-        found.sort()
-        return found
-
-    def _snapshot(self, folder: str, reuse: bool = False) -> Snapshot | None:
-        """The listing of ``folder`` with the index entries it makes trusted, where
-        listings carry validators (S3); ``reuse``: the one :meth:`list_tasks` just took
-        may do (a run lists, then reads stamps)."""
-        files = self._files
-        if not isinstance(files, RemoteFiles) or not files.indexed:
-            return None
-        return files.reuse_snapshot(folder) if reuse else files.snapshot(folder)
-
-    def _reading_from(self, files: Files) -> FileStorage:
-        """This storage reading through ``files`` (a copy sharing everything else)."""
-        reader = object.__new__(type(self))
-        for cls in type(self).__mro__:
-            for slot in getattr(cls, "__slots__", ()):
-                if slot not in ("__dict__", "__weakref__") and hasattr(self, slot):
-                    setattr(reader, slot, getattr(self, slot))
-        if hasattr(self, "__dict__"):
-            reader.__dict__.update(self.__dict__)
-        reader._files = files
-        return reader
-
-    def _not_a_result(self, header: ResultHeader, filename: str) -> str | None:
-        """Why a file with ``header``, stored as ``filename``, is not a result of this
-        storage for that name; None if it is one."""
-        if encode_name(header.task_name) != filename:
-            return another_task(header.task_name)
-        if self._signer.signed and not header.signed:
-            return "it is not signed, and this storage has a key"
-        return None
-
-    def _signature_problem(self, workflow_name: str, task_name: str, path: str) -> str | None:
-        """Why the file at ``path`` is not a correctly signed result of ``task_name``;
-        None if it is one (or is gone)."""
-        try:
-            data = self._files.read(path)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            return f"it cannot be read ({type(exc).__name__}: {exc})"
-        try:
-            verify(data, self._signer, workflow_name, task_name)
-        except FormatError as exc:
-            return str(exc)
-        return None
-
-    def _check_save_links(
-        self, workflow_name: str, task_name: str, folder: str, path: str, side_files: bool
-    ) -> None:
-        """Refuse a save that would write or replace a file through a link it must not
-        follow (see :meth:`save`)."""
-        files = self._files
-        action = f"save the result of task {task_name!r} of workflow {workflow_name!r}"
-        if side_files:
-            side_root = files.join(folder, SIDE_FOLDER)
-            self._refuse_side_link(side_root, action)
-            self._refuse_side_link(files.join(side_root, encode_name(task_name)), action)
-        if not files.islink(folder):
-            return
-        # A workflow kept on another disk: replace nothing there but this task's result.
-        reason: str | None
-        if files.islink(path):
-            reason = "it is a symbolic link"
-        else:
-            try:
-                reason = self._not_a_result(self._header_at(path), encode_name(task_name))
-            except FileNotFoundError:
-                return  # nothing to replace
-            except FormatError as exc:
-                reason = str(exc)
-            except OSError as exc:
-                reason = f"it cannot be read ({type(exc).__name__}: {exc})"
-        if reason is not None:
-            raise StorageError(
-                f"cannot {action}: the workflow's folder {files.display(folder)} is a "
-                f"symbolic link, and {files.display(path)} in it is not a stored result "
-                f"of this task ({reason}). Through a link, a save replaces nothing but "
-                "the task's own result: move that file away, or give the node another name."
-            )
-
-    def _refuse_linked_workflow(self, workflow_name: str, folder: str, action: str) -> None:
-        """Raise StorageError if ``folder``, the folder of ``workflow_name``, is a link:
-        nothing is deleted through one."""
-        files = self._files
-        if files.islink(folder):
-            raise StorageError(
-                f"cannot {action}: the folder of workflow {workflow_name!r}, "
-                f"{files.display(folder)}, is a symbolic link, and functionfuse deletes "
-                "nothing through a link (what it points to may be outside the storage "
-                f"{self._url}). Results are still read and saved through it. To remove "
-                "them, delete them where the link points; to drop the workflow from this "
-                "storage, remove the link itself (not what it points to)."
-            )
-
-    def _refuse_side_link(self, path: str, action: str) -> None:
-        """Raise StorageError if ``path``, a side-file folder, is a link."""
-        files = self._files
-        if files.islink(path):
-            raise StorageError(
-                f"cannot {action}: {files.display(path)} is a symbolic link where "
-                "functionfuse keeps side files; it never makes one there, and writes or "
-                "deletes nothing through one. Remove the link itself (what it points to "
-                "is left alone), then try again."
-            )
-
-    def _side_folder(self, folder: str, filename: str) -> str:
-        return self._files.join(self._files.join(folder, SIDE_FOLDER), filename)
 
     def _write_side_files(self, folder: str, filename: str, side_files: dict[str, bytes]) -> None:
         side_folder = self._side_folder(folder, filename)
         for name, data in side_files.items():
             self._files.write_atomic(side_folder, self._files.join(side_folder, name), (data,))
-
-    def _side_files_in_use(self, workflow_name: str, folder: str, filename: str) -> set[str] | None:
-        """Names of the side files the result stored as ``filename`` may reference (a
-        superset), or None if it cannot be read and checked as that task's result.
-        Nothing is unpickled."""
-        try:
-            data = self._files.read(self._files.join(folder, filename))
-            task_name = parse_header(data).task_name
-            if encode_name(task_name) != filename:
-                return None  # another task's result, copied or renamed
-            stream, _ = verify(data, self._signer, workflow_name, task_name)
-            return referenced_names(stream)
-        except (OSError, FormatError, ValueError):
-            return None
-
-    def _remove_quietly(self, path: str) -> int:
-        """Remove a file another ``collect_garbage`` may remove first: 1 if it was here."""
-        try:
-            self._files.remove_file(path)
-        except FileNotFoundError:
-            return 0
-        return 1
-
-    def _read(
-        self, workflow_name: str, task_name: str, path: str, check: DigestCheck
-    ) -> ReadBuffer:
-        try:
-            return self._files.read(path, check)
-        except FileNotFoundError:
-            self._not_found(workflow_name, task_name, path)
-        except IsADirectoryError:
-            self._untrusted(workflow_name, task_name, path, "it is a folder, not a file")
-
-    def _check_fingerprint(
-        self,
-        workflow_name: str,
-        task_name: str,
-        path: str,
-        data: ReadBuffer,
-        expected: bytes | str,
-    ) -> None:
-        """Raise StaleResultError unless ``data`` was saved with fingerprint ``expected``."""
-        if isinstance(expected, str):
-            expected = expected.encode("utf-8", "surrogatepass")
-        try:
-            stored = parse_header(data).fingerprint
-        except FormatError as exc:
-            self._untrusted(workflow_name, task_name, path, str(exc))
-        if stored != expected:
-            raise StaleResultError(
-                f"the stored result of task {task_name!r} of workflow {workflow_name!r} "
-                f"({self._files.display(path)}) was saved with another fingerprint than "
-                "the one expected: another run, with other code, arguments or upstream "
-                "results, replaced it. Run the node again (a backend resuming the "
-                "workflow does so itself)."
-            )
-
-    def _header_at(self, path: str) -> ResultHeader:
-        return self._header_from(path, self._files.read_head(path, HEADER_PROBE))
-
-    def _header_from(self, path: str, head: bytes) -> ResultHeader:
-        """Parse the header of ``path`` from ``head``, its first :data:`HEADER_PROBE`
-        bytes; a longer header (a huge name or fingerprint) costs one more read."""
-        if len(head) >= HEADER_PROBE:  # else the file ends inside the probe
-            size = header_size(head)
-            if size > len(head):
-                head = self._files.read_head(path, size)
-        return parse_header(head)
-
-    def _not_found(self, workflow_name: str, task_name: str, path: str) -> NoReturn:
-        raise FileNotFoundError(
-            errno.ENOENT,
-            f"no result is stored for task {task_name!r} of workflow {workflow_name!r} "
-            f"(looked at {self._files.display(path)})",
-        ) from None
-
-    def _untrusted(
-        self,
-        workflow_name: str,
-        task_name: str,
-        path: str,
-        reason: str,
-        cause: BaseException | None = None,
-    ) -> NoReturn:
-        raise self._refusal(workflow_name, task_name, path, reason) from cause
-
-    def _refusal(
-        self, workflow_name: str, task_name: str, path: str, reason: str
-    ) -> StorageIntegrityError:
-        return StorageIntegrityError(
-            f"the stored result of task {task_name!r} of workflow {workflow_name!r} "
-            f"({self._files.display(path)}) cannot be used: {reason}. Remove it with "
-            f"remove_task({workflow_name!r}, {task_name!r}) or re-run the node "
-            "(a backend resuming the workflow re-runs it)."
-        )
 
 
 class S3Storage(FileStorage):
@@ -1006,46 +440,6 @@ class MemoryStorage(FileStorage):
 
     __slots__ = ()
     protocols = ("memory",)
-
-
-def _from_index(
-    snapshot: Snapshot, names: list[str], found: dict[str, bytes | StorageIntegrityError | None]
-) -> list[str]:
-    """Put in ``found`` the stamps of ``names`` that ``snapshot`` vouches for; return
-    the names whose headers must still be read (names not listed are not stored)."""
-    unread = []
-    for name in names:
-        filename = encode_name(name)
-        if filename not in snapshot.validators:
-            continue
-        entry = snapshot.trusted.get(filename)
-        if entry is not None and entry.task_name == name:
-            found[name] = entry.fingerprint or None
-        else:
-            unread.append(name)
-    return unread
-
-
-class _Fetched:
-    """Files whose contents were fetched already (for :meth:`FileStorage.read_tasks`):
-    each is served once from memory; everything else goes to the files behind."""
-
-    __slots__ = ("_fetched", "_files")
-
-    def __init__(self, files: Files, fetched: dict[str, bytearray | FileNotFoundError]) -> None:
-        self._files = files
-        self._fetched = fetched
-
-    def read(self, path: str, on_chunk: OnChunk | None = None) -> ReadBuffer:
-        data = self._fetched.pop(path, None)
-        if data is None:
-            return self._files.read(path, on_chunk)
-        if isinstance(data, Exception):
-            raise data
-        return data
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._files, name)
 
 
 _TAKES_FINGERPRINTS: dict[type[FileStorage], bool] = {}
