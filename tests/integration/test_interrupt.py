@@ -1,11 +1,10 @@
 """Ctrl-C (SIGINT) in the middle of a save leaves only whole results.
 
 A child process saves large results in a loop, replacing earlier ones, and gets
-SIGINT at random moments, and once while a file is being written: every result
-still listed reads back whole (one of the values saved under its name), and no
-temporary file is left. Then ``fuse run`` is
-interrupted mid-run: it exits 130, and the next run resumes and ends with a clean
-run's outputs.
+SIGINT at random moments, and once while a file is being written: every result still
+listed reads back whole (one of the values saved under its name), and no temporary file
+is left. Then ``fuse run`` is interrupted mid-run: it exits 130, and the next run
+resumes and ends with a clean run's outputs.
 """
 
 from __future__ import annotations
