@@ -21,35 +21,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from bench_local import chain_graph, fan_in_graph  # beside this script: the same graphs
+
 import functionfuse
 import functionfuse._plan as plan_module
-from functionfuse import workflow
 from functionfuse._record_format import dump_record
 from functionfuse._records import RunRecorder
 from functionfuse_local import LocalWorkflow
-
-
-def inc(x: int) -> int:
-    return x + 1
-
-
-def total(xs: list[int]) -> int:
-    return sum(xs)
-
-
-inc_node = workflow(inc)
-total_node = workflow(total)
-
-
-def chain_graph(n: int) -> Any:
-    x = inc_node(0)
-    for _ in range(n - 1):
-        x = inc_node(x)
-    return x
-
-
-def fan_in_graph(n: int) -> Any:
-    return total_node([inc_node(i) for i in range(n - 1)])
 
 
 class _Ignoring(dict):  # type: ignore[type-arg]

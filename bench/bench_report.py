@@ -22,23 +22,13 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests" / "cli"))  # the tests' record makers
+sys.path.insert(0, str(HERE.parent / "tests" / "cli"))  # the tests' record makers and browser flags
 
+from report_page import CHROMIUM_ARGS  # noqa: E402
 from report_records import large_record, sample_record  # noqa: E402
 
 from functionfuse_cli import write_report  # noqa: E402
 from functionfuse_cli._report_layout import layout  # noqa: E402
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def best_of(repeat: int, work: Any) -> float:
