@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING, Any, final
 
 from functionfuse._errors import (
     NodeExecutionError,
-    StaleResultError,
     StorageError,
-    StorageIntegrityError,
 )
 from functionfuse._failures import node_failure
 from functionfuse._hooks import LifecycleHooks
@@ -27,7 +25,7 @@ from functionfuse._nodes import ClassNode, FunctionNode, MethodNode, Node, NodeI
 from functionfuse._records import RunRecorder
 from functionfuse._resume import ResumeMode, ResumePlan
 from functionfuse._retries import RETRIES
-from functionfuse._storage import MISSING, read_stored, warn_unusable
+from functionfuse._storage import MISSING, missing_after, read_stored
 from functionfuse._task import NodeRun, NodeTask, OnRetry, SaveTo
 from functionfuse._view import GraphView
 
@@ -216,8 +214,8 @@ class RunPlan:
                 recorder.stamps[name] = stamp  # it runs again: the record says why
         retries = settings.get(RETRIES) if settings is not None else None
         task = NodeTask(name, initialize=initialize, retries=retries, save=target)
-        if target is not None and self.recording:
-            self.recorder.tasks[name] = task  # its stored size, should it run here
+        if target is not None and self.recording and self.nodes_run_here:
+            self.recorder.tasks[name] = task  # its stored size (elsewhere: in its NodeRun)
         return task
 
     def expected(self, node: Node) -> bytes | None:
@@ -229,13 +227,16 @@ class RunPlan:
         (with a warning saying why) when it cannot be used — then run it after all,
         with :meth:`unusable`."""
         assert self.storage is not None, "only a run with a storage skips nodes"
-        value = read_stored(
-            self.storage, self.workflow_name, self.view.name(node), fingerprint=self.expected(node)
-        )
+        name = self.view.name(node)
+        value = read_stored(self.storage, self.workflow_name, name, fingerprint=self.expected(node))
         if value is MISSING:
-            self.readable.discard(node)
-            self.recorder.unusable.add(self.view.name(node))
+            self._runs_after_all(node, name)
         return value
+
+    def _runs_after_all(self, node: Node, name: str) -> None:
+        """``node``'s stored result could not be used: it runs."""
+        self.readable.discard(node)
+        self.recorder.unusable.add(name)
 
     def read_many(self, nodes: list[Node]) -> list[Any]:
         """:meth:`read` of each node, in one batch when the storage reads many results
@@ -247,15 +248,9 @@ class RunPlan:
         found = read_tasks(self.workflow_name, names, [self.expected(node) for node in nodes])
         values = []
         for node, name, (value, error) in zip(nodes, names, found, strict=True):
-            if error is not None:
-                # As read() does: gone, or unusable (with a warning), runs; else raise.
-                if isinstance(error, (StorageIntegrityError, StaleResultError)):
-                    warn_unusable(self.workflow_name, name, error, stacklevel=2)
-                elif not isinstance(error, FileNotFoundError):
-                    raise error
-                value = MISSING
-                self.readable.discard(node)
-                self.recorder.unusable.add(name)
+            if error is not None:  # as read(): gone or unusable (warned), it runs
+                value = missing_after(self.workflow_name, name, error, stacklevel=2)
+                self._runs_after_all(node, name)
             values.append(value)
         return values
 
@@ -430,10 +425,7 @@ class RunPlan:
 
     def on_retry(self, node: Node) -> OnRetry | None:
         """What a task run here calls for each retry (``None``: it has no retries)."""
-        if not self.view.configured:
-            return None
-        settings = self.view.settings(node)
-        if settings is None or settings.get(RETRIES) is None:
+        if self.view.retries(node) is None:
             return None
         name = self.view.name(node)
         return lambda attempt, error, delay: self.retry(name, attempt, error, delay)
@@ -458,13 +450,8 @@ class RunPlan:
                 )
         return node_failure(self.workflow_name, {name: error}, self.storage is not None, detail)
 
-    def block(self, node: Node | str) -> None:
+    def block(self, node: Node) -> None:
         """``node`` does not run: a node it needs failed."""
-        if isinstance(node, str):
-            found = self.node_named(node)
-            if found is None:
-                return
-            node = found
         self.broken.add(node)
         self.recorder.blocked(self.view.name(node))
 

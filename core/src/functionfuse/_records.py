@@ -213,14 +213,13 @@ class RunRecorder:
         self.errors[name] = (error_line(error), _traceback_of(error))
         self.status[name] = "failed"
         self.blocked_by.pop(name, None)
+        self.tasks.pop(name, None)
         ran = getattr(error, RAN_ATTRIBUTE, None)
         if isinstance(ran, NodeRun):
-            self.start[name] = ran.start
-            self.end[name] = ran.end
-            self.worker[name] = ran.worker
+            self.placed(name, ran)
         else:
             self.end[name] = time.time()
-        self.changes += 1
+            self.changes += 1
 
     def blocked(self, name: str, by: str | None = None) -> None:
         if self.status.get(name) == "failed":

@@ -9,7 +9,7 @@ from typing import Any, Final
 from functionfuse._errors import FunctionFuseWarning, StaleResultError, StorageIntegrityError
 from functionfuse.hookspecs import Storage
 
-__all__ = ["MISSING", "read_each", "read_stored", "warn_unusable"]
+__all__ = ["MISSING", "missing_after", "read_each", "read_stored", "warn_unusable"]
 
 
 class _Missing:
@@ -39,11 +39,21 @@ def read_stored(
         if fingerprint is None:
             return storage.read_task(workflow_name, task_name)
         return storage.read_task(workflow_name, task_name, fingerprint=fingerprint)  # type: ignore[call-arg]
-    except FileNotFoundError:
-        return MISSING
-    except (StorageIntegrityError, StaleResultError) as error:
-        warn_unusable(workflow_name, task_name, error, stacklevel=3)
-        return MISSING
+    except Exception as error:
+        return missing_after(workflow_name, task_name, error, stacklevel=3)
+
+
+def missing_after(
+    workflow_name: str, task_name: str, error: Exception, stacklevel: int = 2
+) -> _Missing:
+    """What a failed read of a stored result means for its node: :data:`MISSING`
+    (it runs) when the result is gone, or unusable (with a warning); any other
+    ``error`` is raised. ``stacklevel`` as for :func:`warn_unusable`."""
+    if isinstance(error, (StorageIntegrityError, StaleResultError)):
+        warn_unusable(workflow_name, task_name, error, stacklevel + 1)
+    elif not isinstance(error, FileNotFoundError):
+        raise error
+    return MISSING
 
 
 def warn_unusable(

@@ -105,12 +105,7 @@ def list_runs(
     Raises :class:`functionfuse.StorageError` when none is recorded, and
     :class:`functionfuse.ConfigurationError` for a storage that keeps none."""
     found = _storage(storage)
-    ids = found.list_run_records(workflow_name)
-    if not ids:
-        raise StorageError(
-            f"no runs recorded for workflow {workflow_name!r} in {found!r}; run it with "
-            "this storage first (runs record themselves), or check the workflow's name."
-        )
+    ids = _run_ids(found, workflow_name)
     runs = []
     for run_id in ids:
         try:
@@ -129,15 +124,19 @@ def read_run(
     there is none."""
     found = _storage(storage)
     if run_id is None:
-        ids = found.list_run_records(workflow_name)
-        if not ids:
-            raise StorageError(
-                f"no runs recorded for workflow {workflow_name!r} in {found!r}; run it "
-                "with this storage first (runs record themselves), or check the "
-                "workflow's name."
-            )
-        return _newest(found, workflow_name, ids)
+        return _newest(found, workflow_name, _run_ids(found, workflow_name))
     return _read(found, workflow_name, run_id)
+
+
+def _run_ids(storage: RunRecordStorage, workflow_name: str) -> list[str]:
+    """The ids of the runs recorded for ``workflow_name``; StorageError when none is."""
+    ids = storage.list_run_records(workflow_name)
+    if not ids:
+        raise StorageError(
+            f"no runs recorded for workflow {workflow_name!r} in {storage!r}; run it with "
+            "this storage first (runs record themselves), or check the workflow's name."
+        )
+    return ids
 
 
 def _newest(storage: RunRecordStorage, workflow_name: str, ids: list[str]) -> dict[str, Any]:

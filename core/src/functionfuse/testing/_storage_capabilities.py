@@ -229,9 +229,7 @@ class CapabilityChecks(StorageHooks):
         """With ``read_tasks()``: ``(value, None)`` or ``(None, error)`` per name, as
         ``read_task`` returns or raises."""
         storage = self._open(tmp_path)
-        read_tasks = getattr(storage, "read_tasks", None)
-        if read_tasks is None:
-            pytest.skip("the storage has no read_tasks(): runs read results one by one")
+        read_tasks = self._read_tasks_of(storage)
         storage.save(WF, "a", {"a": 1})
         storage.save(WF, "b", None)
         found = list(read_tasks(WF, ["a", "missing", "b"], [None, None, None]))
