@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import dask_nodes as n
+import pytest
 
+from functionfuse import NodeExecutionError
 from functionfuse.run_records import read_run
 from functionfuse_dask import DaskWorkflow
 
@@ -53,3 +55,23 @@ def test_a_run_without_storage_never_names_the_driver_as_the_worker(dask_client:
     assert record is not None
     assert [node["status"] for node in record["nodes"]] == ["ran", "ran"]
     assert [node["worker"] for node in record["nodes"]] == [None, None]
+
+
+def test_retries_reach_the_record_with_no_hook_listening(dask_client: Any, tmp_path: Path) -> None:
+    # The failed attempts come back with the result (or on the final error).
+    for retries, runs in ((3, tmp_path / "works.log"), (2, tmp_path / "fails.log")):
+        node = n.fails_then_works(str(runs), 2).set_name("flaky")
+        wf = DaskWorkflow(node, workflow_name="dask-retries", client=dask_client)
+        wf.set_storage(str(tmp_path / "store"))
+        wf.query("flaky").set_retries(retries, exceptions=["OSError"])
+        if retries == 3:
+            assert wf.run(resume=False) == "worked"
+        else:
+            with pytest.raises(NodeExecutionError):
+                wf.run(resume=False)
+        record = wf.last_run_record
+        assert record is not None
+        (flaky,) = record["nodes"]
+        assert (flaky["status"], flaky["retries"]) == (
+            ("ran", 2) if retries == 3 else ("failed", 1)
+        )

@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from functionfuse import workflow
+import pytest
+
+from functionfuse import NodeExecutionError, workflow
 from functionfuse.run_records import read_run
 from functionfuse_ray import RayWorkflow
+
+from .test_reliability import failing_twice
 
 
 @workflow
@@ -50,3 +54,24 @@ def test_a_recorded_run_names_the_ray_workers_and_their_times(tmp_path: Path) ->
         if node["kind"] != "class":
             assert node["size"] is not None
             assert node["size"] > 0
+
+
+def test_retries_reach_the_record_with_no_hook_listening(tmp_path: Path) -> None:
+    # Each attempt's failure comes back in the node's status (or its final error).
+    for retries, folder in ((3, tmp_path / "works"), (2, tmp_path / "fails")):
+        folder.mkdir()
+        node = failing_twice(str(folder)).set_name("flaky")
+        wf = RayWorkflow(node, workflow_name="ray-retries")
+        wf.set_storage(str(tmp_path / "store"))
+        wf.query("flaky").set_retries(retries, exceptions=["OSError"])
+        if retries == 3:
+            assert wf.run(resume=False) == "ok after 3"
+        else:
+            with pytest.raises(NodeExecutionError):
+                wf.run(resume=False)
+        record = wf.last_run_record
+        assert record is not None
+        (flaky,) = record["nodes"]
+        assert (flaky["status"], flaky["retries"]) == (
+            ("ran", 2) if retries == 3 else ("failed", 1)
+        )

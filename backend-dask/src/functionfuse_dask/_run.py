@@ -112,8 +112,7 @@ class DaskRun:
         self.view = plan.view
         self.client = client
         self.max_pending = max_pending_tasks
-        self.by_name: dict[str, Node] | None = None
-        self.watcher = Watcher(plan, client, self._node_named)
+        self.watcher = Watcher(plan, client)
         self.tracking = self.watcher.track_all or plan.keep_going or max_pending_tasks > 0
         self.tasks: dict[Node, NodeTask] = {}
         self.options: dict[Node, dict[str, Any]] = {}
@@ -123,12 +122,6 @@ class DaskRun:
         #: With a recorded run: each submitted task's key, and its node's name.
         self.recording = plan.recording
         self.keys: dict[str, str] = {}
-
-    def _node_named(self, name: str) -> Node | None:
-        by_name = self.by_name
-        if by_name is None:
-            by_name = self.by_name = {name: node for node, name in self.view.names.items()}
-        return by_name.get(name)
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -363,7 +356,8 @@ class DaskRun:
                 kind = type(node)
                 name = names[node]
                 options = options_of.get(node)
-                status = task.retries is not None and node_retry is not None
+                # The failed attempts come back for the node_retry hook and the record.
+                status = task.retries is not None and (node_retry is not None or recording)
                 plan.start(name)
                 started = now()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import queue
 import threading
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from time import perf_counter
 from typing import Any, Final, NamedTuple
 
@@ -61,10 +61,9 @@ class Watcher:
     retried or failed. ``pins`` maps a class node to the worker holding its instance;
     ``pinned`` holds the keys of its calls still running, per class node."""
 
-    def __init__(self, plan: RunPlan, client: Any, nodes: Callable[[str], Node | None]):
+    def __init__(self, plan: RunPlan, client: Any):
         self.plan = plan
         self.client = client
-        self.node_named = nodes
         hooks = plan.hooks
         self.track_all = hooks.node_finish is not None or hooks.node_error is not None
         self.watched: dict[Any, _Watched] = {}
@@ -158,7 +157,7 @@ class Watcher:
         duration = ended - watched.started
         status = future.status
         if status == "finished":
-            if watched.status and plan.hooks.node_retry is not None:
+            if watched.status:  # asked for by the node_retry hook or the run record
                 for attempt, error, delay in future.result() or ():
                     plan.retry(name, attempt, error, delay)
             plan.finish(name, future if watched.result is None else watched.result, duration)
@@ -180,7 +179,7 @@ class Watcher:
         origin_name = failed_node(error)
         if origin_name is None and isinstance(error, KilledWorker):
             origin_name = node_name_of(error.task)
-        origin = seen_at if origin_name is None else self.node_named(origin_name)
+        origin = seen_at if origin_name is None else self.plan.node_named(origin_name)
         if origin is None:
             origin = seen_at
         elif origin is not seen_at:
@@ -206,9 +205,8 @@ class Watcher:
         name = plan.view.name(node)
         if name in plan.failures:
             return
-        if plan.hooks.node_retry is not None:
-            for attempt, failure, delay in getattr(error, ATTEMPTS_ATTRIBUTE, None) or ():
-                plan.retry(name, attempt, failure, delay)
+        for attempt, failure, delay in getattr(error, ATTEMPTS_ATTRIBUTE, None) or ():
+            plan.retry(name, attempt, failure, delay)
         if not self.detail and future is not None:
             self.detail = _remote_traceback(future, error)
         plan.fail(node, error, duration)

@@ -81,7 +81,6 @@ class RunAttempt:
         self.chain_status: dict[ClassNode, Any] = {}  # status of an instance's last call
         self._options: dict[tuple[Any, int, bool], Any] = {}
         self._method_options: dict[tuple[int, int], dict[str, Any]] = {}
-        self._by_name: dict[str, Node] | None = None
 
     def _consumers(self, node: Node) -> int:
         """How many nodes that run take ``node`` as a parent. Counted when the node is
@@ -426,11 +425,7 @@ class RunAttempt:
         and a class node's method nodes, whose actor it is (only asked when a Ray system
         error is seen; see :meth:`Watcher.note_failure`)."""
         view = self.view
-        names = view.names
-        by_name = self._by_name
-        if by_name is None:
-            by_name = self._by_name = {name: node for node, name in names.items()}
-        found = by_name.get(name)
+        found = self.plan.node_named(name)
         if found is None:
             return set()
         stack = list(found.parents)
@@ -442,7 +437,7 @@ class RunAttempt:
             if node not in seen:
                 seen.add(node)
                 stack.extend(node.parents)
-        return {names[node] for node in seen}
+        return {view.names[node] for node in seen}
 
     # -- the end -------------------------------------------------------------------------
 

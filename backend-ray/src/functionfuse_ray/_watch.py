@@ -142,7 +142,7 @@ class Watcher:
                 except Exception as failure:
                     errors[ref] = failure
         plan = self.plan
-        retries = plan.hooks.node_retry is not None
+        retries = plan.hooks.node_retry is not None or plan.recording  # hook, record
         end = time.perf_counter() if self.track_all else 0.0
         held = self.held
         for ref, (name, result_ref, started) in finished:
