@@ -28,7 +28,6 @@ import ray
 from functionfuse import ConfigurationError, StorageError
 from functionfuse.contracts import Storage
 from functionfuse.contracts import keeps_fingerprints as _keeps_fingerprints
-from functionfuse.runtime import read_each
 from functionfuse_ray._startup import ensure_ray
 
 __all__ = ["RayFileStorage"]
@@ -206,11 +205,12 @@ class RayFileStorage:
         *,
         fingerprint: bytes | None = None,
     ) -> int | None:
+        size: int | None  # FileStorage's; the core checks what it is given
         if fingerprint is None:
             size = self._call("save", workflow_name, task_name, obj)
         else:
             size = self._call("save", workflow_name, task_name, obj, fingerprint=fingerprint)
-        return size if type(size) is int else None
+        return size
 
     def read_task(
         self, workflow_name: str, task_name: str, *, fingerprint: bytes | None = None
@@ -227,8 +227,8 @@ class RayFileStorage:
     ) -> list[tuple[Any, Exception | None]]:
         """Many stored results in one storage task: for each name, ``(value, None)`` or
         ``(None, error)`` as :meth:`read_task` returns or raises (``fingerprints``: one
-        per name, or None). The storage beneath reads them with its own ``read_tasks``
-        (concurrently, on remote filesystems), else one ``read_task`` per name there."""
+        per name, or None). The FileStorage beneath reads them with its ``read_tasks``
+        (concurrently, on remote filesystems)."""
         names = list(task_names)
         stamps = [None] * len(names) if fingerprints is None else list(fingerprints)
         if len(stamps) != len(names):
@@ -290,7 +290,7 @@ class RayFileStorage:
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if _runs_here(self._remote_args):
-            return _method(self._local, method)(*args, **kwargs)
+            return getattr(self._local, method)(*args, **kwargs)
         self._connect()
         task = _storage_task().options(**self._remote_args)
         try:
@@ -462,33 +462,6 @@ def _short(error: BaseException) -> str:
     return (text[:200] + "...") if len(text) > 200 else text.rstrip(".")
 
 
-def _read_tasks(
-    storage: Any,
-    workflow_name: str,
-    task_names: list[str],
-    fingerprints: list[bytes | str | None],
-) -> list[tuple[Any, Exception | None]]:
-    """``read_tasks`` of ``storage``, or its ``read_task`` per name when it has none:
-    ``(value, None)`` or ``(None, error)`` per name, errors returned, not raised."""
-    read_tasks = getattr(storage, "read_tasks", None)
-    if read_tasks is not None:
-        return list(read_tasks(workflow_name, task_names, fingerprints))
-    return read_each(storage, workflow_name, task_names, fingerprints)
-
-
-#: Methods run where the task was placed by a function of this module rather than by
-#: the storage's own method of that name.
-_FUNCTIONS: Final = {"read_tasks": _read_tasks}
-
-
-def _method(storage: Any, method: str) -> Any:
-    """The callable that runs ``method`` on ``storage``."""
-    function = _FUNCTIONS.get(method)
-    if function is not None:
-        return functools.partial(function, storage)
-    return getattr(storage, method)
-
-
 def _sendable(error: Exception) -> Exception:
     """``error`` if it survives the trip back, else a StorageError with its text."""
     try:
@@ -506,7 +479,7 @@ def _run_method(
     ``(False, error)``, the error as raised there (or a StorageError with its text when
     it would not survive the trip back; so too the errors ``read_tasks`` returns)."""
     try:
-        result = _method(storage, method)(*args, **kwargs)
+        result = getattr(storage, method)(*args, **kwargs)
     except Exception as error:
         return False, _sendable(error)
     if method == "read_tasks":
