@@ -11,6 +11,7 @@ from typing import Any, Final, final
 from functionfuse import ConfigurationError
 
 __all__ = [
+    "DEFAULT_WRITE_BEHIND_BYTES",
     "KEY_ENV",
     "LOCAL_PROTOCOLS",
     "Options",
@@ -23,6 +24,8 @@ __all__ = [
     "resolve_key",
 ]
 
+#: Bytes of results a storage may hold waiting for upload, unless configured.
+DEFAULT_WRITE_BEHIND_BYTES: Final = 64 * 1024 * 1024
 #: Environment variable holding the signing key when no ``signing_key`` option is given.
 KEY_ENV: Final = "FUNCTIONFUSE_STORAGE_KEY"
 LOCAL_PROTOCOLS: Final = frozenset(["file", "local"])

@@ -11,11 +11,11 @@ workflow's index (:mod:`functionfuse_fs._index`) spares most header reads.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from functionfuse import StaleResultError, StorageError, StorageIntegrityError
 from functionfuse.runtime import read_each
-from functionfuse_fs._files import Files, OnChunk, ReadBuffer
+from functionfuse_fs._files import ReadBuffer
 from functionfuse_fs._format import (
     HEADER_PROBE,
     DigestCheck,
@@ -25,14 +25,12 @@ from functionfuse_fs._format import (
     parse_header,
     verify,
 )
-from functionfuse_fs._index import Snapshot
 from functionfuse_fs._names import encode_name
 from functionfuse_fs._pickling import MissingSerializerError, SideFileError, loads
-from functionfuse_fs._remote import RemoteFiles
 from functionfuse_fs._results import _Results
 
 if TYPE_CHECKING:
-    from functionfuse_fs._storage import FileStorage
+    from functionfuse_fs._index import Snapshot
 
 __all__: list[str] = []
 
@@ -56,11 +54,22 @@ class _Reads(_Results):
         :class:`functionfuse.StaleResultError` is raised, also before unpickling (the
         file read is the one returned: no other run can replace it in between).
         """
+        return self._read_task(workflow_name, task_name, fingerprint, None)
+
+    def _read_task(
+        self,
+        workflow_name: str,
+        task_name: str,
+        fingerprint: bytes | str | None,
+        fetched: dict[str, bytearray | FileNotFoundError] | None,
+    ) -> Any:
+        """:meth:`read_task`; the result's file taken from ``fetched`` when it is there
+        (fetched already, by :meth:`read_tasks`)."""
         folder = self._folder(workflow_name)
         filename = encode_name(task_name)
         path = self._files.join(folder, filename)
         check = DigestCheck(self._signer)  # hashes the file as it is read
-        data = self._read(workflow_name, task_name, path, check)
+        data = self._read(workflow_name, task_name, path, check, fetched)
         if fingerprint is not None:
             self._check_fingerprint(workflow_name, task_name, path, data, fingerprint)
         try:
@@ -180,31 +189,28 @@ class _Reads(_Results):
         ``fingerprints``: one per name (or None), as ``read_task``'s ``fingerprint``."""
         names = list(task_names)
         expected = list(fingerprints) if fingerprints is not None else [None] * len(names)
-        reader: _Reads = self
-        files = self._files
-        if isinstance(files, RemoteFiles) and len(names) > 1:
-            folder = self._folder(workflow_name)
-            paths = [files.join(folder, encode_name(name)) for name in names]
-            reader = self._reading_from(_Fetched(files, files.read_many(paths)))
-        return read_each(reader, workflow_name, names, expected)
-
-    def _reading_from(self, files: Files) -> FileStorage:
-        """This storage reading through ``files`` (a copy sharing everything else)."""
-        reader = cast("FileStorage", object.__new__(type(self)))  # _Reads is its mixin
-        for cls in type(self).__mro__:
-            for slot in getattr(cls, "__slots__", ()):
-                if slot not in ("__dict__", "__weakref__") and hasattr(self, slot):
-                    setattr(reader, slot, getattr(self, slot))
-        if hasattr(self, "__dict__"):
-            reader.__dict__.update(self.__dict__)
-        reader._files = files
-        return reader
+        remote = self._remote
+        if remote is None or len(names) < 2:
+            return read_each(self, workflow_name, names, expected)
+        folder = self._folder(workflow_name)
+        paths = [remote.join(folder, encode_name(name)) for name in names]
+        return read_each(_Prefetched(self, remote.read_many(paths)), workflow_name, names, expected)
 
     def _read(
-        self, workflow_name: str, task_name: str, path: str, check: DigestCheck
+        self,
+        workflow_name: str,
+        task_name: str,
+        path: str,
+        check: DigestCheck,
+        fetched: dict[str, bytearray | FileNotFoundError] | None = None,
     ) -> ReadBuffer:
         try:
-            return self._files.read(path, check)
+            data = fetched.pop(path, None) if fetched is not None else None
+            if data is None:
+                return self._files.read(path, check)
+            if isinstance(data, FileNotFoundError):
+                raise data
+            return data
         except FileNotFoundError:
             self._not_found(workflow_name, task_name, path)
         except IsADirectoryError:
@@ -253,23 +259,18 @@ def _from_index(
     return unread
 
 
-class _Fetched:
-    """Files whose contents were fetched already (for :meth:`FileStorage.read_tasks`):
-    each is served once from memory; everything else goes to the files behind."""
+class _Prefetched:
+    """A storage's ``read_task`` over files fetched already (for
+    :meth:`FileStorage.read_tasks`): each is served once from memory, as read; a file
+    not among them is read from the storage."""
 
-    __slots__ = ("_fetched", "_files")
+    __slots__ = ("_fetched", "_storage")
 
-    def __init__(self, files: Files, fetched: dict[str, bytearray | FileNotFoundError]) -> None:
-        self._files = files
+    def __init__(self, storage: _Reads, fetched: dict[str, bytearray | FileNotFoundError]) -> None:
+        self._storage = storage
         self._fetched = fetched
 
-    def read(self, path: str, on_chunk: OnChunk | None = None) -> ReadBuffer:
-        data = self._fetched.pop(path, None)
-        if data is None:
-            return self._files.read(path, on_chunk)
-        if isinstance(data, Exception):
-            raise data
-        return data
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._files, name)
+    def read_task(
+        self, workflow_name: str, task_name: str, *, fingerprint: bytes | str | None = None
+    ) -> Any:
+        return self._storage._read_task(workflow_name, task_name, fingerprint, self._fetched)

@@ -12,7 +12,7 @@ slots, set by ``FileStorage._setup``.
 from __future__ import annotations
 
 import errno
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from functionfuse import StorageIntegrityError
 from functionfuse_fs._files import Files
@@ -25,10 +25,12 @@ from functionfuse_fs._format import (
     header_size,
     parse_header,
 )
-from functionfuse_fs._index import Snapshot
 from functionfuse_fs._names import decode_name, encode_name, glob_matcher, is_hashed_name
-from functionfuse_fs._remote import RemoteFiles
 from functionfuse_fs._serializers import PersistentSerializer
+
+if TYPE_CHECKING:  # imported when a remote filesystem is opened (see FileStorage._setup)
+    from functionfuse_fs._index import Snapshot
+    from functionfuse_fs._remote import RemoteFiles
 
 __all__ = ["SIDE_FOLDER"]
 
@@ -45,6 +47,7 @@ class _Results:
     _by_name: dict[str, PersistentSerializer]
     _files: Files
     _folders: dict[str, str]
+    _remote: RemoteFiles | None  # _files, when it is a remote filesystem's
     _root: str
     _signer: Signer
     _url: str
@@ -113,10 +116,10 @@ class _Results:
         """The listing of ``folder`` with the index entries it makes trusted, where
         listings carry validators (S3); ``reuse``: the one :meth:`list_tasks` just took
         may do (a run lists, then reads stamps)."""
-        files = self._files
-        if not isinstance(files, RemoteFiles) or not files.indexed:
+        remote = self._remote
+        if remote is None or not remote.indexed:
             return None
-        return files.reuse_snapshot(folder) if reuse else files.snapshot(folder)
+        return remote.reuse_snapshot(folder) if reuse else remote.snapshot(folder)
 
     def _not_a_result(self, header: ResultHeader, filename: str) -> str | None:
         """Why a file with ``header``, stored as ``filename``, is not a result of this

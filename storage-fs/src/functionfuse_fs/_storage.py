@@ -5,10 +5,11 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from functionfuse import ConfigurationError, StorageError
 from functionfuse_fs._config import (
+    DEFAULT_WRITE_BEHIND_BYTES,
     LOCAL_PROTOCOLS,
     Options,
     check_url_credentials,
@@ -24,11 +25,12 @@ from functionfuse_fs._format import Signer, pack_result
 from functionfuse_fs._names import encode_name
 from functionfuse_fs._pickling import dumps
 from functionfuse_fs._reads import _Reads
-from functionfuse_fs._remote import RemoteFiles
 from functionfuse_fs._removal import _Removal
 from functionfuse_fs._runs import list_records, read_record, save_record
 from functionfuse_fs._serializers import PersistentSerializer, check_serializer
-from functionfuse_fs._writer import DEFAULT_WRITE_BEHIND_BYTES, Session
+
+if TYPE_CHECKING:
+    from functionfuse_fs._writer import Session
 
 __all__ = ["FileStorage", "MemoryStorage", "S3Storage"]
 
@@ -62,6 +64,7 @@ class FileStorage(_Reads, _Removal):
         "_fsync",
         "_key",
         "_protocol",
+        "_remote",
         "_root",
         "_signer",
         "_storage_options",
@@ -185,6 +188,7 @@ class FileStorage(_Reads, _Removal):
         self._signer = Signer(key)
         self._fsync = fsync
         self._write_behind = write_behind_bytes
+        self._remote = None
         self.always_read = always_read
         self._folders: dict[str, str] = {}
         self._by_type: dict[type[Any], PersistentSerializer] = {}
@@ -212,7 +216,9 @@ class FileStorage(_Reads, _Removal):
             # memory:// is in this process: nothing to wait for, no listing to spare.
             self._files = files
             if protocol != "memory":
-                self._files = RemoteFiles(files, protocol, key, write_behind_bytes)
+                from functionfuse_fs._remote import RemoteFiles  # its uploader and index
+
+                self._files = self._remote = RemoteFiles(files, protocol, key, write_behind_bytes)
         self.register_persistent_serializers(*serializers)
 
     @property
@@ -354,10 +360,8 @@ class FileStorage(_Reads, _Removal):
         listings and removals through this storage object see a pending save; other
         processes see it after the flush. Runs sharing this object each get their own
         session: a failed upload is reported to the run that saved it."""
-        files = self._files
-        if isinstance(files, RemoteFiles):
-            return files.write_behind()
-        return None
+        remote = self._remote
+        return remote.write_behind() if remote is not None else None
 
     def flush(self, session: Session | None = None) -> None:
         """End ``session`` (from :meth:`write_behind`): return once every result saved
@@ -369,18 +373,17 @@ class FileStorage(_Reads, _Removal):
         are stored. Without a session, waits for every upload and raises nothing (a
         failure is its session's). Backends call it before ``run()`` returns; on
         local disk and ``memory://`` every save is already done when it returns."""
-        files = self._files
-        if isinstance(files, RemoteFiles):
-            files.flush(session)
+        if self._remote is not None:
+            self._remote.flush(session)
 
     def make_durable(self, workflow_name: str, task_name: str) -> None:
         """Return once the last save of ``task_name`` is durable — what a worker does
         before it reports a node done. Raises :class:`functionfuse.StorageError`
         (with ``task_name``) when its upload failed. Unlike :meth:`flush`, it ends no
         session and reports no other save's failure."""
-        files = self._files
-        if isinstance(files, RemoteFiles):
-            files.make_durable(files.join(self._folder(workflow_name), encode_name(task_name)))
+        remote = self._remote
+        if remote is not None:
+            remote.make_durable(remote.join(self._folder(workflow_name), encode_name(task_name)))
 
     def file_exists(self, workflow_name: str, task_name: str) -> bool:
         """Whether a result is stored for ``task_name`` (it is not read or checked)."""

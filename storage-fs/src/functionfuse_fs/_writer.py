@@ -32,10 +32,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Final, final
 
-__all__ = ["DEFAULT_WRITE_BEHIND_BYTES", "Failure", "Session", "WriteBehind", "active_session"]
+__all__ = ["Failure", "Session", "WriteBehind", "active_session"]
 
-#: Bytes of results a storage may hold waiting for upload, unless configured.
-DEFAULT_WRITE_BEHIND_BYTES: Final = 64 * 1024 * 1024
 #: Uploads in flight at once, for the whole process (each mostly waits on the network).
 UPLOAD_THREADS: Final = 16
 
