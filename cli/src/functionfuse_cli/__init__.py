@@ -9,10 +9,14 @@ summary table at its end; :func:`to_mermaid` and :func:`to_dot` draw a graph as 
 The core, ``functionfuse``, never imports this package.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from functionfuse_cli._cli import main
 from functionfuse_cli._progress import NodeReport, ProgressReporter, RunSummary
 from functionfuse_cli._render import to_dot, to_mermaid
-from functionfuse_cli._report import write_report
+
+if TYPE_CHECKING:
+    from functionfuse_cli._report import write_report
 
 __version__ = "0.1.0"
 
@@ -26,3 +30,13 @@ __all__ = [
     "to_mermaid",
     "write_report",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The report writer (its layout, templates and html) loads when first used: every
+    # `fuse` command imports this package.
+    if name == "write_report":
+        from functionfuse_cli._report import write_report
+
+        return write_report
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -274,9 +274,6 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "-o", "--output", metavar="FILE", default="report.html", help="default: report.html"
     )
-    report.add_argument(
-        "--traceback", action="store_true", help="on a storage failure, show its traceback"
-    )
 
     tasks = command("tasks", storage.tasks, "List the stored results of a workflow.")
     tasks.add_argument("storage", metavar="STORAGE")
@@ -307,7 +304,7 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("storage", metavar="STORAGE")
     runs.add_argument("workflow", metavar="WORKFLOW")
     runs.add_argument("--json", action="store_true", help="the runs' summaries as JSON")
-    for sub in (tasks, show, rm, runs):
+    for sub in (report, tasks, show, rm, runs):
         sub.add_argument(
             "--traceback", action="store_true", help="on a storage failure, show its traceback"
         )

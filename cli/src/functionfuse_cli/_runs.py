@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+from functionfuse_cli._displays import _seconds
 from functionfuse_cli._report import run_records
 from functionfuse_cli._storage import _open
 
@@ -32,14 +33,7 @@ def _when(started: Any) -> str:
 def _took(started: Any, ended: Any) -> str:
     if not isinstance(started, (int, float)) or not isinstance(ended, (int, float)):
         return "-"
-    seconds = max(0.0, ended - started)
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, seconds = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+    return _seconds(max(0.0, ended - started))  # as the progress shows durations
 
 
 def runs_table(summaries: list[dict[str, Any]]) -> str:
