@@ -345,6 +345,19 @@ def test_without_rich_live_falls_back_to_plain_and_import_stays_light() -> None:
     assert out.strip() == "[]"
 
 
+def test_the_report_writer_loads_when_first_used() -> None:
+    out = run_fresh(
+        """
+        import sys
+        import functionfuse_cli
+        before = "functionfuse_cli._report" in sys.modules
+        from functionfuse_cli import write_report
+        print(before, write_report.__module__)
+        """
+    )
+    assert out.strip() == "False functionfuse_cli._report"
+
+
 def test_public_names() -> None:
     import functionfuse_cli
     from functionfuse_cli import _progress, _summary
